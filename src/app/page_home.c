@@ -1,0 +1,12 @@
+/* page_home.c: GET /, the landing page */
+#include "config.h"
+
+#include "app.h"
+
+/* The landing page: what infrpool is and how to start, either side. */
+int
+page_home(struct req *r)
+{
+	return resp_page(r, 200, "home", json_pack("{s:s}", "title",
+	    "Inference from a pool of nodes"));
+}

@@ -1,0 +1,209 @@
+/* req.c: parse a FastCGI request: method, path, query, cookies, headers, body */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "arena.h"
+
+#define REQ_MAX_PAIRS	64	/* query parameters or cookies kept */
+
+const char *
+req_param(struct req *r, const char *name)
+{
+	return FCGX_GetParam(name, r->fcgi->envp);
+}
+
+/* The value of hex digit c, or -1. */
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * Percent-decode n bytes of s into the arena ('+' is a space when plus).
+ * Returns NULL for a bad escape or an encoded NUL.
+ */
+char *
+url_decode(struct arena *a, const char *s, size_t n, int plus)
+{
+	char	*out = arena_alloc(a, n + 1), *p = out;
+	size_t	 i;
+	int	 hi, lo;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			if (i + 2 >= n)
+				return NULL;
+			if ((hi = hexval((unsigned char)s[i + 1])) < 0 ||
+			    (lo = hexval((unsigned char)s[i + 2])) < 0 ||
+			    (hi == 0 && lo == 0))
+				return NULL;
+			*p++ = (char)(hi << 4 | lo);
+			i += 2;
+		} else
+			*p++ = plus && s[i] == '+' ? ' ' : s[i];
+	}
+	*p = '\0';
+	return out;
+}
+
+/* Split "k=v<sep>k=v" into pairs; decode when asked. Returns -1 on bad escapes. */
+static int
+split_pairs(struct req *r, const char *s, int sep, int decode, struct kv **out,
+    size_t *np)
+{
+	struct kv	*v = arena_calloc(r->arena, REQ_MAX_PAIRS, sizeof(*v));
+	const char	*end, *eq;
+	size_t		 n = 0, len;
+
+	while (*s != '\0' && n < REQ_MAX_PAIRS) {
+		while (*s == ' ')
+			s++;
+		end = strchr(s, sep);
+		len = end ? (size_t)(end - s) : strlen(s);
+		if (len > 0) {
+			eq = memchr(s, '=', len);
+			if (eq == NULL)
+				eq = s + len;
+			if (decode) {
+				v[n].key = url_decode(r->arena, s,
+				    (size_t)(eq - s), 1);
+				v[n].value = url_decode(r->arena, eq + (eq < s + len),
+				    (size_t)(s + len - eq) - (eq < s + len), 1);
+				if (v[n].key == NULL || v[n].value == NULL)
+					return -1;
+			} else {
+				v[n].key = arena_strndup(r->arena, s,
+				    (size_t)(eq - s));
+				v[n].value = arena_strndup(r->arena,
+				    eq + (eq < s + len),
+				    (size_t)(s + len - eq) - (eq < s + len));
+			}
+			n++;
+		}
+		if (end == NULL)
+			break;
+		s = end + 1;
+	}
+	*out = v;
+	*np = n;
+	return 0;
+}
+
+/*
+ * Fill method, path, query and cookies. Returns 0, or an HTTP status
+ * (400) for a request line that cannot be understood.
+ */
+int
+req_parse(struct req *r)
+{
+	const char	*uri, *q, *cookie;
+
+	r->method = req_param(r, "REQUEST_METHOD");
+	if (r->method == NULL)
+		r->method = "GET";
+	if ((uri = req_param(r, "REQUEST_URI")) == NULL)
+		uri = "/";
+	q = strchr(uri, '?');
+	r->path = url_decode(r->arena, uri, q ? (size_t)(q - uri) : strlen(uri), 0);
+	r->query_string = q ? q + 1 : "";
+	r->api = r->path != NULL && strncmp(r->path, "/v1/", 4) == 0;
+	if (r->path == NULL || r->path[0] != '/') {
+		r->path = "/";
+		return 400;
+	}
+	if (split_pairs(r, r->query_string, '&', 1, &r->query, &r->nquery) == -1)
+		return 400;
+	if ((cookie = req_param(r, "HTTP_COOKIE")) != NULL)
+		(void)split_pairs(r, cookie, ';', 0, &r->cookies, &r->ncookies);
+	return 0;
+}
+
+/* Find key in n pairs; NULL when absent. */
+static const char *
+find_pair(const struct kv *v, size_t n, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].key, key) == 0)
+			return v[i].value;
+	return NULL;
+}
+
+const char *
+req_query(struct req *r, const char *key)
+{
+	return find_pair(r->query, r->nquery, key);
+}
+
+const char *
+req_cookie(struct req *r, const char *name)
+{
+	return find_pair(r->cookies, r->ncookies, name);
+}
+
+/* A request header by its HTTP name ("Content-Type", "X-Request-Id"). */
+const char *
+req_header(struct req *r, const char *name)
+{
+	char	*cgi, *p;
+
+	if (strcasecmp(name, "Content-Type") == 0)
+		return req_param(r, "CONTENT_TYPE");
+	if (strcasecmp(name, "Content-Length") == 0)
+		return req_param(r, "CONTENT_LENGTH");
+	cgi = arena_printf(r->arena, "HTTP_%s", name);
+	for (p = cgi; *p != '\0'; p++)
+		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+	return req_param(r, cgi);
+}
+
+/*
+ * Read the body, at most max bytes, into r->body (NUL-terminated).
+ * Returns 0, 413 when it is larger, or 400 when it is shorter than its
+ * Content-Length says.
+ */
+int
+req_read_body(struct req *r, size_t max)
+{
+	const char	*cl = req_param(r, "CONTENT_LENGTH");
+	char		*end;
+	unsigned long long n;
+	size_t		 want, got = 0;
+	int		 k;
+
+	if (cl != NULL && *cl != '\0') {
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		if (*end != '\0' || errno != 0)
+			return 400;
+		if (n > max)
+			return 413;
+		want = (size_t)n;
+	} else
+		want = max + 1;		/* unknown: read to the end */
+	r->body = arena_alloc(r->arena, want + 1);
+	while (got < want) {
+		k = FCGX_GetStr(r->body + got, (int)(want - got > 65536 ?
+		    65536 : want - got), r->fcgi->in);
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	if (got > max)
+		return 413;
+	if (cl != NULL && *cl != '\0' && got < want)
+		return 400;
+	r->body[got] = '\0';
+	r->body_len = got;
+	return 0;
+}

@@ -1,0 +1,177 @@
+/* resp.c: responses: JSON, pages, errors in the API's shape, security headers */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "arena.h"
+#include "json.h"
+#include "log.h"
+#include "tmpl.h"
+
+/* Sent with every response the app makes. */
+static const char security_headers[] =
+    "Content-Security-Policy: default-src 'self'; img-src 'self' data:; "
+    "style-src 'self'; script-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'\r\n"
+    "X-Content-Type-Options: nosniff\r\n"
+    "X-Frame-Options: DENY\r\n"
+    "Referrer-Policy: same-origin\r\n"
+    "Cross-Origin-Opener-Policy: same-origin\r\n";
+
+static const struct {
+	int		 status;
+	const char	*text;
+	const char	*code;		/* OpenAI-style error code */
+} statuses[] = {
+	{ 200, "OK", NULL },
+	{ 201, "Created", NULL },
+	{ 204, "No Content", NULL },
+	{ 303, "See Other", NULL },
+	{ 400, "Bad Request", "invalid_request" },
+	{ 401, "Unauthorized", "unauthorized" },
+	{ 402, "Payment Required", "insufficient_quota" },
+	{ 403, "Forbidden", "forbidden" },
+	{ 404, "Not Found", "not_found" },
+	{ 405, "Method Not Allowed", "method_not_allowed" },
+	{ 409, "Conflict", "conflict" },
+	{ 413, "Payload Too Large", "request_too_large" },
+	{ 415, "Unsupported Media Type", "unsupported_media_type" },
+	{ 422, "Unprocessable Entity", "invalid_request" },
+	{ 429, "Too Many Requests", "rate_limit_exceeded" },
+	{ 500, "Internal Server Error", "internal_error" },
+	{ 502, "Bad Gateway", "bad_gateway" },
+	{ 503, "Service Unavailable", "service_unavailable" },
+};
+
+/* Index of status in the table, or the 500 entry. */
+static size_t
+status_index(int status)
+{
+	size_t	i, n = sizeof(statuses) / sizeof(statuses[0]);
+
+	for (i = 0; i < n; i++)
+		if (statuses[i].status == status)
+			return i;
+	for (i = 0; i < n; i++)
+		if (statuses[i].status == 500)
+			break;
+	return i;
+}
+
+const char *
+status_text(int status)
+{
+	return statuses[status_index(status)].text;
+}
+
+/* Add "name: value" to the response; value must not hold CR or LF. */
+void
+resp_header(struct req *r, const char *name, const char *value)
+{
+	if (strpbrk(value, "\r\n") != NULL) {
+		log_error("refusing header %s with a line break", name);
+		return;
+	}
+	str_printf(&r->headers, "%s: %s\r\n", name, value);
+}
+
+int
+resp_json(struct req *r, int status, json_t *v)
+{
+	str_reset(&r->out);
+	json_to_str(v, &r->out);
+	str_putc(&r->out, '\n');
+	json_decref(v);
+	r->status = status;
+	r->content_type = "application/json";
+	return status;
+}
+
+/*
+ * Render template name with ctx (the function takes the reference) plus
+ * "site" (name) for the layout. On a template error the response is a
+ * plain 500 and the error is logged.
+ */
+int
+resp_page(struct req *r, int status, const char *name, json_t *ctx)
+{
+	char	err[256];
+
+	json_object_set_new(ctx, "site", json_pack("{s:s}", "name",
+	    r->app->site_name));
+	json_object_set_new(ctx, "status", json_integer(status));
+	str_reset(&r->out);
+	if (tmpl_render(r->app->tmpl, name, ctx, &r->out, err,
+	    sizeof(err)) == -1) {
+		log_error("template %s: %s", name, err);
+		json_decref(ctx);
+		str_reset(&r->out);
+		str_puts(&r->out, "Internal Server Error\n");
+		r->status = 500;
+		r->content_type = "text/plain; charset=utf-8";
+		return 500;
+	}
+	json_decref(ctx);
+	r->status = status;
+	r->content_type = "text/html; charset=utf-8";
+	return status;
+}
+
+int
+resp_api_error(struct req *r, int status, const char *type, const char *code,
+    const char *param, const char *message)
+{
+	json_t	*err;
+
+	err = json_pack("{s:{s:s, s:s, s:o, s:o}}", "error",
+	    "message", message, "type", type,
+	    "param", param ? json_string(param) : json_null(),
+	    "code", code ? json_string(code) : json_null());
+	return resp_json(r, status, err);
+}
+
+/* The error for status: OpenAI's JSON shape under /v1/, a page elsewhere. */
+int
+resp_error(struct req *r, int status, const char *message)
+{
+	size_t	i = status_index(status);
+
+	if (message == NULL)
+		message = statuses[i].text;
+	if (r->api)
+		return resp_api_error(r, status, status >= 500 ?
+		    "server_error" : "invalid_request_error", statuses[i].code,
+		    NULL, message);
+	return resp_page(r, status, "error", json_pack("{s:s, s:s}",
+	    "title", statuses[i].text, "message", message));
+}
+
+/*
+ * Write status line, headers and body to the FastCGI stream, once. The
+ * head is built here, not with FCGX_FPrintF, whose own printf lacks %zu.
+ */
+void
+resp_send(struct req *r)
+{
+	FCGX_Stream	*o = r->fcgi->out;
+	struct str	 head = STR_INIT;
+
+	if (r->sent)
+		return;
+	r->sent = 1;
+	str_printf(&head, "Status: %d %s\r\n", r->status, status_text(r->status));
+	if (r->content_type != NULL)
+		str_printf(&head, "Content-Type: %s\r\nContent-Length: %zu\r\n",
+		    r->content_type, r->out.len);
+	str_puts(&head, security_headers);
+	str_printf(&head, "Cache-Control: no-store\r\nX-Request-Id: %s\r\n",
+	    r->id);
+	str_append(&head, str_cstr(&r->headers), r->headers.len);
+	str_puts(&head, "\r\n");
+	FCGX_PutStr(head.buf, (int)head.len, o);
+	str_free(&head);
+	if (strcmp(r->method, "HEAD") != 0 && r->out.len > 0)
+		FCGX_PutStr(r->out.buf, (int)r->out.len, o);
+}

@@ -1,0 +1,254 @@
+/* db.c: one PostgreSQL connection per process, statements prepared once */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "db.h"
+#include "log.h"
+
+#define DB_SLOTS	512	/* prepared-statement set; a power of two */
+
+struct db {
+	char			*conninfo;
+	PGconn			*conn;
+	int			 in_tx;
+	const struct db_stmt	*prepared[DB_SLOTS];
+	size_t			 nprepared;
+	char			 error[256];
+	char			 sqlstate[6];
+};
+
+struct db *
+db_new(const char *conninfo)
+{
+	struct db	*db;
+
+	if ((db = calloc(1, sizeof(*db))) == NULL ||
+	    (db->conninfo = strdup(conninfo)) == NULL)
+		abort();
+	return db;
+}
+
+void
+db_free(struct db *db)
+{
+	if (db == NULL)
+		return;
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	free(db->conninfo);
+	free(db);
+}
+
+PGconn *
+db_conn(struct db *db)
+{
+	return db->conn;
+}
+
+const char *
+db_error(const struct db *db)
+{
+	return db->error;
+}
+
+const char *
+db_sqlstate(const struct db *db)
+{
+	return db->sqlstate;
+}
+
+/* Keep the first line of msg as the handle's error. */
+static void
+set_error(struct db *db, const char *msg, const char *state)
+{
+	size_t	n = strcspn(msg, "\n");
+
+	if (n >= sizeof(db->error))
+		n = sizeof(db->error) - 1;
+	memcpy(db->error, msg, n);
+	db->error[n] = '\0';
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
+}
+
+/* Forget every prepared statement: they died with the connection. */
+static void
+forget_prepared(struct db *db)
+{
+	memset(db->prepared, 0, sizeof(db->prepared));
+	db->nprepared = 0;
+	db->in_tx = 0;
+}
+
+/* Server notices ("relation already exists, skipping") go to the debug log. */
+static void
+on_notice(void *arg, const char *msg)
+{
+	log_debug("database notice: %.*s", (int)strcspn(msg, "\n"), msg);
+}
+
+int
+db_connect(struct db *db)
+{
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+		return 0;
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	forget_prepared(db);
+	db->conn = PQconnectdb(db->conninfo);
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		set_error(db, PQerrorMessage(db->conn), "08006");
+		log_warn("database connect failed: %s", db->error);
+		PQfinish(db->conn);
+		db->conn = NULL;
+		return -1;
+	}
+	PQsetNoticeProcessor(db->conn, on_notice, NULL);
+	return 0;
+}
+
+/* The slot for stmt in the prepared set (found or empty). */
+static size_t
+slot_of(const struct db *db, const struct db_stmt *stmt)
+{
+	size_t	i = ((uintptr_t)stmt >> 4) & (DB_SLOTS - 1);
+
+	while (db->prepared[i] != NULL && db->prepared[i] != stmt)
+		i = (i + 1) & (DB_SLOTS - 1);
+	return i;
+}
+
+/* Prepare stmt on this connection once; 0 or -1. */
+static int
+prepare(struct db *db, const struct db_stmt *stmt)
+{
+	size_t		 i = slot_of(db, stmt);
+	PGresult	*res;
+	int		 ok;
+
+	if (db->prepared[i] != NULL)
+		return 0;
+	if (db->nprepared >= DB_SLOTS / 2)
+		abort();	/* more statements than the set was sized for */
+	res = PQprepare(db->conn, stmt->name, stmt->sql, stmt->nparams, NULL);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok) {
+		set_error(db, PQresultErrorMessage(res),
+		    PQresultErrorField(res, PG_DIAG_SQLSTATE));
+		log_error("prepare %s failed: %s", stmt->name, db->error);
+	} else {
+		db->prepared[i] = stmt;
+		db->nprepared++;
+	}
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+/* One attempt: prepare and execute. Returns the result or NULL. */
+static PGresult *
+exec_once(struct db *db, const struct db_stmt *stmt, const char *const *params)
+{
+	PGresult	*res;
+	ExecStatusType	 st;
+
+	if (db_connect(db) == -1 || prepare(db, stmt) == -1)
+		return NULL;
+	res = PQexecPrepared(db->conn, stmt->name, stmt->nparams, params,
+	    NULL, NULL, 0);
+	st = PQresultStatus(res);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		return res;
+	set_error(db, res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn),
+	    res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL);
+	if (db->sqlstate[0] == '\0' && PQstatus(db->conn) == CONNECTION_BAD)
+		snprintf(db->sqlstate, sizeof(db->sqlstate), "08006");
+	PQclear(res);
+	return NULL;
+}
+
+/* True when the connection is gone (server restart, network). */
+static int
+lost(const struct db *db)
+{
+	return db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD;
+}
+
+PGresult *
+db_exec(struct db *db, struct arena *a, const struct db_stmt *stmt,
+    const char *const *params)
+{
+	PGresult	*res;
+	int		 was_tx = db->in_tx;
+
+	res = exec_once(db, stmt, params);
+	if (res == NULL && db->conn != NULL && lost(db)) {
+		log_warn("database connection lost: %s", db->error);
+		PQfinish(db->conn);
+		db->conn = NULL;
+		forget_prepared(db);
+		if ((stmt->flags & DB_RETRY) && !was_tx)
+			res = exec_once(db, stmt, params);
+	}
+	if (res == NULL) {
+		log_error("statement %s failed: sqlstate=%s %s", stmt->name,
+		    db->sqlstate, db->error);
+		return NULL;
+	}
+	arena_defer(a, (void (*)(void *))PQclear, res);
+	return res;
+}
+
+/* Run a transaction-control command (a constant); 0 or -1. */
+static int
+tx_command(struct db *db, const char *sql)
+{
+	PGresult	*res;
+	int		 ok;
+
+	if (db_connect(db) == -1)
+		return -1;
+	res = PQexecParams(db->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		set_error(db, PQresultErrorMessage(res),
+		    PQresultErrorField(res, PG_DIAG_SQLSTATE));
+	else if (strcmp(sql, "COMMIT") == 0 &&
+	    strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+		/* A failed transaction answers COMMIT with ROLLBACK. */
+		set_error(db, "transaction was rolled back", "25P02");
+		ok = 0;
+	}
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+int
+db_begin(struct db *db)
+{
+	if (tx_command(db, "BEGIN") == -1)
+		return -1;
+	db->in_tx = 1;
+	return 0;
+}
+
+int
+db_commit(struct db *db)
+{
+	int	rc = tx_command(db, "COMMIT");
+
+	db->in_tx = 0;
+	return rc;
+}
+
+void
+db_rollback(struct db *db)
+{
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+		(void)tx_command(db, "ROLLBACK");
+	db->in_tx = 0;
+}

@@ -1,0 +1,55 @@
+/* db.h: one PostgreSQL connection per process, statements prepared once */
+#ifndef IP_DB_H
+#define IP_DB_H
+
+#include <libpq-fe.h>
+
+struct arena;
+
+/* Statement flags. */
+#define DB_RETRY	0x01	/* read-only: safe to run again after a reconnect */
+
+/*
+ * Every statement is a constant: a unique name, SQL text with $1..$n and
+ * its parameter count. Each module keeps its statements in one table.
+ */
+struct db_stmt {
+	const char	*name;
+	const char	*sql;
+	int		 nparams;
+	int		 flags;
+};
+
+struct db;
+
+/* A handle that connects on first use. Heap-owned: db_free(). */
+struct db	*db_new(const char *conninfo);
+void		 db_free(struct db *);
+
+/* Connect now if not connected; 0 or -1 (db_error() says why). */
+int		 db_connect(struct db *);
+
+/*
+ * Run stmt with params (text, NULL for SQL NULL; stmt->nparams of them),
+ * preparing it first on this connection if needed. After a lost
+ * connection the handle reconnects; a DB_RETRY statement outside a
+ * transaction is then run once more. Returns a result with status
+ * PGRES_TUPLES_OK or PGRES_COMMAND_OK registered with the arena (freed at
+ * its reset), or NULL on error (logged; db_error() and db_sqlstate()).
+ */
+PGresult	*db_exec(struct db *, struct arena *, const struct db_stmt *,
+		    const char *const *params);
+
+/* Transactions; 0 or -1. db_rollback() is safe to call after any error. */
+int		 db_begin(struct db *);
+int		 db_commit(struct db *);
+void		 db_rollback(struct db *);
+
+/* The last error message (one line) and SQLSTATE ("" when none). */
+const char	*db_error(const struct db *);
+const char	*db_sqlstate(const struct db *);
+
+/* The raw connection for infrpoolctl's migrations, or NULL. */
+PGconn		*db_conn(struct db *);
+
+#endif

@@ -1,0 +1,17 @@
+/* ctl.h: what every infrpoolctl command gets */
+#ifndef IP_CTL_H
+#define IP_CTL_H
+
+struct cfg;
+struct db;
+
+struct ctl {
+	struct cfg	*cfg;
+	struct db	*db;
+	const char	*sqldir;
+};
+
+/* Each command returns the process exit status: 0, 1 on failure, 2 on usage. */
+int	ctl_migrate(struct ctl *, int argc, char **argv);
+
+#endif

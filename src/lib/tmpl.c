@@ -1,0 +1,883 @@
+/* tmpl.c: load, compile and render Mustache-like HTML templates */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "arena.h"
+#include "str.h"
+#include "tmpl.h"
+
+#define TMPL_EXT	".html"
+#define TMPL_EXTLEN	(sizeof(TMPL_EXT) - 1)
+
+enum ntype {
+	N_TEXT,		/* literal bytes */
+	N_VAR,		/* {{name}}: HTML-escaped */
+	N_URL,		/* {{url name}}: percent-encoded */
+	N_RAW,		/* {{raw name}}: as-is */
+	N_SECTION,	/* {{#name}}...{{/name}} */
+	N_INVERTED,	/* {{^name}}...{{/name}} */
+	N_PARTIAL	/* {{> name}} */
+};
+
+/* One compiled piece of a template; a body is a list of these. */
+struct node {
+	enum ntype		 type;
+	int			 line;	/* where the tag starts */
+	const char		*text;	/* N_TEXT bytes, else the tag's name */
+	size_t			 len;
+	const char		**path;	/* name split at dots; none for "." */
+	size_t			 npath;
+	struct node		*kids;	/* section body */
+	const struct tmpl	*part;	/* N_PARTIAL target, set at load */
+	struct node		*next;
+};
+
+struct tmpl {
+	const char	*name;		/* file name without .html */
+	const char	*path;		/* dir/name.html, for load errors */
+	struct node	*body;
+};
+
+struct tmpl_set {
+	struct arena	*arena;		/* nodes, names and file texts */
+	struct tmpl	*v;		/* sorted by name */
+	size_t		 n;
+};
+
+/* What one tag is, between parsing it and making its node. */
+struct tag {
+	int		 kind;		/* ! # ^ / > or v(ar) u(rl) r(aw) */
+	const char	*name;
+	size_t		 len;
+};
+
+/* Parser state for one file. */
+struct parser {
+	struct arena	*arena;
+	const char	*path;
+	const char	*p, *end;
+	int		 line;
+	char		*err;
+	size_t		 errlen;
+};
+
+/* One level of the context stack, linked from innermost to the root. */
+struct frame {
+	json_t			*v;
+	const struct frame	*up;
+};
+
+/* Render state shared by every level of one tmpl_render() call. */
+struct render {
+	struct str	*out;
+	int		 depth;		/* partials entered */
+	char		*err;
+	size_t		 errlen;
+};
+
+static int	seterr(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static int	perr(struct parser *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static int	rerr(struct render *, const struct tmpl *, const struct node *,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
+static int	parse_body(struct parser *, const struct node *,
+		    struct node **, int);
+static int	render_list(struct render *, const struct tmpl *,
+		    const struct node *, const struct frame *);
+
+/* Format a message into err when there is room for one; returns -1. */
+static int
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (err == NULL || errlen == 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Report a load error as "path:line: message"; returns -1. */
+static int
+perr(struct parser *ps, int line, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	if (ps->err == NULL || ps->errlen == 0)
+		return -1;
+	n = snprintf(ps->err, ps->errlen, "%s:%d: ", ps->path, line);
+	if (n < 0 || (size_t)n >= ps->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(ps->err + n, ps->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Report a render error as "template:line: message"; returns -1. */
+static int
+rerr(struct render *r, const struct tmpl *t, const struct node *n,
+    const char *fmt, ...)
+{
+	va_list	ap;
+	int	k;
+
+	if (r->err == NULL || r->errlen == 0)
+		return -1;
+	k = snprintf(r->err, r->errlen, "%s:%d: ", t->name, n->line);
+	if (k < 0 || (size_t)k >= r->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(r->err + k, r->errlen - (size_t)k, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Count the newlines in [p, e). */
+static int
+count_lines(const char *p, const char *e)
+{
+	int	n = 0;
+
+	while (p < e && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
+/* Find the pair "cc" in [p, e); returns its start, or NULL. */
+static const char *
+find_pair(const char *p, const char *e, char c)
+{
+	while (p < e && (p = memchr(p, c, (size_t)(e - p))) != NULL) {
+		if (p + 1 < e && p[1] == c)
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
+/* Is c blank for the purpose of trimming tags? */
+static int
+is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+	    c == '\f' || c == '\v';
+}
+
+/* Move *b forward and *e back past blanks. */
+static void
+trim(const char **b, const char **e)
+{
+	while (*b < *e && is_space(**b))
+		(*b)++;
+	while (*e > *b && is_space((*e)[-1]))
+		(*e)--;
+}
+
+/* Is c allowed in a name part (and with dot_ok, a template name)? */
+static int
+is_name_char(int c, int dot_ok)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+	    (dot_ok && c == '.');
+}
+
+/* Is [p, p+n) "." or dot-separated non-empty parts of name chars? */
+static int
+valid_name(const char *p, size_t n)
+{
+	size_t	i;
+
+	if (n == 1 && p[0] == '.')
+		return 1;
+	if (n == 0 || p[0] == '.' || p[n - 1] == '.')
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (p[i] == '.' ? p[i + 1] == '.' : !is_name_char(p[i], 0))
+			return 0;
+	}
+	return 1;
+}
+
+/* Is [p, p+n) a possible template name for a partial? */
+static int
+valid_partial(const char *p, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (!is_name_char(p[i], 1))
+			return 0;
+	return n > 0;
+}
+
+/* Does [b, e) start with keyword kw followed by a blank? */
+static int
+has_keyword(const char *b, const char *e, const char *kw)
+{
+	size_t	n = strlen(kw);
+
+	return (size_t)(e - b) > n && memcmp(b, kw, n) == 0 && is_space(b[n]);
+}
+
+/* Split n->text at dots into n->path (arena strings); "." gives none. */
+static void
+split_name(struct arena *a, struct node *n)
+{
+	const char	*p = n->text, *dot;
+	size_t		 i;
+
+	if (strcmp(p, ".") == 0)
+		return;
+	n->npath = 1;
+	for (dot = p; (dot = strchr(dot, '.')) != NULL; dot++)
+		n->npath++;
+	n->path = arena_calloc(a, n->npath, sizeof(*n->path));
+	for (i = 0; i < n->npath; i++) {
+		dot = strchr(p, '.');
+		if (dot == NULL)
+			dot = p + strlen(p);
+		n->path[i] = arena_strndup(a, p, (size_t)(dot - p));
+		p = dot + 1;
+	}
+}
+
+/*
+ * Classify the tag text [b, e) found at line into t; returns 0, or -1 with
+ * the parser's error set for an empty tag or a bad name.
+ */
+static int
+parse_tag(struct parser *ps, const char *b, const char *e, int line,
+    struct tag *t)
+{
+	const char	*ob = b;
+	int		 ok;
+
+	trim(&b, &e);
+	if (b == e)
+		return perr(ps, line, "empty tag {{}}");
+	t->kind = 'v';
+	if (memchr("!#^/>", *b, 5) != NULL)
+		t->kind = *b++;
+	else if (has_keyword(b, e, "raw") || has_keyword(b, e, "url")) {
+		t->kind = *b;
+		b += 3;
+	}
+	if (t->kind == '!')
+		return 0;
+	trim(&b, &e);
+	t->name = b;
+	t->len = (size_t)(e - b);
+	ok = t->kind == '>' ? valid_partial(b, t->len) : valid_name(b, t->len);
+	if (!ok)
+		return perr(ps, line, "bad name in tag {{%.*s}}",
+		    (int)(e - ob > 60 ? 60 : e - ob), ob);
+	return 0;
+}
+
+/* Make a node for tag t at line; arena-allocated, name NUL-terminated. */
+static struct node *
+tag_node(struct parser *ps, const struct tag *t, int line)
+{
+	struct node	*n = arena_calloc(ps->arena, 1, sizeof(*n));
+
+	switch (t->kind) {
+	case '#':
+		n->type = N_SECTION;
+		break;
+	case '^':
+		n->type = N_INVERTED;
+		break;
+	case '>':
+		n->type = N_PARTIAL;
+		break;
+	case 'u':
+		n->type = N_URL;
+		break;
+	case 'r':
+		n->type = N_RAW;
+		break;
+	default:
+		n->type = N_VAR;
+		break;
+	}
+	n->line = line;
+	n->text = arena_strndup(ps->arena, t->name, t->len);
+	n->len = t->len;
+	if (n->type != N_PARTIAL)
+		split_name(ps->arena, n);
+	return n;
+}
+
+/* Make a text node over [b, e) of the (arena-owned) file text. */
+static struct node *
+text_node(struct parser *ps, const char *b, const char *e)
+{
+	struct node	*n = arena_calloc(ps->arena, 1, sizeof(*n));
+
+	n->type = N_TEXT;
+	n->text = b;
+	n->len = (size_t)(e - b);
+	return n;
+}
+
+/*
+ * Check that close tag t ends the open section sec; returns 0, or -1 with
+ * the parser's error set.
+ */
+static int
+check_close(struct parser *ps, const struct node *sec, const struct tag *t,
+    int line)
+{
+	if (sec == NULL)
+		return perr(ps, line, "{{/%.*s}} without an open section",
+		    (int)t->len, t->name);
+	if (t->len != sec->len || memcmp(t->name, sec->text, t->len) != 0)
+		return perr(ps, line, "{{/%.*s}} does not close "
+		    "{{%c%s}} from line %d", (int)t->len, t->name,
+		    sec->type == N_SECTION ? '#' : '^', sec->text, sec->line);
+	return 0;
+}
+
+/*
+ * Read the next tag from ps->p (just past its "{{") into t; returns 0, or
+ * -1 with the parser's error set for an unclosed "{{" or a bad tag.
+ */
+static int
+next_tag(struct parser *ps, struct tag *t, int *line)
+{
+	const char	*close;
+
+	*line = ps->line;
+	if ((close = find_pair(ps->p, ps->end, '}')) == NULL)
+		return perr(ps, *line, "unclosed {{");
+	ps->line += count_lines(ps->p, close);
+	if (parse_tag(ps, ps->p, close, *line, t) == -1)
+		return -1;
+	ps->p = close + 2;
+	return 0;
+}
+
+/*
+ * Parse nodes into the list *head until the end of the file (sec NULL) or
+ * the close tag of section sec, nest levels deep. Returns 0, or -1 with the
+ * parser's error set. Nodes live in the parser's arena.
+ */
+static int
+parse_body(struct parser *ps, const struct node *sec, struct node **head,
+    int nest)
+{
+	struct node	**tail = head, *n;
+	const char	*open;
+	struct tag	 t = { 0 };
+	int		 line;
+
+	for (;;) {
+		if ((open = find_pair(ps->p, ps->end, '{')) == NULL)
+			open = ps->end;
+		if (open > ps->p) {
+			*tail = text_node(ps, ps->p, open);
+			tail = &(*tail)->next;
+		}
+		ps->line += count_lines(ps->p, open);
+		if ((ps->p = open) == ps->end)
+			break;
+		ps->p += 2;
+		if (next_tag(ps, &t, &line) == -1)
+			return -1;
+		if (t.kind == '!')
+			continue;
+		if (t.kind == '/')
+			return check_close(ps, sec, &t, line);
+		if ((t.kind == '#' || t.kind == '^') && nest >= TMPL_MAX_NEST)
+			return perr(ps, line, "sections nested deeper than %d",
+			    TMPL_MAX_NEST);
+		n = *tail = tag_node(ps, &t, line);
+		tail = &n->next;
+		if ((t.kind == '#' || t.kind == '^') &&
+		    parse_body(ps, n, &n->kids, nest + 1) == -1)
+			return -1;
+	}
+	if (sec != NULL)
+		return perr(ps, sec->line, "unclosed section {{%c%s}}",
+		    sec->type == N_SECTION ? '#' : '^', sec->text);
+	return 0;
+}
+
+/* Read the whole file at path into out; returns 0, or -1 with err set. */
+static int
+read_file(const char *path, struct str *out, char *err, size_t errlen)
+{
+	char	 buf[8192];
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return seterr(err, errlen, "%s: %s", path, strerror(errno));
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		str_append(out, buf, (size_t)n);
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * Read and compile template t (name and path already set) into the set's
+ * arena, which takes the file text; returns 0, or -1 with err set.
+ */
+static int
+load_one(struct tmpl_set *set, struct tmpl *t, char *err, size_t errlen)
+{
+	struct str	 s = STR_INIT;
+	struct parser	 ps;
+	char		*text;
+	const char	*nul;
+	size_t		 len;
+
+	if (read_file(t->path, &s, err, errlen) == -1) {
+		str_free(&s);
+		return -1;
+	}
+	len = s.len;
+	text = str_steal(&s);
+	arena_defer(set->arena, free, text);
+	ps.arena = set->arena;
+	ps.path = t->path;
+	ps.p = text;
+	ps.end = text + len;
+	ps.line = 1;
+	ps.err = err;
+	ps.errlen = errlen;
+	if ((nul = memchr(text, '\0', len)) != NULL)
+		return perr(&ps, 1 + count_lines(text, nul), "NUL byte");
+	return parse_body(&ps, NULL, &t->body, 0);
+}
+
+/* Order strings for qsort(). */
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Order a name against a template for bsearch(). */
+static int
+cmp_tmpl(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct tmpl *)elem)->name);
+}
+
+/* Find template name in the set; returns it, or NULL. */
+static const struct tmpl *
+find_tmpl(const struct tmpl_set *set, const char *name)
+{
+	if (set->n == 0)
+		return NULL;
+	return bsearch(name, set->v, set->n, sizeof(*set->v), cmp_tmpl);
+}
+
+/* Is file name a template: "*.html", not hidden, with a non-empty stem? */
+static int
+is_tmpl_file(const char *name)
+{
+	size_t	n = strlen(name);
+
+	return name[0] != '.' && n > TMPL_EXTLEN &&
+	    strcmp(name + n - TMPL_EXTLEN, TMPL_EXT) == 0;
+}
+
+/* Append name to the heap array *v of *n names; aborts on OOM. */
+static void
+push_name(char ***v, size_t *n, char *name)
+{
+	char	**p;
+
+	if ((*n & (*n - 1)) == 0) {
+		if (*n > SIZE_MAX / sizeof(**v) / 2)
+			abort();
+		if ((p = realloc(*v, (*n ? *n * 2 : 1) * sizeof(**v))) == NULL)
+			abort();
+		*v = p;
+	}
+	(*v)[(*n)++] = name;
+}
+
+/*
+ * Collect the regular *.html files of dir into the heap array *v of arena
+ * names without the extension; returns their count, or -1 with err set.
+ */
+static ssize_t
+list_dir(struct tmpl_set *set, const char *dir, char ***v, char *err,
+    size_t errlen)
+{
+	DIR		*d;
+	struct dirent	*de;
+	struct stat	 st;
+	size_t		 n = 0;
+	ssize_t		 rc = -1;
+
+	if ((d = opendir(dir)) == NULL)
+		return seterr(err, errlen, "%s: %s", dir, strerror(errno));
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
+			break;
+		if (!is_tmpl_file(de->d_name))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, 0) == -1) {
+			seterr(err, errlen, "%s/%s: %s", dir, de->d_name,
+			    strerror(errno));
+			goto out;
+		}
+		if (S_ISREG(st.st_mode))
+			push_name(v, &n, arena_strndup(set->arena, de->d_name,
+			    strlen(de->d_name) - TMPL_EXTLEN));
+	}
+	if (errno != 0) {
+		seterr(err, errlen, "%s: %s", dir, strerror(errno));
+		goto out;
+	}
+	rc = (ssize_t)n;
+out:
+	closedir(d);
+	return rc;
+}
+
+/* Point every partial under list n of t at its template; 0 or -1. */
+static int
+resolve(const struct tmpl_set *set, const struct tmpl *t, struct node *n,
+    char *err, size_t errlen)
+{
+	for (; n != NULL; n = n->next) {
+		if (n->type == N_PARTIAL &&
+		    (n->part = find_tmpl(set, n->text)) == NULL)
+			return seterr(err, errlen, "%s:%d: unknown partial "
+			    "{{> %s}}", t->path, n->line, n->text);
+		if (resolve(set, t, n->kids, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Fill set->v from dir and compile every template; 0 or -1 with err. */
+static int
+load_all(struct tmpl_set *set, const char *dir, char *err, size_t errlen)
+{
+	char	**names = NULL;
+	ssize_t	  n;
+	size_t	  i;
+	int	  rc = -1;
+
+	if ((n = list_dir(set, dir, &names, err, errlen)) == -1)
+		goto out;
+	if (n > 0)
+		qsort(names, (size_t)n, sizeof(*names), cmp_str);
+	set->n = (size_t)n;
+	set->v = arena_calloc(set->arena, set->n, sizeof(*set->v));
+	for (i = 0; i < set->n; i++) {
+		set->v[i].name = names[i];
+		set->v[i].path = arena_printf(set->arena, "%s/%s%s", dir,
+		    names[i], TMPL_EXT);
+		if (load_one(set, &set->v[i], err, errlen) == -1)
+			goto out;
+	}
+	for (i = 0; i < set->n; i++)
+		if (resolve(set, &set->v[i], set->v[i].body, err, errlen) == -1)
+			goto out;
+	rc = 0;
+out:
+	free(names);
+	return rc;
+}
+
+struct tmpl_set *
+tmpl_load(const char *dir, char *err, size_t errlen)
+{
+	struct tmpl_set	*set;
+
+	if ((set = calloc(1, sizeof(*set))) == NULL)
+		abort();
+	set->arena = arena_new();
+	if (load_all(set, dir, err, errlen) == -1) {
+		tmpl_free(set);
+		return NULL;
+	}
+	return set;
+}
+
+void
+tmpl_free(struct tmpl_set *set)
+{
+	if (set == NULL)
+		return;
+	arena_free(set->arena);
+	free(set);
+}
+
+void
+tmpl_escape_html(struct str *out, const char *p, size_t len)
+{
+	const char	*rep;
+	size_t		 i, start = 0;
+
+	for (i = 0; i < len; i++) {
+		switch (p[i]) {
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&#39;";
+			break;
+		case '\0':
+			rep = "";
+			break;
+		default:
+			continue;
+		}
+		str_append(out, p + start, i - start);
+		str_puts(out, rep);
+		start = i + 1;
+	}
+	str_append(out, p + start, len - start);
+}
+
+void
+tmpl_escape_url(struct str *out, const char *p, size_t len)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	unsigned char		 c;
+	char			 enc[3];
+	size_t			 i, start = 0;
+
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)p[i];
+		if (is_name_char(c, 1) || c == '~')
+			continue;
+		str_append(out, p + start, i - start);
+		enc[0] = '%';
+		enc[1] = hex[c >> 4];
+		enc[2] = hex[c & 15];
+		str_append(out, enc, sizeof(enc));
+		start = i + 1;
+	}
+	str_append(out, p + start, len - start);
+}
+
+/* Find node n's name on the context stack f; returns it, NULL if missing. */
+static json_t *
+lookup(const struct node *n, const struct frame *f)
+{
+	json_t	*v = NULL;
+	size_t	 i;
+
+	if (n->npath == 0)
+		return f->v;
+	for (; f != NULL && v == NULL; f = f->up)
+		v = json_object_get(f->v, n->path[0]);
+	for (i = 1; v != NULL && i < n->npath; i++)
+		v = json_object_get(v, n->path[i]);
+	return v;
+}
+
+/* Print d in the fewest digits that read back the same; returns length. */
+static size_t
+fmt_real(char *buf, size_t size, double d)
+{
+	int	prec, n = 0;
+
+	for (prec = 15; prec <= 17; prec++) {
+		n = snprintf(buf, size, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* Append the bytes s of node n's value with n's escaping. */
+static void
+emit(struct render *r, const struct node *n, const char *s, size_t len)
+{
+	if (n->type == N_URL)
+		tmpl_escape_url(r->out, s, len);
+	else if (n->type == N_RAW)
+		str_append(r->out, s, len);
+	else
+		tmpl_escape_html(r->out, s, len);
+}
+
+/* Render a {{name}}, {{url name}} or {{raw name}} node; 0 or -1. */
+static int
+render_var(struct render *r, const struct tmpl *t, const struct node *n,
+    const struct frame *f)
+{
+	json_t	*v;
+	char	 num[64];
+
+	if ((v = lookup(n, f)) == NULL)
+		return rerr(r, t, n, "missing key '%s'", n->text);
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		emit(r, n, json_string_value(v), json_string_length(v));
+		return 0;
+	case JSON_INTEGER:
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(v));
+		emit(r, n, num, strlen(num));
+		return 0;
+	case JSON_REAL:
+		emit(r, n, num, fmt_real(num, sizeof(num), json_real_value(v)));
+		return 0;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		str_puts(r->out, json_is_true(v) ? "true" : "false");
+		return 0;
+	case JSON_NULL:
+		return 0;
+	default:
+		return rerr(r, t, n, "'%s' is an %s, not a value", n->text,
+		    json_is_object(v) ? "object" : "array");
+	}
+}
+
+/* Would a section over v render nothing (false, null, [], "", 0, missing)? */
+static int
+is_empty(json_t *v)
+{
+	switch (v == NULL ? JSON_NULL : json_typeof(v)) {
+	case JSON_ARRAY:
+		return json_array_size(v) == 0;
+	case JSON_STRING:
+		return json_string_length(v) == 0;
+	case JSON_INTEGER:
+		return json_integer_value(v) == 0;
+	case JSON_REAL:
+		return json_real_value(v) == 0.0;
+	case JSON_OBJECT:
+	case JSON_TRUE:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* Render a section or inverted section node; 0 or -1. */
+static int
+render_section(struct render *r, const struct tmpl *t, const struct node *n,
+    const struct frame *f)
+{
+	json_t		*v = lookup(n, f), *e;
+	struct frame	 sub;
+	size_t		 i;
+
+	if (n->type == N_INVERTED)
+		return is_empty(v) ? render_list(r, t, n->kids, f) : 0;
+	if (is_empty(v))
+		return 0;
+	sub.up = f;
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, e) {
+			sub.v = e;
+			if (render_list(r, t, n->kids, &sub) == -1)
+				return -1;
+		}
+		return 0;
+	}
+	if (!json_is_object(v))
+		return render_list(r, t, n->kids, f);
+	sub.v = v;
+	return render_list(r, t, n->kids, &sub);
+}
+
+/* Render a partial with the current context stack; 0 or -1. */
+static int
+render_partial(struct render *r, const struct tmpl *t, const struct node *n,
+    const struct frame *f)
+{
+	int	rc;
+
+	if (r->depth >= TMPL_MAX_DEPTH)
+		return rerr(r, t, n, "partials nested deeper than %d at "
+		    "{{> %s}}", TMPL_MAX_DEPTH, n->text);
+	r->depth++;
+	rc = render_list(r, n->part, n->part->body, f);
+	r->depth--;
+	return rc;
+}
+
+/* Render the node list n of template t with context stack f; 0 or -1. */
+static int
+render_list(struct render *r, const struct tmpl *t, const struct node *n,
+    const struct frame *f)
+{
+	int	rc = 0;
+
+	for (; n != NULL && rc == 0; n = n->next) {
+		switch (n->type) {
+		case N_TEXT:
+			str_append(r->out, n->text, n->len);
+			break;
+		case N_VAR:
+		case N_URL:
+		case N_RAW:
+			rc = render_var(r, t, n, f);
+			break;
+		case N_SECTION:
+		case N_INVERTED:
+			rc = render_section(r, t, n, f);
+			break;
+		case N_PARTIAL:
+			rc = render_partial(r, t, n, f);
+			break;
+		}
+	}
+	return rc;
+}
+
+int
+tmpl_render(const struct tmpl_set *set, const char *name, json_t *ctx,
+    struct str *out, char *err, size_t errlen)
+{
+	const struct tmpl	*t;
+	struct render		 r = { out, 0, err, errlen };
+	struct frame		 root = { ctx, NULL };
+
+	if ((t = find_tmpl(set, name)) == NULL)
+		return seterr(err, errlen, "unknown template '%s'", name);
+	return render_list(&r, t, t->body, &root);
+}

@@ -1,0 +1,28 @@
+/* util.h: small helpers shared by every program: time, addresses, files */
+#ifndef IP_UTIL_H
+#define IP_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Milliseconds and microseconds on the monotonic clock. */
+int64_t	 util_now_ms(void);
+int64_t	 util_now_us(void);
+
+/*
+ * Split "host:port" (host may be "[v6]" or empty) into host and port.
+ * Returns 0, or -1 when the port is missing or not in 1..65535.
+ */
+int	 util_parse_hostport(const char *, char *host, size_t hostlen,
+	    int *port);
+
+/* Write the current pid to path (0), or -1 with errno set. */
+int	 util_write_pidfile(const char *path);
+
+/*
+ * Read a whole file into a heap string (caller frees), refusing files
+ * larger than max bytes. Returns NULL with errno set (EFBIG when too big).
+ */
+char	*util_read_file(const char *path, size_t max, size_t *lenp);
+
+#endif

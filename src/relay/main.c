@@ -1,0 +1,221 @@
+/* main.c: infrpool-relay, the inference relay: options, event loop, /healthz */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "util.h"
+
+struct relay {
+	struct event_base	*base;
+	struct evhttp		*http;
+	struct cfg		*cfg;
+	int64_t			 started_ms;
+	unsigned long long	 requests;
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: infrpool-relay [-c config] [--listen host:port]"
+	    " [--pidfile path]\n");
+}
+
+/* Headers on every relay response, as the app sends them. */
+static void
+common_headers(struct evhttp_request *req, const char *type)
+{
+	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(h, "Content-Type", type);
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+}
+
+/* Send an OpenAI-shaped error. */
+static void
+send_error(struct evhttp_request *req, int status, const char *reason,
+    const char *code, const char *message)
+{
+	struct evbuffer	*b = evbuffer_new();
+
+	evbuffer_add_printf(b, "{\"error\":{\"message\":\"%s\",\"type\":\"%s\","
+	    "\"param\":null,\"code\":\"%s\"}}\n", message,
+	    status >= 500 ? "server_error" : "invalid_request_error", code);
+	common_headers(req, "application/json");
+	evhttp_send_reply(req, status, reason, b);
+	evbuffer_free(b);
+}
+
+/* GET /healthz: the relay is up; how long and how busy. */
+static void
+on_healthz(struct evhttp_request *req, void *arg)
+{
+	struct relay	*rl = arg;
+	struct evbuffer	*b;
+
+	rl->requests++;
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		send_error(req, 405, "Method Not Allowed", "method_not_allowed",
+		    "This address does not take that method.");
+		return;
+	}
+	b = evbuffer_new();
+	evbuffer_add_printf(b, "{\"status\":\"ok\",\"version\":\"%s\","
+	    "\"uptime_s\":%lld,\"requests\":%llu}\n", PACKAGE_VERSION,
+	    (long long)((util_now_ms() - rl->started_ms) / 1000), rl->requests);
+	common_headers(req, "application/json");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+/* Anything else: 404 in the API's shape. */
+static void
+on_other(struct evhttp_request *req, void *arg)
+{
+	struct relay	*rl = arg;
+
+	rl->requests++;
+	send_error(req, 404, "Not Found", "not_found",
+	    "There is nothing at this address.");
+}
+
+/* SIGTERM or SIGINT: stop accepting and leave the loop. */
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct relay	*rl = arg;
+
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopexit(rl->base, NULL);
+}
+
+/* Read [log] settings; -1 after printing the error. */
+static int
+setup_log(struct cfg *c)
+{
+	enum log_level	 level;
+	const char	*s = cfg_str(c, "log", "level", "info");
+
+	if (log_level_parse(s, &level) == -1) {
+		fprintf(stderr, "infrpool-relay: %s: [log] level: expected debug, "
+		    "info, warn or error (got '%s')\n", cfg_where(c, "log",
+		    "level"), s);
+		return -1;
+	}
+	if (log_init("infrpool-relay", level, cfg_str(c, "log", "file", "")) == -1)
+		fprintf(stderr, "infrpool-relay: cannot open the log file: %s\n",
+		    strerror(errno));
+	return 0;
+}
+
+/* Bind the listener named by addr ("127.0.0.1:8090"); 0 or -1. */
+static int
+bind_listener(struct relay *rl, const char *addr)
+{
+	char	host[256];
+	int	port;
+
+	if (util_parse_hostport(addr, host, sizeof(host), &port) == -1) {
+		fprintf(stderr, "infrpool-relay: listen address '%s' is not "
+		    "host:port\n", addr);
+		return -1;
+	}
+	if (evhttp_bind_socket(rl->http, host[0] ? host : "127.0.0.1",
+	    (ev_uint16_t)port) != 0) {
+		fprintf(stderr, "infrpool-relay: cannot listen on %s: %s\n", addr,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Parse options; returns -1 on a usage error. */
+static int
+parse_args(int argc, char **argv, const char **config, const char **listen,
+    const char **pidfile)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int	ch;
+
+	while ((ch = getopt_long(argc, argv, "c:l:p:V", longopts, NULL)) != -1)
+		switch (ch) {
+		case 'c': *config = optarg; break;
+		case 'l': *listen = optarg; break;
+		case 'p': *pidfile = optarg; break;
+		case 'V': puts(PACKAGE_STRING); exit(0);
+		default: return -1;
+		}
+	return optind == argc ? 0 : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct relay	 rl;
+	struct event	*sigterm, *sigint;
+	const char	*config = NULL, *listen = NULL, *pidfile = NULL;
+	char		 err[512];
+
+	memset(&rl, 0, sizeof(rl));
+	if (parse_args(argc, argv, &config, &listen, &pidfile) == -1) {
+		usage();
+		return 2;
+	}
+	if (config == NULL)
+		config = getenv("INFRPOOL_CONFIG");
+	if (config == NULL && access(IP_SYSCONFDIR "/infrpool.conf", F_OK) == 0)
+		config = IP_SYSCONFDIR "/infrpool.conf";
+	if ((rl.cfg = cfg_load(config, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "infrpool-relay: %s\n", err);
+		return 1;
+	}
+	if (setup_log(rl.cfg) == -1)
+		return 1;
+	if (listen == NULL)
+		listen = cfg_str(rl.cfg, "relay", "listen", "127.0.0.1:8090");
+	signal(SIGPIPE, SIG_IGN);
+	rl.base = event_base_new();
+	rl.http = evhttp_new(rl.base);
+	rl.started_ms = util_now_ms();
+	if (bind_listener(&rl, listen) == -1)
+		return 1;
+	evhttp_set_cb(rl.http, "/healthz", on_healthz, &rl);
+	evhttp_set_gencb(rl.http, on_other, &rl);
+	sigterm = evsignal_new(rl.base, SIGTERM, on_signal, &rl);
+	sigint = evsignal_new(rl.base, SIGINT, on_signal, &rl);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	if (pidfile != NULL && util_write_pidfile(pidfile) == -1)
+		log_warn("pidfile %s: %s", pidfile, strerror(errno));
+	log_info("listening on %s", listen);
+	event_base_dispatch(rl.base);
+	if (pidfile != NULL)
+		unlink(pidfile);
+	event_free(sigterm);
+	event_free(sigint);
+	evhttp_free(rl.http);
+	event_base_free(rl.base);
+	cfg_free(rl.cfg);
+	log_info("stopped");
+	return 0;
+}

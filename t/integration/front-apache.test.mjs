@@ -1,0 +1,4 @@
+// front-apache.test.mjs: the platform behind Apache (mod_proxy_fcgi to infrpool-app --listen)
+import { defineFrontTests } from '../lib/front-cases.mjs';
+
+defineFrontTests('apache');

@@ -1,0 +1,4 @@
+// front-lighttpd.test.mjs: the platform behind lighttpd (mod_fastcgi spawns the app)
+import { defineFrontTests } from '../lib/front-cases.mjs';
+
+defineFrontTests('lighttpd');

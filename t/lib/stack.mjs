@@ -1,0 +1,92 @@
+// stack.mjs: start and stop a throwaway infrpool platform for a test file.
+//
+// startStack({ front: 'lighttpd' | 'apache' }) runs `./dev stack-up` in a
+// fresh directory under $INFRPOOL_TEST_TMP (t/run-node stops whatever is
+// left there, even after a hang) and resolves to { env, url, internalUrl,
+// dir, stop(), pgctl(...args) }.
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const run = promisify(execFile);
+
+export const srcdir = process.env.INFRPOOL_SRCDIR ?? new URL('../..', import.meta.url).pathname;
+export const builddir = process.env.INFRPOOL_BUILDDIR ?? srcdir;
+export const bin = (name) => join(builddir, 'src', {
+	'infrpool-app': 'app', 'infrpool-relay': 'relay',
+	'infrpool-worker': 'worker', infrpoolctl: 'ctl',
+}[name], name);
+
+// A scratch directory that t/run-node removes.
+export function scratch(prefix) {
+	const base = process.env.INFRPOOL_TEST_TMP ?? tmpdir();
+	return mkdtempSync(join(base, prefix));
+}
+
+// Parse a shell-style KEY=value file (values may be single-quoted).
+export function readEnv(path) {
+	const env = {};
+	for (const line of readFileSync(path, 'utf8').split('\n')) {
+		const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+		if (m) env[m[1]] = m[2].replace(/^'(.*)'$/, '$1');
+	}
+	return env;
+}
+
+export async function startStack({ front = 'lighttpd' } = {}) {
+	const dir = scratch('stack');
+	const args = ['stack-up', dir];
+	if (front === 'apache') args.push('--apache');
+	const penv = { ...process.env };
+	delete penv.INFRPOOL_PORT;
+	try {
+		await run(join(srcdir, 'dev'), args, { env: penv, timeout: 120000 });
+	} catch (e) {
+		throw new Error(`stack-up failed: ${e.stderr || e.message}`);
+	}
+	const env = readEnv(join(dir, 'stack.env'));
+	return {
+		env, dir, front,
+		url: env.INFRPOOL_URL,
+		internalUrl: env.INFRPOOL_INTERNAL_URL,
+		async stop() {
+			await run(join(srcdir, 'dev'), ['stack-down', dir], { timeout: 120000 });
+		},
+		// pg_ctl against this stack's cluster, as the user that owns it.
+		async pgctl(...a) {
+			const cmd = join(env.INFRPOOL_PGBIN, 'pg_ctl');
+			const full = ['-D', env.INFRPOOL_PGDATA, '-w', '-t', '60', ...a];
+			if (process.getuid() === 0)
+				return run('runuser', ['-u', 'infrpool-pg', '--', cmd, ...full]);
+			return run(cmd, full);
+		},
+		// infrpoolctl with this stack's configuration.
+		ctl(...a) {
+			return run(bin('infrpoolctl'), ['-c', env.INFRPOOL_CONFIG, ...a]);
+		},
+	};
+}
+
+// Run a program, resolving to { code, signal, stdout, stderr } (never rejects).
+export function runProgram(file, args, opts = {}) {
+	return new Promise((resolve) => {
+		const child = spawn(file, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+		let stdout = '', stderr = '';
+		child.stdout.on('data', (d) => { stdout += d; });
+		child.stderr.on('data', (d) => { stderr += d; });
+		child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+	});
+}
+
+// Resolve when predicate() is truthy, polling every 50 ms for ms at most.
+export async function waitFor(predicate, ms = 10000, what = 'condition') {
+	const end = Date.now() + ms;
+	for (;;) {
+		const v = await predicate();
+		if (v) return v;
+		if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+		await new Promise((r) => setTimeout(r, 50));
+	}
+}
