@@ -164,17 +164,27 @@ exec_once(struct db *db, const struct db_stmt *stmt, const char *const *params)
 		return res;
 	set_error(db, res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn),
 	    res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL);
-	if (db->sqlstate[0] == '\0' && PQstatus(db->conn) == CONNECTION_BAD)
+	/*
+	 * No SQLSTATE means libpq made the error itself: the connection broke
+	 * (it may not say CONNECTION_BAD until the next call).
+	 */
+	if (db->sqlstate[0] == '\0')
 		snprintf(db->sqlstate, sizeof(db->sqlstate), "08006");
 	PQclear(res);
 	return NULL;
 }
 
-/* True when the connection is gone (server restart, network). */
+/*
+ * True when the connection is gone: libpq says so, or the server said it
+ * is ending the session (class 08, connection exception; 57P01-57P03,
+ * administrator shutdown, crash shutdown, cannot connect now).
+ */
 static int
 lost(const struct db *db)
 {
-	return db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD;
+	return db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD ||
+	    strncmp(db->sqlstate, "08", 2) == 0 ||
+	    strncmp(db->sqlstate, "57P0", 4) == 0;
 }
 
 PGresult *

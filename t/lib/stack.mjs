@@ -3,7 +3,7 @@
 // startStack({ front: 'lighttpd' | 'apache' }) runs `./dev stack-up` in a
 // fresh directory under $INFRPOOL_TEST_TMP (t/run-node stops whatever is
 // left there, even after a hang) and resolves to { env, url, internalUrl,
-// dir, stop(), pgctl(...args) }.
+// dir, stop(), pg(action, mode), ctl(...args) }.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -55,12 +55,17 @@ export async function startStack({ front = 'lighttpd' } = {}) {
 			await run(join(srcdir, 'dev'), ['stack-down', dir], { timeout: 120000 });
 		},
 		// pg_ctl against this stack's cluster, as the user that owns it.
-		async pgctl(...a) {
+		// start and restart need -l: without it the server keeps our pipe.
+		async pg(action, mode = 'fast') {
+			const pgdir = env.INFRPOOL_PGDATA.replace(/\/data$/, '');
+			const a = ['-D', env.INFRPOOL_PGDATA, '-w', '-t', '60', '-m', mode,
+				'-l', join(pgdir, 'postgres.log'), action];
+			if (action !== 'stop')
+				a.push('-o', `-k ${pgdir} -c listen_addresses='' -c fsync=off`);
 			const cmd = join(env.INFRPOOL_PGBIN, 'pg_ctl');
-			const full = ['-D', env.INFRPOOL_PGDATA, '-w', '-t', '60', ...a];
 			if (process.getuid() === 0)
-				return run('runuser', ['-u', 'infrpool-pg', '--', cmd, ...full]);
-			return run(cmd, full);
+				return run('runuser', ['-u', 'infrpool-pg', '--', cmd, ...a]);
+			return run(cmd, a);
 		},
 		// infrpoolctl with this stack's configuration.
 		ctl(...a) {
