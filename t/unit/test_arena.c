@@ -25,7 +25,8 @@ START_TEST(test_alloc_aligned_and_reset)
 
 	p = arena_alloc(a, 3);
 	q = arena_alloc(a, 8);
-	ck_assert_uint_eq((uintptr_t)q % sizeof(max_align_t), 0);
+	ck_assert_uint_eq((uintptr_t)q % _Alignof(max_align_t), 0);
+	ck_assert_uint_eq((uintptr_t)p % _Alignof(max_align_t), 0);
 	ck_assert_ptr_ne(p, q);
 	/* Spill into several extra blocks, including one larger than a block. */
 	for (i = 0; i < 100; i++)
