@@ -323,7 +323,7 @@ main(int argc, char **argv)
 	struct opts	 o = { NULL, NULL, NULL, 0, 0, 0 };
 	struct app	 app;
 	char		 err[512];
-	int		 fd, rc;
+	int		 fd, rc = 1;
 
 	memset(&app, 0, sizeof(app));
 	if (parse_args(argc, argv, &o) == -1) {
@@ -331,37 +331,39 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if ((app.cfg = open_config(o.config)) == NULL || configure(&app, &o) == -1)
-		return 1;
+		goto out;
 	if ((app.tmpl = tmpl_load(cfg_str(app.cfg, "app", "templates",
 	    IP_PKGDATADIR "/templates"), err, sizeof(err))) == NULL) {
 		fprintf(stderr, "infrpool-app: templates: %s\n", err);
-		return 1;
+		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (FCGX_Init() != 0) {
 		fprintf(stderr, "infrpool-app: FCGX_Init failed\n");
-		return 1;
+		goto out;
 	}
 	if (o.listen == NULL) {
 		if (FCGX_IsCGI()) {
 			fprintf(stderr, "infrpool-app: standard input is not a "
 			    "FastCGI socket\n");
 			usage();
-			return 2;
+			rc = 2;
+			goto out;
 		}
 		rc = serve(&app, 0);
-	} else {
-		if ((fd = open_listener(&o)) == -1)
-			return 1;
-		if (o.pidfile != NULL && util_write_pidfile(o.pidfile) == -1)
-			log_warn("pidfile %s: %s", o.pidfile, strerror(errno));
-		log_info("listening on %s with %lld workers", o.listen, o.workers);
-		rc = supervise(&app, fd, o.workers);
-		if (o.listen[0] == '/')
-			unlink(o.listen);
-		if (o.pidfile != NULL)
-			unlink(o.pidfile);
+		goto out;
 	}
+	if ((fd = open_listener(&o)) == -1)
+		goto out;
+	if (o.pidfile != NULL && util_write_pidfile(o.pidfile) == -1)
+		log_warn("pidfile %s: %s", o.pidfile, strerror(errno));
+	log_info("listening on %s with %lld workers", o.listen, o.workers);
+	rc = supervise(&app, fd, o.workers);
+	if (o.listen[0] == '/')
+		unlink(o.listen);
+	if (o.pidfile != NULL)
+		unlink(o.pidfile);
+out:
 	tmpl_free(app.tmpl);
 	cfg_free(app.cfg);
 	return rc;

@@ -172,9 +172,10 @@ int
 main(int argc, char **argv)
 {
 	struct relay	 rl;
-	struct event	*sigterm, *sigint;
+	struct event	*sigterm = NULL, *sigint = NULL;
 	const char	*config = NULL, *listen = NULL, *pidfile = NULL;
 	char		 err[512];
+	int		 rc = 1;
 
 	memset(&rl, 0, sizeof(rl));
 	if (parse_args(argc, argv, &config, &listen, &pidfile) == -1) {
@@ -190,7 +191,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (setup_log(rl.cfg) == -1)
-		return 1;
+		goto out;
 	if (listen == NULL)
 		listen = cfg_str(rl.cfg, "relay", "listen", "127.0.0.1:8090");
 	signal(SIGPIPE, SIG_IGN);
@@ -198,7 +199,7 @@ main(int argc, char **argv)
 	rl.http = evhttp_new(rl.base);
 	rl.started_ms = util_now_ms();
 	if (bind_listener(&rl, listen) == -1)
-		return 1;
+		goto out;
 	evhttp_set_cb(rl.http, "/healthz", on_healthz, &rl);
 	evhttp_set_gencb(rl.http, on_other, &rl);
 	sigterm = evsignal_new(rl.base, SIGTERM, on_signal, &rl);
@@ -211,11 +212,17 @@ main(int argc, char **argv)
 	event_base_dispatch(rl.base);
 	if (pidfile != NULL)
 		unlink(pidfile);
-	event_free(sigterm);
-	event_free(sigint);
-	evhttp_free(rl.http);
-	event_base_free(rl.base);
-	cfg_free(rl.cfg);
 	log_info("stopped");
-	return 0;
+	rc = 0;
+out:
+	if (sigterm != NULL)
+		event_free(sigterm);
+	if (sigint != NULL)
+		event_free(sigint);
+	if (rl.http != NULL)
+		evhttp_free(rl.http);
+	if (rl.base != NULL)
+		event_base_free(rl.base);
+	cfg_free(rl.cfg);
+	return rc;
 }

@@ -165,8 +165,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "infrpool-worker: %s\n", err);
 		return 1;
 	}
-	if (configure(&w, platform, upstream, concurrency) == -1)
+	if (configure(&w, platform, upstream, concurrency) == -1) {
+		cfg_free(w.cfg);
 		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	w.curl = curl_easy_init();
