@@ -15,6 +15,20 @@ struct cfg;
 struct db;
 struct tmpl_set;
 
+#include "passwd.h"
+
+/* Settings of accounts and sessions ([auth] and [credits]). */
+struct auth_cfg {
+	int			 cookie_secure;	/* __Host-sid with Secure */
+	long long		 session_idle;	/* seconds */
+	long long		 session_absolute;
+	struct passwd_params	 passwd;
+	long long		 password_min;
+	long long		 login_per_ip, login_per_account, login_window;
+	long long		 signup_per_ip, signup_window;
+	long long		 signup_grant;	/* micro-USD */
+};
+
 /* Settings and shared handles of one app process. */
 struct app {
 	struct cfg	*cfg;
@@ -23,6 +37,7 @@ struct app {
 	size_t		 max_body;
 	const char	*internal_secret;	/* "" disables /internal/ */
 	const char	*site_name;
+	struct auth_cfg	 auth;
 };
 
 /* Route flags: who may call and what the dispatcher checks first. */
@@ -35,6 +50,19 @@ struct app {
 struct kv {
 	const char	*key;
 	const char	*value;
+};
+
+/* Who is calling, once the dispatcher has checked. */
+enum auth_via { AUTH_NONE, AUTH_SESSION, AUTH_APIKEY };
+
+struct auth {
+	enum auth_via	 via;
+	int64_t		 user_id;
+	const char	*email;
+	const char	*role;
+	const char	*csrf;		/* the session's token */
+	const char	*token;		/* the session cookie's value */
+	int64_t		 key_id;	/* with AUTH_APIKEY */
 };
 
 struct req;
@@ -58,15 +86,19 @@ struct req {
 	char			 id[17];	/* request id, hex */
 	const char		*method;
 	const char		*path;		/* decoded, no query */
+	const char		*raw_path;	/* as sent, for matching routes */
 	const char		*query_string;
 	struct kv		*query;
 	size_t			 nquery;
 	struct kv		*cookies;
 	size_t			 ncookies;
-	const char		*params[REQ_MAX_PARAMS];	/* {} segments */
+	const char		*params[REQ_MAX_PARAMS];	/* {} segments, decoded */
 	size_t			 nparams;
 	char			*body;		/* NUL-terminated */
 	size_t			 body_len;
+	struct kv		*form;		/* an urlencoded body */
+	size_t			 nform;
+	struct auth		 auth;
 	int			 api;		/* under /v1/: JSON errors */
 	const struct route	*route;
 	/* The response being built. */
@@ -77,17 +109,33 @@ struct req {
 	int			 sent;
 };
 
-/* req.c: parse the FastCGI parameters of r->fcgi into r. */
+/*
+ * req.c: parse the FastCGI parameters of r->fcgi into r. Strings returned
+ * live in the request's arena (or libfcgi's parameter block) until the
+ * request ends; NULL means absent. req_parse and req_read_body return 0
+ * or an HTTP status (400, 413).
+ */
 int		 req_parse(struct req *);
 const char	*req_param(struct req *, const char *name);
 const char	*req_header(struct req *, const char *name);
 const char	*req_query(struct req *, const char *key);
 const char	*req_cookie(struct req *, const char *name);
 int		 req_read_body(struct req *, size_t max);
+int		 req_parse_form(struct req *);
+const char	*req_form(struct req *, const char *key);
+const char	*req_client_ip(struct req *);
 char		*url_decode(struct arena *, const char *, size_t, int plus);
 
-/* resp.c: build and send the response. */
+/*
+ * resp.c: build and send the response. resp_json, resp_page and
+ * resp_error return the status to hand back from a handler; resp_json
+ * and resp_page take over the caller's reference to the json_t.
+ */
 void		 resp_header(struct req *, const char *name, const char *value);
+void		 resp_cookie(struct req *, const char *name, const char *value,
+		    long long max_age, int http_only);
+int		 resp_redirect(struct req *, const char *location,
+		    const char *flash);
 int		 resp_json(struct req *, int status, json_t *);
 int		 resp_page(struct req *, int status, const char *tmpl, json_t *);
 int		 resp_error(struct req *, int status, const char *message);
@@ -96,6 +144,15 @@ int		 resp_api_error(struct req *, int status, const char *type,
 void		 resp_send(struct req *);
 const char	*status_text(int);
 
+/* auth.c: sessions, API keys and CSRF tokens. */
+int		 auth_check(struct req *, int flags);
+const char	*auth_cookie_name(struct req *, const char *base);
+const char	*auth_csrf_token(struct req *);
+int		 auth_login(struct req *, int64_t user_id);
+void		 auth_logout(struct req *);
+int		 auth_rate_limit(struct req *, const char *what, const char *who,
+		    long long limit, long long window);
+
 /* route.c: find the route and run it after the checks its flags ask for. */
 void		 route_dispatch(struct req *);
 
@@ -103,5 +160,21 @@ void		 route_dispatch(struct req *);
 int		 api_healthz(struct req *);
 int		 api_internal_ping(struct req *);
 int		 page_home(struct req *);
+int		 page_signup_form(struct req *);
+int		 page_signup(struct req *);
+int		 page_login_form(struct req *);
+int		 page_login(struct req *);
+int		 page_logout(struct req *);
+int		 page_account(struct req *);
+int		 page_password(struct req *);
+int		 page_keys(struct req *);
+int		 page_keys_create(struct req *);
+int		 page_keys_revoke(struct req *);
+int		 api_me(struct req *);
+int		 api_me_transfers(struct req *);
+int		 api_me_export(struct req *);
+int		 api_keys_list(struct req *);
+int		 api_keys_create(struct req *);
+int		 api_keys_revoke(struct req *);
 
 #endif

@@ -2,7 +2,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +36,9 @@ struct opts {
 	long long	 socket_mode;
 };
 
-static volatile sig_atomic_t	 stopping, busy;
+static volatile sig_atomic_t	 stopping;
 static pid_t			 children[APP_MAX_WORKERS];
+static int64_t			 spawned_ms[APP_MAX_WORKERS];
 
 static void
 usage(void)
@@ -46,75 +49,101 @@ usage(void)
 	    "socket on standard input.\n");
 }
 
-/* A worker idle in accept() leaves at once; a busy one after its request. */
+/* SIGTERM and SIGINT only set a flag; they are delivered only while waiting. */
 static void
-on_term_worker(int sig)
-{
-	if (!busy)
-		_exit(0);
-	stopping = 1;
-}
-
-static void
-on_term_parent(int sig)
+on_term(int sig)
 {
 	stopping = 1;
 }
 
-/* Install fn for sig without SA_RESTART, so waitpid() sees the signal. */
+/* Install on_term for SIGTERM and SIGINT. */
 static void
-on_signal(int sig, void (*fn)(int))
+catch_term(void)
 {
 	struct sigaction	sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = fn;
+	sa.sa_handler = on_term;
 	sigemptyset(&sa.sa_mask);
-	sigaction(sig, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 }
 
-/* Answer requests on fd until told to stop. Runs in each worker process. */
+/* One request: parse, route, answer, log, and reset the arena. */
+static void
+handle(struct app *app, FCGX_Request *fr, struct arena *a, struct str *out,
+    struct str *headers)
+{
+	struct req	r;
+	int64_t		t0 = util_now_us();
+
+	memset(&r, 0, sizeof(r));
+	r.app = app;
+	r.arena = a;
+	r.fcgi = fr;
+	r.out = *out;
+	r.headers = *headers;
+	str_reset(&r.out);
+	str_reset(&r.headers);
+	if (crypto_token_hex(r.id, sizeof(r.id), 8) == -1)
+		abort();
+	log_set_request(r.id);
+	route_dispatch(&r);
+	resp_send(&r);
+	log_info("%s %s %d %lldus", r.method, r.route ? r.route->pattern :
+	    "(no route)", r.status, (long long)(util_now_us() - t0));
+	FCGX_Finish_r(fr);
+	*out = r.out;
+	*headers = r.headers;
+	arena_reset(a);
+	log_set_request(NULL);
+}
+
+/*
+ * Answer requests on the listening socket fd until told to stop. SIGTERM
+ * is blocked except while waiting in ppoll() for a connection, so a
+ * request is never cut by EINTR: a busy worker leaves after its request,
+ * an idle one at once. The socket is non-blocking, so when several
+ * workers wake for one connection the losers come back here instead of
+ * sleeping in accept() with the signal blocked.
+ */
 static int
 serve(struct app *app, int fd)
 {
 	FCGX_Request	 fr;
-	struct req	 r;
 	struct arena	*a = arena_new();
 	struct str	 out = STR_INIT, headers = STR_INIT;
-	int64_t		 t0;
+	struct pollfd	 pfd;
+	sigset_t	 term, waiting;
 
-	on_signal(SIGTERM, on_term_worker);
-	on_signal(SIGINT, on_term_worker);
-	if (FCGX_InitRequest(&fr, fd, 0) != 0) {
-		log_error("FCGX_InitRequest failed");
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigprocmask(SIG_BLOCK, &term, &waiting);
+	sigdelset(&waiting, SIGTERM);
+	sigdelset(&waiting, SIGINT);
+	catch_term();
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1 ||
+	    FCGX_InitRequest(&fr, fd, 0) != 0) {
+		log_error("cannot set up the FastCGI socket");
+		arena_free(a);
 		return 1;
 	}
 	app->db = db_new(cfg_str(app->cfg, "db", "conninfo", "dbname=infrpool"));
-	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
-		busy = 1;
-		t0 = util_now_us();
-		memset(&r, 0, sizeof(r));
-		r.app = app;
-		r.arena = a;
-		r.fcgi = &fr;
-		r.out = out;
-		r.headers = headers;
-		str_reset(&r.out);
-		str_reset(&r.headers);
-		if (crypto_token_hex(r.id, sizeof(r.id), 8) == -1)
-			abort();
-		log_set_request(r.id);
-		route_dispatch(&r);
-		resp_send(&r);
-		log_info("%s %s %d %lldus", r.method, r.route ? r.route->pattern :
-		    "(no route)", r.status, (long long)(util_now_us() - t0));
-		FCGX_Finish_r(&fr);
-		out = r.out;
-		headers = r.headers;
-		arena_reset(a);
-		log_set_request(NULL);
-		busy = 0;
+	while (!stopping) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (ppoll(&pfd, 1, NULL, &waiting) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_error("ppoll: %s", strerror(errno));
+			break;
+		}
+		if (FCGX_Accept_r(&fr) < 0)
+			continue;	/* another worker took it */
+		handle(app, &fr, a, &out, &headers);
 	}
+	FCGX_Free(&fr, 1);
 	str_free(&out);
 	str_free(&headers);
 	db_free(app->db);
@@ -122,21 +151,44 @@ serve(struct app *app, int fd)
 	return 0;
 }
 
-/* Fork one worker serving fd; returns its pid (the child never returns). */
-static pid_t
-spawn_worker(struct app *app, int fd)
+/* Fork a worker serving fd into slot i (the child never returns). */
+static void
+spawn_worker(struct app *app, int fd, long long i, const sigset_t *orig)
 {
 	pid_t	pid = fork();
 
+	spawned_ms[i] = util_now_ms();
 	if (pid == -1) {
 		log_error("fork: %s", strerror(errno));
-		return -1;
+		children[i] = 0;
+		return;
 	}
 	if (pid == 0) {
-		signal(SIGCHLD, SIG_DFL);
+		sigprocmask(SIG_SETMASK, orig, NULL);
 		exit(serve(app, fd));
 	}
-	return pid;
+	children[i] = pid;
+}
+
+/* Collect every exited worker and free its slot; returns how many are left. */
+static long long
+reap(long long n, int log_exits)
+{
+	long long	i, left = 0;
+	pid_t		pid;
+	int		st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		for (i = 0; i < n; i++)
+			if (children[i] == pid) {
+				children[i] = 0;
+				if (log_exits)
+					log_warn("worker %ld ended (status %d)",
+					    (long)pid, st);
+			}
+	for (i = 0; i < n; i++)
+		left += children[i] > 0;
+	return left;
 }
 
 /* Send sig to every live worker. */
@@ -150,65 +202,67 @@ signal_workers(long long n, int sig)
 			kill(children[i], sig);
 }
 
-/* Wait up to ten seconds for the workers to leave, then kill the rest. */
-static void
-reap_all(long long n)
-{
-	long long	i, left;
-	int		tries;
-	pid_t		pid;
-
-	for (tries = 0; tries < 100; tries++) {
-		while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
-			for (i = 0; i < n; i++)
-				if (children[i] == pid)
-					children[i] = 0;
-		for (left = 0, i = 0; i < n; i++)
-			left += children[i] > 0;
-		if (left == 0)
-			return;
-		usleep(100000);
-	}
-	signal_workers(n, SIGKILL);
-	while (waitpid(-1, NULL, 0) > 0)
-		;
-}
-
 /*
- * The prefork supervisor: keep n workers on fd, restart any that dies
- * (at most one restart a second), and stop them all on SIGTERM.
+ * The prefork supervisor: keep n workers on fd and stop them all on
+ * SIGTERM. Signals stay blocked and are taken with sigtimedwait(), so
+ * none is lost between a check and a wait. An empty slot (a worker that
+ * died, a fork that failed) is refilled at most once a second.
  */
 static int
 supervise(struct app *app, int fd, long long n)
 {
+	sigset_t	set, orig;
+	struct timespec	tick = { 0, 200000000 };
 	long long	i;
-	int		st;
-	pid_t		pid;
+	int		sig;
 
-	on_signal(SIGTERM, on_term_parent);
-	on_signal(SIGINT, on_term_parent);
-	for (i = 0; i < n; i++)
-		children[i] = spawn_worker(app, fd);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, &orig);
 	while (!stopping) {
-		if ((pid = waitpid(-1, &st, 0)) == -1) {
-			if (errno != EINTR)
-				sleep(1);
-			continue;
-		}
+		(void)reap(n, 1);
 		for (i = 0; i < n; i++)
-			if (children[i] == pid)
-				break;
-		if (i == n || stopping)
-			continue;
-		log_warn("worker %ld ended (status %d), starting another",
-		    (long)pid, st);
-		sleep(1);
-		children[i] = spawn_worker(app, fd);
+			if (children[i] == 0 &&
+			    util_now_ms() - spawned_ms[i] >= 1000)
+				spawn_worker(app, fd, i, &orig);
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT)
+			stopping = 1;
 	}
 	signal_workers(n, SIGTERM);
-	reap_all(n);
+	for (i = 0; i < 100 && reap(n, 0) > 0; i++)
+		(void)sigtimedwait(&set, NULL, &tick);
+	if (reap(n, 0) > 0) {
+		signal_workers(n, SIGKILL);
+		while (waitpid(-1, NULL, 0) > 0)
+			;
+	}
 	log_info("stopped");
 	return 0;
+}
+
+/* Read [auth] and [credits]; errors are left in the cfg for the caller. */
+static void
+configure_auth(struct cfg *c, struct auth_cfg *au)
+{
+	cfg_bool(c, "auth", "cookie_secure", 1, &au->cookie_secure);
+	cfg_seconds(c, "auth", "session_idle", 12 * 3600, 60, 365 * 86400LL,
+	    &au->session_idle);
+	cfg_seconds(c, "auth", "session_absolute", 30 * 86400, 60,
+	    365 * 86400LL, &au->session_absolute);
+	passwd_configure(c, &au->passwd);
+	cfg_int(c, "auth", "password_min", 10, 8, 1024, &au->password_min);
+	cfg_int(c, "auth", "login_per_ip", 20, 1, 1000000, &au->login_per_ip);
+	cfg_int(c, "auth", "login_per_account", 10, 1, 1000000,
+	    &au->login_per_account);
+	cfg_seconds(c, "auth", "login_window", 900, 1, 86400, &au->login_window);
+	cfg_int(c, "auth", "signup_per_ip", 10, 1, 1000000, &au->signup_per_ip);
+	cfg_seconds(c, "auth", "signup_window", 3600, 1, 86400,
+	    &au->signup_window);
+	cfg_int(c, "credits", "signup_grant", 1000000, 0, 1000000000000LL,
+	    &au->signup_grant);
 }
 
 /* Read settings into app and o; 0 or -1 after printing the error. */
@@ -225,11 +279,12 @@ configure(struct app *app, struct opts *o)
 	if (o->workers == 0)
 		cfg_int(c, "app", "workers", 2, 1, APP_MAX_WORKERS, &o->workers);
 	cfg_int(c, "app", "backlog", 128, 1, 65535, &o->backlog);
-	cfg_int(c, "app", "socket_mode", 0660, 0, 0777, &o->socket_mode);
+	cfg_octal(c, "app", "socket_mode", 0660, 0777, &o->socket_mode);
 	if (o->listen == NULL && *(s = cfg_str(c, "app", "listen", "")) != '\0')
 		o->listen = s;
 	app->internal_secret = cfg_str(c, "internal", "secret", "");
 	app->site_name = cfg_str(c, "app", "site_name", "infrpool");
+	configure_auth(c, &app->auth);
 	if (cfg_error(c) != NULL) {
 		fprintf(stderr, "infrpool-app: %s\n", cfg_error(c));
 		return -1;
@@ -298,13 +353,22 @@ parse_args(int argc, char **argv, struct opts *o)
 	return optind == argc ? 0 : -1;
 }
 
-/* Open the listening socket named by addr; -1 after logging. */
+/*
+ * Open the listening socket named by o->listen; -1 after logging. A TCP
+ * address without a host ("':9000'") means loopback, never every
+ * interface: whoever reaches a FastCGI port can claim any address.
+ */
 static int
-open_listener(const struct opts *o)
+open_listener(struct opts *o)
 {
+	static char	loopback[300];
 	struct stat	st;
 	int		fd;
 
+	if (o->listen[0] == ':') {
+		snprintf(loopback, sizeof(loopback), "127.0.0.1%s", o->listen);
+		o->listen = loopback;
+	}
 	if (o->listen[0] == '/' && stat(o->listen, &st) == 0 &&
 	    S_ISSOCK(st.st_mode))
 		unlink(o->listen);	/* a stale socket from an earlier run */

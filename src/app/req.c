@@ -113,6 +113,8 @@ req_parse(struct req *r)
 	if ((uri = req_param(r, "REQUEST_URI")) == NULL)
 		uri = "/";
 	q = strchr(uri, '?');
+	r->raw_path = arena_strndup(r->arena, uri, q ? (size_t)(q - uri) :
+	    strlen(uri));
 	r->path = url_decode(r->arena, uri, q ? (size_t)(q - uri) : strlen(uri), 0);
 	r->query_string = q ? q + 1 : "";
 	r->api = r->path != NULL && strncmp(r->path, "/v1/", 4) == 0;
@@ -176,34 +178,71 @@ int
 req_read_body(struct req *r, size_t max)
 {
 	const char	*cl = req_param(r, "CONTENT_LENGTH");
-	char		*end;
+	char		*end, *buf;
 	unsigned long long n;
-	size_t		 want, got = 0;
-	int		 k;
+	size_t		 want, got = 0, cap;
+	int		 k, known = cl != NULL && *cl != '\0';
 
-	if (cl != NULL && *cl != '\0') {
+	if (known) {
 		errno = 0;
 		n = strtoull(cl, &end, 10);
-		if (*end != '\0' || errno != 0)
+		if (!isdigit((unsigned char)*cl) || *end != '\0' || errno != 0)
 			return 400;
 		if (n > max)
 			return 413;
-		want = (size_t)n;
-	} else
+		want = cap = (size_t)n;
+	} else {
 		want = max + 1;		/* unknown: read to the end */
-	r->body = arena_alloc(r->arena, want + 1);
+		cap = 8192;
+	}
+	buf = arena_alloc(r->arena, cap + 1);
 	while (got < want) {
-		k = FCGX_GetStr(r->body + got, (int)(want - got > 65536 ?
-		    65536 : want - got), r->fcgi->in);
+		if (got == cap) {	/* unknown length: grow */
+			cap = cap * 2 > want ? want : cap * 2;
+			end = arena_alloc(r->arena, cap + 1);
+			memcpy(end, buf, got);
+			buf = end;
+		}
+		k = FCGX_GetStr(buf + got, (int)(cap - got > 65536 ? 65536 :
+		    cap - got), r->fcgi->in);
 		if (k <= 0)
 			break;
 		got += (size_t)k;
 	}
 	if (got > max)
 		return 413;
-	if (cl != NULL && *cl != '\0' && got < want)
+	if (known && got < want)
 		return 400;
-	r->body[got] = '\0';
+	buf[got] = '\0';
+	r->body = buf;
 	r->body_len = got;
 	return 0;
+}
+
+/* Parse an application/x-www-form-urlencoded body into r->form; 0 or 400. */
+int
+req_parse_form(struct req *r)
+{
+	const char	*ct = req_param(r, "CONTENT_TYPE");
+
+	if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded",
+	    33) != 0 || r->body == NULL)
+		return 0;
+	return split_pairs(r, r->body, '&', 1, &r->form, &r->nform) == -1 ?
+	    400 : 0;
+}
+
+const char *
+req_form(struct req *r, const char *key)
+{
+	return find_pair(r->form, r->nform, key);
+}
+
+/* The caller's address as the web server saw it ("" when unknown). */
+const char *
+req_client_ip(struct req *r)
+{
+	const char	*ip = req_param(r, "REMOTE_ADDR");
+
+	return ip != NULL ? ip : "";
 }

@@ -77,6 +77,71 @@ resp_header(struct req *r, const char *name, const char *value)
 	str_printf(&r->headers, "%s: %s\r\n", name, value);
 }
 
+/*
+ * Set a cookie: Path=/, SameSite=Lax, Secure unless the development
+ * setting says plain HTTP. max_age 0 makes a browser-session cookie, -1
+ * deletes it. Values are ours (tokens, codes), never request data.
+ */
+void
+resp_cookie(struct req *r, const char *name, const char *value,
+    long long max_age, int http_only)
+{
+	struct str	c = STR_INIT;
+
+	str_printf(&c, "%s=%s; Path=/; SameSite=Lax%s%s", name, value,
+	    r->app->auth.cookie_secure ? "; Secure" : "",
+	    http_only ? "; HttpOnly" : "");
+	if (max_age != 0)
+		str_printf(&c, "; Max-Age=%lld", max_age < 0 ? 0 : max_age);
+	resp_header(r, "Set-Cookie", str_cstr(&c));
+	str_free(&c);
+}
+
+/* 303 to location (a path of ours), with an optional flash message code. */
+int
+resp_redirect(struct req *r, const char *location, const char *flash)
+{
+	resp_header(r, "Location", location);
+	if (flash != NULL)
+		resp_cookie(r, "flash", flash, 60, 1);
+	str_reset(&r->out);
+	r->status = 303;
+	r->content_type = NULL;
+	return 303;
+}
+
+/* Flash messages by code: the cookie carries a code, never text. */
+static const struct {
+	const char	*code;
+	const char	*text;
+} flashes[] = {
+	{ "welcome", "Welcome! Your signup credits are on your account." },
+	{ "login", "You are logged in." },
+	{ "logout", "You are logged out." },
+	{ "password", "Your password is changed; other sessions were logged out." },
+	{ "revoked", "The key is revoked and stops working at once." },
+};
+
+/* Add the flash message (and clear its cookie), the user and the CSRF token. */
+static void
+page_context(struct req *r, json_t *ctx)
+{
+	const char	*code = req_cookie(r, "flash");
+	size_t		 i;
+
+	for (i = 0; code != NULL && i < sizeof(flashes) / sizeof(flashes[0]); i++)
+		if (strcmp(code, flashes[i].code) == 0) {
+			json_object_set_new(ctx, "flash",
+			    json_string(flashes[i].text));
+			resp_cookie(r, "flash", "", -1, 1);
+		}
+	if (r->auth.via == AUTH_SESSION) {
+		json_object_set_new(ctx, "me", json_pack("{s:s, s:b}", "email",
+		    r->auth.email, "admin", strcmp(r->auth.role, "admin") == 0));
+		json_object_set_new(ctx, "csrf", json_string(r->auth.csrf));
+	}
+}
+
 int
 resp_json(struct req *r, int status, json_t *v)
 {
@@ -102,6 +167,7 @@ resp_page(struct req *r, int status, const char *name, json_t *ctx)
 	json_object_set_new(ctx, "site", json_pack("{s:s}", "name",
 	    r->app->site_name));
 	json_object_set_new(ctx, "status", json_integer(status));
+	page_context(r, ctx);
 	str_reset(&r->out);
 	if (tmpl_render(r->app->tmpl, name, ctx, &r->out, err,
 	    sizeof(err)) == -1) {

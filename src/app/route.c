@@ -9,14 +9,35 @@
 #include "crypto.h"
 #include "log.h"
 
+#define R_EITHER	(R_SESSION | R_APIKEY)
+
 static const struct route routes[] = {
-	{ "GET",  "/",			R_PUBLIC,	page_home,		0 },
-	{ "GET",  "/healthz",		R_PUBLIC,	api_healthz,		0 },
-	{ "GET",  "/internal/ping",	R_INTERNAL,	api_internal_ping,	0 },
+	{ "GET",    "/",		R_PUBLIC,		page_home,		0 },
+	{ "GET",    "/healthz",		R_PUBLIC,		api_healthz,		0 },
+	{ "GET",    "/signup",		R_PUBLIC,		page_signup_form,	0 },
+	{ "POST",   "/signup",		R_PUBLIC | R_CSRF,	page_signup,		0 },
+	{ "GET",    "/login",		R_PUBLIC,		page_login_form,	0 },
+	{ "POST",   "/login",		R_PUBLIC | R_CSRF,	page_login,		0 },
+	{ "POST",   "/logout",		R_SESSION | R_CSRF,	page_logout,		0 },
+	{ "GET",    "/account",		R_SESSION,		page_account,		0 },
+	{ "POST",   "/account/password", R_SESSION | R_CSRF,	page_password,		0 },
+	{ "GET",    "/keys",		R_SESSION,		page_keys,		0 },
+	{ "POST",   "/keys",		R_SESSION | R_CSRF,	page_keys_create,	0 },
+	{ "POST",   "/keys/{}/revoke",	R_SESSION | R_CSRF,	page_keys_revoke,	0 },
+	{ "GET",    "/v1/me",		R_EITHER,		api_me,			0 },
+	{ "GET",    "/v1/me/transfers",	R_EITHER,		api_me_transfers,	0 },
+	{ "GET",    "/v1/me/export",	R_EITHER,		api_me_export,		0 },
+	{ "GET",    "/v1/keys",		R_SESSION,		api_keys_list,		0 },
+	{ "POST",   "/v1/keys",		R_SESSION | R_CSRF,	api_keys_create,	0 },
+	{ "DELETE", "/v1/keys/{}",	R_SESSION | R_CSRF,	api_keys_revoke,	0 },
+	{ "GET",    "/internal/ping",	R_INTERNAL,		api_internal_ping,	0 },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 
-/* Match pattern against path; "{}" takes one non-empty segment. */
+/*
+ * Match pattern against the path as sent; "{}" takes one non-empty
+ * segment, decoded only after the match, so an id may hold "%2F".
+ */
 static int
 match(const char *pattern, const char *path, struct req *r)
 {
@@ -26,9 +47,11 @@ match(const char *pattern, const char *path, struct req *r)
 	while (*pattern != '\0') {
 		if (pattern[0] == '{' && pattern[1] == '}') {
 			n = strcspn(path, "/");
-			if (n == 0 || r->nparams == REQ_MAX_PARAMS)
+			if (n == 0 || r->nparams == REQ_MAX_PARAMS ||
+			    (r->params[r->nparams] = url_decode(r->arena, path,
+			    n, 0)) == NULL)
 				return 0;
-			r->params[r->nparams++] = arena_strndup(r->arena, path, n);
+			r->nparams++;
 			path += n;
 			pattern += 2;
 		} else if (*pattern++ != *path++)
@@ -57,12 +80,13 @@ find_route(struct req *r, int *status)
 
 	*status = 404;
 	for (i = 0; i < NROUTES; i++) {
-		if (!match(routes[i].pattern, r->path, r))
+		if (!match(routes[i].pattern, r->raw_path, r))
 			continue;
 		if (method_ok(&routes[i], r->method))
 			break;
-		str_printf(&allow, "%s%s", allow.len ? ", " : "",
-		    routes[i].method);
+		str_printf(&allow, "%s%s%s", allow.len ? ", " : "",
+		    routes[i].method, strcmp(routes[i].method, "GET") == 0 ?
+		    ", HEAD" : "");
 		*status = 405;
 	}
 	if (i == NROUTES && allow.len > 0)
@@ -83,19 +107,14 @@ internal_ok(struct req *r)
 
 /*
  * Check what the route's flags ask for; 0 when the handler may run, or
- * the error status. Sessions, API keys and CSRF tokens come with the
- * accounts: until then no caller can hold one, so such routes refuse.
+ * the error status. Internal routes know no users.
  */
 static int
 check_access(struct req *r, const struct route *rt)
 {
-	if ((rt->flags & R_INTERNAL) && !internal_ok(r))
-		return 403;
-	if (rt->flags & (R_SESSION | R_APIKEY))
-		return 401;
-	if (rt->flags & R_CSRF)
-		return 403;
-	return 0;
+	if (rt->flags & R_INTERNAL)
+		return internal_ok(r) ? 0 : 403;
+	return auth_check(r, rt->flags);
 }
 
 /* Does this method carry a body we must read? */
@@ -113,7 +132,8 @@ too_large(struct req *r, const struct route *rt)
 	const char	*cl = req_param(r, "CONTENT_LENGTH");
 	size_t		 max = rt && rt->max_body ? rt->max_body : r->app->max_body;
 
-	return cl != NULL && *cl != '\0' && strtoull(cl, NULL, 10) > max;
+	return cl != NULL && *cl >= '0' && *cl <= '9' &&
+	    strtoull(cl, NULL, 10) > max;
 }
 
 void
@@ -138,15 +158,20 @@ route_dispatch(struct req *r)
 		    "This address does not take that method.");
 		return;
 	}
-	if ((status = check_access(r, rt)) != 0) {
-		resp_error(r, status, NULL);
-		return;
-	}
-	if (has_body(r->method) && (status = req_read_body(r, rt->max_body ?
-	    rt->max_body : r->app->max_body)) != 0) {
+	if (has_body(r->method) && ((status = req_read_body(r, rt->max_body ?
+	    rt->max_body : r->app->max_body)) != 0 ||
+	    (status = req_parse_form(r)) != 0)) {
 		resp_error(r, status, status == 413 ?
 		    "The request body is too large." :
-		    "The request body is shorter than its Content-Length.");
+		    "The request body could not be read.");
+		return;
+	}
+	if ((status = check_access(r, rt)) != 0) {
+		if (status == 303)
+			return;
+		resp_error(r, status, status == 403 && (rt->flags & R_CSRF) ?
+		    "The form expired or did not come from this site: "
+		    "reload the page and try again." : NULL);
 		return;
 	}
 	status = rt->fn(r);

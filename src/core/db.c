@@ -15,7 +15,8 @@
 struct db {
 	char			*conninfo;
 	PGconn			*conn;
-	int			 in_tx;
+	int			 in_tx;		/* nesting depth of db_begin() */
+	int			 tx_failed;	/* an inner level rolled back */
 	const struct db_stmt	*prepared[DB_SLOTS];
 	size_t			 nprepared;
 	char			 error[256];
@@ -81,7 +82,9 @@ forget_prepared(struct db *db)
 {
 	memset(db->prepared, 0, sizeof(db->prepared));
 	db->nprepared = 0;
-	db->in_tx = 0;
+	/* A transaction open on the old connection is gone with it. */
+	if (db->in_tx > 0)
+		db->tx_failed = 1;
 }
 
 /* Server notices ("relation already exists, skipping") go to the debug log. */
@@ -98,8 +101,12 @@ db_connect(struct db *db)
 		return 0;
 	if (db->conn != NULL)
 		PQfinish(db->conn);
+	static const char *const keys[] = { "connect_timeout", "dbname", NULL };
+	const char	*vals[] = { "5", db->conninfo, NULL };
+
 	forget_prepared(db);
-	db->conn = PQconnectdb(db->conninfo);
+	/* A default connect timeout, which the operator's string may override. */
+	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		set_error(db, PQerrorMessage(db->conn), "08006");
 		log_warn("database connect failed: %s", db->error);
@@ -194,6 +201,11 @@ db_exec(struct db *db, struct arena *a, const struct db_stmt *stmt,
 	PGresult	*res;
 	int		 was_tx = db->in_tx;
 
+	if (db->in_tx > 0 && db->tx_failed) {
+		/* Never run the rest of a broken transaction in autocommit. */
+		set_error(db, "current transaction is aborted", "25P02");
+		return NULL;
+	}
 	res = exec_once(db, stmt, params);
 	if (res == NULL && db->conn != NULL && lost(db)) {
 		log_warn("database connection lost: %s", db->error);
@@ -204,8 +216,10 @@ db_exec(struct db *db, struct arena *a, const struct db_stmt *stmt,
 			res = exec_once(db, stmt, params);
 	}
 	if (res == NULL) {
+		/* Data exceptions (class 22) quote the offending value: not logged. */
 		log_error("statement %s failed: sqlstate=%s %s", stmt->name,
-		    db->sqlstate, db->error);
+		    db->sqlstate, strncmp(db->sqlstate, "22", 2) == 0 ?
+		    "(message withheld: it may quote request data)" : db->error);
 		return NULL;
 	}
 	arena_defer(a, (void (*)(void *))PQclear, res);
@@ -236,20 +250,41 @@ tx_command(struct db *db, const char *sql)
 	return ok ? 0 : -1;
 }
 
+/*
+ * Transactions nest: only the outermost db_begin() sends BEGIN and only
+ * the outermost db_commit() sends COMMIT, so core functions can open
+ * their own transaction and still compose inside a caller's. A rollback
+ * at any depth dooms the whole transaction: the outer commit then fails.
+ */
 int
 db_begin(struct db *db)
 {
+	if (db->in_tx > 0) {
+		db->in_tx++;
+		return 0;
+	}
 	if (tx_command(db, "BEGIN") == -1)
 		return -1;
 	db->in_tx = 1;
+	db->tx_failed = 0;
 	return 0;
 }
 
 int
 db_commit(struct db *db)
 {
-	int	rc = tx_command(db, "COMMIT");
+	int	rc;
 
+	if (db->in_tx > 1) {
+		db->in_tx--;
+		return db->tx_failed ? -1 : 0;
+	}
+	if (db->tx_failed) {
+		db_rollback(db);
+		set_error(db, "transaction was rolled back", "25P02");
+		return -1;
+	}
+	rc = tx_command(db, "COMMIT");
 	db->in_tx = 0;
 	return rc;
 }
@@ -257,8 +292,20 @@ db_commit(struct db *db)
 void
 db_rollback(struct db *db)
 {
+	if (db->in_tx > 1) {
+		db->in_tx--;
+		db->tx_failed = 1;
+		return;
+	}
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(db->conn) != PQTRANS_IDLE)
 		(void)tx_command(db, "ROLLBACK");
 	db->in_tx = 0;
+	db->tx_failed = 0;
+}
+
+int
+db_in_tx(const struct db *db)
+{
+	return db->in_tx > 0;
 }

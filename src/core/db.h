@@ -40,10 +40,16 @@ int		 db_connect(struct db *);
 PGresult	*db_exec(struct db *, struct arena *, const struct db_stmt *,
 		    const char *const *params);
 
-/* Transactions; 0 or -1. db_rollback() is safe to call after any error. */
+/*
+ * Transactions; 0 or -1. They nest: inner begin/commit pairs are counted,
+ * and a rollback at any depth makes the outermost commit fail. Pair every
+ * db_begin() with exactly one db_commit() or db_rollback();
+ * db_rollback() is safe after any error.
+ */
 int		 db_begin(struct db *);
 int		 db_commit(struct db *);
 void		 db_rollback(struct db *);
+int		 db_in_tx(const struct db *);
 
 /* The last error message (one line) and SQLSTATE ("" when none). */
 const char	*db_error(const struct db *);

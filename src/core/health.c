@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "db.h"
 #include "health.h"
@@ -17,8 +18,14 @@ health_schema_version(struct db *db, struct arena *a, long long *version)
 {
 	PGresult	*res;
 
-	if ((res = db_exec(db, a, &q_schema_version, NULL)) == NULL)
+	if ((res = db_exec(db, a, &q_schema_version, NULL)) == NULL) {
+		/* Reachable, but never migrated: no schema_migrations yet. */
+		if (strcmp(db_sqlstate(db), "42P01") == 0) {
+			*version = 0;
+			return 0;
+		}
 		return -1;
+	}
 	*version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	return 0;
 }

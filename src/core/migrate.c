@@ -26,6 +26,10 @@ static const struct db_stmt q_create = {
 	" applied_at timestamptz NOT NULL DEFAULT now())",
 	0, 0
 };
+static const struct db_stmt q_exists = {
+	"migrate_exists",
+	"SELECT to_regclass('schema_migrations') IS NOT NULL", 0, DB_RETRY
+};
 static const struct db_stmt q_lock = {
 	"migrate_lock", "SELECT pg_advisory_lock($1::bigint)", 1, 0
 };
@@ -160,8 +164,13 @@ scan_db(struct db *db, struct arena *a, struct migration_list *l, char *err,
 	struct migration	*m;
 	int			 i;
 
-	if (db_exec(db, a, &q_create, NULL) == NULL ||
-	    (res = db_exec(db, a, &q_applied, NULL)) == NULL) {
+	if ((res = db_exec(db, a, &q_exists, NULL)) == NULL) {
+		snprintf(err, errlen, "database: %s", db_error(db));
+		return -1;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		return 0;	/* nothing applied yet */
+	if ((res = db_exec(db, a, &q_applied, NULL)) == NULL) {
 		snprintf(err, errlen, "database: %s", db_error(db));
 		return -1;
 	}
@@ -208,16 +217,22 @@ migrate_status(struct db *db, const char *dir, struct migration_list *l,
 	return 0;
 }
 
-/* The 1-based line of byte offset pos (1-based, as PostgreSQL gives it). */
+/*
+ * The 1-based line of character position pos (1-based, in characters as
+ * PostgreSQL counts them, so UTF-8 continuation bytes do not count).
+ */
 static int
 line_of(const char *text, long pos)
 {
 	int	line = 1;
-	long	i;
+	long	chars = 0;
 
-	for (i = 0; i < pos - 1 && text[i] != '\0'; i++)
-		if (text[i] == '\n')
+	for (; *text != '\0' && chars < pos - 1; text++) {
+		if (((unsigned char)*text & 0xc0) != 0x80)
+			chars++;
+		if (*text == '\n')
 			line++;
+	}
 	return line;
 }
 
@@ -295,8 +310,9 @@ migrate_apply(struct db *db, const char *dir, FILE *out, char *err,
 	size_t			 i;
 	int			 r, n = 0;
 
-	if (db_connect(db) == -1 || db_exec(db, a, &q_create, NULL) == NULL ||
-	    db_exec(db, a, &q_lock, key) == NULL) {
+	/* The lock first: two first runs must not race to create the table. */
+	if (db_connect(db) == -1 || db_exec(db, a, &q_lock, key) == NULL ||
+	    db_exec(db, a, &q_create, NULL) == NULL) {
 		snprintf(err, errlen, "database: %s", db_error(db));
 		arena_free(a);
 		return -1;

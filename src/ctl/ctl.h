@@ -13,5 +13,9 @@ struct ctl {
 
 /* Each command returns the process exit status: 0, 1 on failure, 2 on usage. */
 int	ctl_migrate(struct ctl *, int argc, char **argv);
+int	ctl_user(struct ctl *, int argc, char **argv);		/* ctl_user.c */
+int	ctl_ledger(struct ctl *, int argc, char **argv);	/* ctl_ledger.c */
+int	ctl_holds(struct ctl *, int argc, char **argv);		/* ctl_ledger.c */
+int	ctl_ipkey(struct ctl *, int argc, char **argv);		/* ctl_ipkey.c */
 
 #endif

@@ -17,6 +17,10 @@ static const struct command {
 	const char	*usage;
 } commands[] = {
 	{ "migrate", ctl_migrate, "migrate [--status]" },
+	{ "user", ctl_user, "user add [--admin] EMAIL   (password on standard input)" },
+	{ "ledger", ctl_ledger, "ledger check" },
+	{ "holds", ctl_holds, "holds reap" },
+	{ "ipkey", ctl_ipkey, "ipkey new | ipkey list" },
 };
 
 static void
@@ -56,6 +60,9 @@ main(int argc, char **argv)
 	size_t		 i;
 	int		 ch, rc = 2;
 
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "--version") == 0))
+		argv[1] = strcmp(argv[1], "--help") == 0 ? "-h" : "-V";
 	while ((ch = getopt(argc, argv, "+c:hV")) != -1)
 		switch (ch) {
 		case 'c':
@@ -76,8 +83,14 @@ main(int argc, char **argv)
 	}
 	if ((ctl.cfg = open_config(config)) == NULL)
 		return 1;
-	(void)log_level_parse(cfg_str(ctl.cfg, "log", "level", "warn"), &level);
-	log_init("infrpoolctl", level, NULL);
+	if (log_level_parse(cfg_str(ctl.cfg, "log", "level", "warn"), &level) == -1) {
+		fprintf(stderr, "infrpoolctl: %s: [log] level: expected debug, "
+		    "info, warn or error\n", cfg_where(ctl.cfg, "log", "level"));
+		cfg_free(ctl.cfg);
+		return 1;
+	}
+	/* Messages for the operator go to the terminal; the log file too. */
+	log_init("infrpoolctl", level, cfg_str(ctl.cfg, "log", "file", ""));
 	conninfo = cfg_str(ctl.cfg, "db", "conninfo", "dbname=infrpool");
 	ctl.sqldir = cfg_str(ctl.cfg, "paths", "sql", IP_PKGDATADIR "/sql");
 	ctl.db = db_new(conninfo);

@@ -308,6 +308,25 @@ cfg_int(struct cfg *c, const char *sect, const char *key, long long def,
 	return 0;
 }
 
+/* A file mode or mask such as 0660: octal digits only, at most max. */
+int
+cfg_octal(struct cfg *c, const char *sect, const char *key, long long def,
+    long long max, long long *out)
+{
+	const char	*v = lookup(c, sect, key), *p;
+	long long	 n = 0;
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	for (p = v; *p >= '0' && *p <= '7' && n <= max; p++)
+		n = n * 8 + (*p - '0');
+	if (p == v || *p != '\0' || n > max)
+		return fail(c, sect, key, "expected an octal mode such as 0660", v);
+	*out = n;
+	return 0;
+}
+
 int
 cfg_bool(struct cfg *c, const char *sect, const char *key, int def, int *out)
 {

@@ -30,6 +30,8 @@ int		 cfg_bool(struct cfg *, const char *sect, const char *key,
 		    int def, int *out);
 int		 cfg_size(struct cfg *, const char *sect, const char *key,
 		    size_t def, size_t min, size_t max, size_t *out);
+int		 cfg_octal(struct cfg *, const char *sect, const char *key,
+		    long long def, long long max, long long *out);
 int		 cfg_seconds(struct cfg *, const char *sect, const char *key,
 		    long long def, long long min, long long max, long long *out);
 

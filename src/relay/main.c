@@ -200,6 +200,9 @@ main(int argc, char **argv)
 	rl.started_ms = util_now_ms();
 	if (bind_listener(&rl, listen) == -1)
 		goto out;
+	/* Bounded like everything else in the relay. */
+	evhttp_set_max_headers_size(rl.http, 64 * 1024);
+	evhttp_set_max_body_size(rl.http, 8 * 1024 * 1024);
 	evhttp_set_cb(rl.http, "/healthz", on_healthz, &rl);
 	evhttp_set_gencb(rl.http, on_other, &rl);
 	sigterm = evsignal_new(rl.base, SIGTERM, on_signal, &rl);

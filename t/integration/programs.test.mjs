@@ -73,6 +73,102 @@ test('infrpool-app --listen on a unix socket runs a prefork pool that answers Fa
 	}
 });
 
+test('SIGTERM lets a worker finish the request it is serving', async () => {
+	const dir = scratch('app');
+	const sock = join(dir, 'app.sock');
+	const app = await start(bin('infrpool-app'), ['-c', writeConfig(dir), '--listen', sock, '--workers', '1'],
+		/listening on/);
+	await waitFor(() => children(app.pid).length === 1, 5000, 'the worker');
+	let release;
+	const gate = new Promise((r) => { release = r; });
+	const pending = fcgiRequest(sock, { method: 'POST', uri: '/v1/anything', body: '{"a":1}', bodyAfter: gate });
+	await new Promise((r) => setTimeout(r, 300));	// the worker is reading the body now
+	app.kill('SIGTERM');
+	await new Promise((r) => setTimeout(r, 300));
+	release();
+	const res = await pending;
+	assert.equal(res.status, 404, 'answered in full, not cut short');
+	assert.equal(JSON.parse(res.body).error.code, 'not_found');
+	assert.equal((await app.exited).code, 0);
+});
+
+test('a pool killed as a whole process group stops at once', async () => {
+	const dir = scratch('app');
+	const sock = join(dir, 'app.sock');
+	const app = await start(bin('infrpool-app'), ['-c', writeConfig(dir), '--listen', sock, '--workers', '4'],
+		/listening on/);
+	await waitFor(() => children(app.pid).length === 4, 5000, 'four workers');
+	const t0 = Date.now();
+	for (const k of children(app.pid)) process.kill(k, 'SIGTERM');
+	app.kill('SIGTERM');
+	assert.equal((await app.exited).code, 0);
+	assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
+});
+
+test('bad Content-Length values are 400, never a crash', async () => {
+	const dir = scratch('app');
+	const sock = join(dir, 'app.sock');
+	const app = await start(bin('infrpool-app'), ['-c', writeConfig(dir), '--listen', sock, '--workers', '1'],
+		/listening on/);
+	try {
+		for (const [cl, want] of [['-1', 400], ['abc', 400], ['12x', 400], ['', 403],
+			['99999999999999999999999', 413]])
+			assert.equal((await fcgiRequest(sock, { method: 'POST', uri: '/login', body: 'a=b', contentLength: cl })).status,
+				want, `Content-Length: ${cl}`);
+		assert.equal((await fcgiRequest(sock, { uri: '/' })).status, 200);
+	} finally {
+		app.kill('SIGTERM');
+		await app.exited;
+	}
+});
+
+test('--listen :PORT binds loopback only', async () => {
+	const dir = scratch('app');
+	const port = 20000 + Math.floor(Math.random() * 30000);
+	const app = await start(bin('infrpool-app'), ['-c', writeConfig(dir), '--listen', `:${port}`, '--workers', '1'],
+		/listening on/);
+	try {
+		const hex = port.toString(16).toUpperCase().padStart(4, '0');
+		const rows = readFileSync('/proc/net/tcp', 'utf8').split('\n').filter((l) => l.includes(`:${hex} `) && / 0A /.test(l));
+		assert.ok(rows.length > 0, 'listening');
+		for (const row of rows) assert.match(row.trim().split(/\s+/)[1], new RegExp(`^0100007F:${hex}$`));
+	} finally {
+		app.kill('SIGTERM');
+		await app.exited;
+	}
+});
+
+test('the installed sample configuration starts every program', async () => {
+	const sample = join(process.env.INFRPOOL_BUILDDIR ?? srcdir, 'etc', 'infrpool.conf.sample');
+	const env = { INFRPOOL_APP_TEMPLATES: join(srcdir, 'templates') };
+	const dir = scratch('sample');
+	const app = await start(bin('infrpool-app'), ['-c', sample, '--listen', join(dir, 's'), '--workers', '1'],
+		/listening on/, env);
+	app.kill('SIGTERM');
+	assert.equal((await app.exited).code, 0);
+	const port = 20000 + Math.floor(Math.random() * 30000);
+	const relay = await start(bin('infrpool-relay'), ['-c', sample, '--listen', `127.0.0.1:${port}`], /listening on/);
+	relay.kill('SIGTERM');
+	assert.equal((await relay.exited).code, 0);
+	const r = await runProgram(bin('infrpoolctl'), ['-c', sample, 'frobnicate']);
+	assert.equal(r.code, 2, r.stderr);
+});
+
+test('./dev stack-down never signals a pid that is not the stack\'s program', async () => {
+	const dir = scratch('stale');
+	const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+	try {
+		writeFileSync(join(dir, 'lighttpd.pid'), `${sleeper.pid}\n`);
+		writeFileSync(join(dir, 'relay.pid'), `${sleeper.pid}\n`);
+		const r = await runProgram(join(srcdir, 'dev'), ['stack-down', dir]);
+		assert.equal(r.code, 0, r.stderr);
+		assert.ok(alive(sleeper.pid), 'an unrelated process was killed');
+		assert.match(r.stderr, /not stopping pid \d+/);
+	} finally {
+		sleeper.kill();
+	}
+});
+
 test('infrpool-app --listen on a TCP port', async () => {
 	const dir = scratch('app');
 	const conf = writeConfig(dir);

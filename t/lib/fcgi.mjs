@@ -31,8 +31,11 @@ function encodeParams(params) {
 	return Buffer.concat(parts);
 }
 
-// Send one request; resolves to { status, headers, body }.
-export function fcgiRequest(address, { method = 'GET', uri = '/', headers = {}, body = '' } = {}) {
+// Send one request; resolves to { status, headers, body }. bodyAfter: a
+// promise to wait for before sending the body (the params go at once);
+// contentLength: a raw CONTENT_LENGTH to send instead of the real one.
+export function fcgiRequest(address, { method = 'GET', uri = '/', headers = {}, body = '',
+	bodyAfter = null, contentLength = null } = {}) {
 	return new Promise((resolve, reject) => {
 		const sock = typeof address === 'string' ? net.connect(address) : net.connect(address.port, address.host);
 		const id = 1, chunks = [];
@@ -40,16 +43,19 @@ export function fcgiRequest(address, { method = 'GET', uri = '/', headers = {}, 
 		const params = {
 			REQUEST_METHOD: method, REQUEST_URI: uri, SERVER_PROTOCOL: 'HTTP/1.1',
 			QUERY_STRING: uri.includes('?') ? uri.split('?')[1] : '',
-			CONTENT_LENGTH: Buffer.byteLength(body), REMOTE_ADDR: '127.0.0.1',
+			CONTENT_LENGTH: contentLength ?? Buffer.byteLength(body), REMOTE_ADDR: '127.0.0.1',
 		};
 		for (const [k, v] of Object.entries(headers))
 			params['HTTP_' + k.toUpperCase().replace(/-/g, '_')] = v;
 		sock.setTimeout(10000, () => { sock.destroy(); reject(new Error('fastcgi timeout')); });
 		sock.on('error', reject);
-		sock.on('connect', () => {
+		sock.on('connect', async () => {
 			const begin = Buffer.from([0, 1, 0, 0, 0, 0, 0, 0]);
 			const p = encodeParams(params);
-			const out = [record(BEGIN, id, begin), record(PARAMS, id, p), record(PARAMS, id, Buffer.alloc(0))];
+			sock.write(Buffer.concat([record(BEGIN, id, begin), record(PARAMS, id, p),
+				record(PARAMS, id, Buffer.alloc(0))]));
+			if (bodyAfter) await bodyAfter;
+			const out = [];
 			const b = Buffer.from(body);
 			for (let i = 0; i < b.length; i += 65535)
 				out.push(record(STDIN, id, b.subarray(i, i + 65535)));

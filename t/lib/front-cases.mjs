@@ -98,7 +98,7 @@ export function defineFrontTests(front) {
 	test(`${front}: a known path with the wrong method is a 405 naming the allowed one`, async () => {
 		const res = await fetch(`${s.url}/healthz`, { method: 'POST', body: '{}' });
 		assert.equal(res.status, 405);
-		assert.equal(res.headers.get('allow'), 'GET');
+		assert.equal(res.headers.get('allow'), 'GET, HEAD');
 	});
 
 	test(`${front}: /internal/ is not reachable on the public port`, async () => {

@@ -35,11 +35,14 @@ export function readEnv(path) {
 	return env;
 }
 
-export async function startStack({ front = 'lighttpd' } = {}) {
+// conf: extra infrpool.conf lines (whole sections, or keys dev does not set);
+// cookieSecure: run with Secure __Host- cookies as in production.
+export async function startStack({ front = 'lighttpd', conf = '', cookieSecure = false } = {}) {
 	const dir = scratch('stack');
 	const args = ['stack-up', dir];
 	if (front === 'apache') args.push('--apache');
-	const penv = { ...process.env };
+	const penv = { ...process.env, INFRPOOL_STACK_CONF: conf,
+		INFRPOOL_STACK_COOKIE_SECURE: cookieSecure ? 'yes' : 'no' };
 	delete penv.INFRPOOL_PORT;
 	try {
 		await run(join(srcdir, 'dev'), args, { env: penv, timeout: 120000 });
@@ -51,8 +54,23 @@ export async function startStack({ front = 'lighttpd' } = {}) {
 		env, dir, front,
 		url: env.INFRPOOL_URL,
 		internalUrl: env.INFRPOOL_INTERNAL_URL,
+		// Stop the stack; first the ledger must check clean, or this throws.
 		async stop() {
+			let check;
+			try {
+				check = await run(bin('infrpoolctl'), ['-c', env.INFRPOOL_CONFIG, 'ledger', 'check']);
+			} catch (e) {
+				check = e;
+			}
 			await run(join(srcdir, 'dev'), ['stack-down', dir], { timeout: 120000 });
+			if (check.code)
+				throw new Error(`ledger check failed at teardown:\n${check.stdout}${check.stderr}`);
+		},
+		// Run SQL with psql against this stack's database; resolves to stdout.
+		async sql(query) {
+			const { stdout } = await run('psql', ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+				'-d', env.INFRPOOL_DATABASE_URL, '-c', query]);
+			return stdout.trim();
 		},
 		// pg_ctl against this stack's cluster, as the user that owns it.
 		// start and restart need -l: without it the server keeps our pipe.

@@ -149,6 +149,24 @@ START_TEST(test_syntax_errors)
 }
 END_TEST
 
+START_TEST(test_octal_modes)
+{
+	struct cfg	*c = load("[app]\nmode = 0660\nsix = 600\nbad = 0680\n"
+	    "big = 1777\n");
+	long long	 m;
+
+	ck_assert_int_eq(cfg_octal(c, "app", "mode", 0, 0777, &m), 0);
+	ck_assert_int_eq(m, 0660);
+	ck_assert_int_eq(cfg_octal(c, "app", "six", 0, 0777, &m), 0);
+	ck_assert_int_eq(m, 0600);
+	ck_assert_int_eq(cfg_octal(c, "app", "bad", 0644, 0777, &m), -1);
+	ck_assert_int_eq(m, 0644);
+	ck_assert_ptr_nonnull(strstr(cfg_error(c), "octal"));
+	ck_assert_int_eq(cfg_octal(c, "app", "big", 0, 0777, &m), -1);
+	cfg_free(c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -161,6 +179,7 @@ main(void)
 	tcase_add_test(tc, test_environment_overrides_file);
 	tcase_add_test(tc, test_sizes_and_durations);
 	tcase_add_test(tc, test_syntax_errors);
+	tcase_add_test(tc, test_octal_modes);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -1,0 +1,136 @@
+/* api_me.c: /v1/me: the caller's account, balances, transfers and data export */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "apikey.h"
+#include "app.h"
+#include "ledger.h"
+#include "money.h"
+#include "user.h"
+
+#define PAGE_DEFAULT	50
+#define PAGE_MAX	200
+
+/* An amount both ways: exact micro-USD and a decimal string of dollars. */
+static json_t *
+amount(int64_t micro)
+{
+	char	usd[32];
+
+	money_format(micro, usd, sizeof(usd));
+	return json_pack("{s:I, s:s}", "micro_usd", (json_int_t)micro, "usd", usd);
+}
+
+/* The account object of /v1/me and of the export; NULL on error. */
+static json_t *
+account_json(struct req *r)
+{
+	struct ledger_balances	b;
+	struct user		u;
+
+	if (user_by_id(r->app->db, r->arena, r->auth.user_id, &u) != 0 ||
+	    ledger_balances(r->app->db, r->arena, u.id, &b) != 0)
+		return NULL;
+	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:{s:o, s:o, s:o, s:o}}",
+	    "object", "account", "id", (json_int_t)u.id, "email", u.email,
+	    "role", u.role, "created_at", u.created_at, "balances",
+	    "credit", amount(b.credit), "earnings", amount(b.earnings),
+	    "held", amount(b.credit_held + b.earnings_held),
+	    "spendable", amount(b.credit - b.credit_held + b.earnings -
+	    b.earnings_held));
+}
+
+/* GET /v1/me; with a session it also carries the CSRF token for /v1/keys. */
+int
+api_me(struct req *r)
+{
+	json_t	*me = account_json(r);
+
+	if (me == NULL)
+		return 500;
+	if (r->auth.via == AUTH_SESSION)
+		json_object_set_new(me, "csrf_token", json_string(r->auth.csrf));
+	return resp_json(r, 200, me);
+}
+
+/* A positive integer query parameter; def when absent, -1 when malformed. */
+static long long
+query_int(struct req *r, const char *key, long long def, long long max)
+{
+	const char	*v = req_query(r, key);
+	char		*end;
+	long long	 n;
+
+	if (v == NULL)
+		return def;
+	n = strtoll(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || n < 1 || n > max)
+		return -1;
+	return n;
+}
+
+/* GET /v1/me/transfers?limit=N&before=ID: newest first, paged by id. */
+int
+api_me_transfers(struct req *r)
+{
+	long long	 limit = query_int(r, "limit", PAGE_DEFAULT, PAGE_MAX);
+	long long	 before = query_int(r, "before", 0, INT64_MAX);
+	int64_t		 next;
+	json_t		*data;
+
+	if (limit < 0)
+		return resp_api_error(r, 400, "invalid_request_error",
+		    "invalid_request", "limit",
+		    "'limit' must be an integer between 1 and 200");
+	if (before < 0)
+		return resp_api_error(r, 400, "invalid_request_error",
+		    "invalid_request", "before",
+		    "'before' must be a transfer id");
+	if ((data = ledger_user_transfers(r->app->db, r->arena,
+	    r->auth.user_id, before, (int)limit, &next)) == NULL)
+		return 500;
+	return resp_json(r, 200, json_pack("{s:s, s:o, s:b, s:o}", "object",
+	    "list", "data", data, "has_more", next != 0, "next_before",
+	    next != 0 ? json_integer(next) : json_null()));
+}
+
+/*
+ * GET /v1/me/export: everything we hold about the caller as one JSON
+ * document (Privacy Policy 5.9): the account, API key metadata (never a
+ * hash) and every transfer. Request metadata joins it with the gateway.
+ */
+int
+api_me_export(struct req *r)
+{
+	json_t	*doc, *keys, *all, *page;
+	int64_t	 before = 0, next;
+
+	if ((doc = account_json(r)) == NULL)
+		return 500;
+	json_object_del(doc, "object");
+	if ((keys = apikey_list(r->app->db, r->arena, r->auth.user_id)) == NULL)
+		goto fail;
+	all = json_array();
+	do {
+		page = ledger_user_transfers(r->app->db, r->arena,
+		    r->auth.user_id, before, PAGE_MAX, &next);
+		if (page == NULL) {
+			json_decref(all);
+			json_decref(keys);
+			goto fail;
+		}
+		json_array_extend(all, page);
+		json_decref(page);
+		before = next;
+	} while (next != 0);
+	resp_header(r, "Content-Disposition",
+	    "attachment; filename=\"infrpool-export.json\"");
+	return resp_json(r, 200, json_pack("{s:s, s:s, s:o, s:o, s:o}",
+	    "object", "export", "format", "infrpool-export-1", "account", doc,
+	    "api_keys", keys, "transfers", all));
+fail:
+	json_decref(doc);
+	return 500;
+}

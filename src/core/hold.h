@@ -1,0 +1,60 @@
+/* hold.h: two-phase holds on a user's credit: reserve, then post or void */
+#ifndef IP_HOLD_H
+#define IP_HOLD_H
+
+#include <stdint.h>
+
+struct arena;
+struct db;
+
+#define HOLD_OK			0
+#define HOLD_RESOLVED		1	/* already posted or voided: nothing done */
+#define HOLD_ERROR		(-1)	/* database error (logged) */
+#define HOLD_INSUFFICIENT	(-2)	/* the user cannot cover the amount */
+#define HOLD_INVALID		(-3)	/* no such hold, charge > hold, earning > charge, negative … */
+
+/*
+ * Each function runs in its own transaction, nesting inside a caller's
+ * (db_begin); an outcome that changed nothing leaves a caller's
+ * transaction usable, HOLD_ERROR has rolled back and dooms it.
+ */
+
+/*
+ * Reserve amount (> 0) of the user's spendable balance for ttl_seconds
+ * (0..366 days; 0 is already expired): from the credit account first,
+ * then earnings. HOLD_OK with *hold_id set, HOLD_INSUFFICIENT (nothing
+ * reserved), HOLD_INVALID or HOLD_ERROR.
+ */
+int	hold_reserve(struct db *, struct arena *, int64_t user_id,
+	    int64_t amount, int64_t ttl_seconds, int64_t *hold_id);
+
+/*
+ * Post a held hold at charge (0..amount): the consumer pays charge (from
+ * the credit account up to what the hold reserved there, then earnings),
+ * the supplier's earnings account gets earning (0..charge; supplier 0
+ * means none: everything to revenue), revenue gets charge - earning, and
+ * the rest of the hold is released. Exactly once: a hold already posted
+ * or voided gives HOLD_RESOLVED and nothing is done. A held hold past its
+ * expiry can still be posted until the reaper voids it.
+ */
+int	hold_post(struct db *, struct arena *, int64_t hold_id, int64_t charge,
+	    int64_t earning, int64_t supplier_user_id);
+
+/* Release the whole hold: HOLD_OK, HOLD_RESOLVED, HOLD_INVALID, HOLD_ERROR. */
+int	hold_void(struct db *, struct arena *, int64_t hold_id);
+
+/*
+ * Void every held hold past its expiry, each in its own transaction;
+ * *voided counts them. HOLD_OK or HOLD_ERROR (outside a caller's
+ * transaction, the holds voided before the error stay voided).
+ */
+int	hold_reap(struct db *, struct arena *, int *voided);
+
+/*
+ * The hold's owner, amount and status ("held", "posted", "voided"), for
+ * the API layer; HOLD_OK, HOLD_INVALID when unknown, or HOLD_ERROR.
+ */
+int	hold_get(struct db *, struct arena *, int64_t hold_id, int64_t *user_id,
+	    int64_t *amount, char status[8]);
+
+#endif
