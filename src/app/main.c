@@ -308,12 +308,7 @@ open_config(const char *path)
 	char		 err[512];
 	struct cfg	*c;
 
-	if (path == NULL && (path = getenv("INFRPOOL_CONFIG")) == NULL) {
-		path = IP_SYSCONFDIR "/infrpool.conf";
-		if (access(path, F_OK) == -1)
-			path = NULL;
-	}
-	if ((c = cfg_load(path, err, sizeof(err))) == NULL)
+	if ((c = cfg_open(path, err, sizeof(err))) == NULL)
 		fprintf(stderr, "infrpool-app: %s\n", err);
 	return c;
 }

@@ -1,6 +1,7 @@
 /* db.c: one PostgreSQL connection per process, statements prepared once */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,18 @@ db_free(struct db *db)
 		PQfinish(db->conn);
 	free(db->conninfo);
 	free(db);
+}
+
+const char *
+db_i64(struct arena *a, int64_t v)
+{
+	return arena_printf(a, "%" PRId64, v);
+}
+
+int64_t
+db_int64(const PGresult *res, int r, int c)
+{
+	return strtoll(PQgetvalue(res, r, c), NULL, 10);
 }
 
 PGconn *

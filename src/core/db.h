@@ -2,6 +2,8 @@
 #ifndef IP_DB_H
 #define IP_DB_H
 
+#include <stdint.h>
+
 #include <libpq-fe.h>
 
 struct arena;
@@ -54,6 +56,12 @@ int		 db_in_tx(const struct db *);
 /* The last error message (one line) and SQLSTATE ("" when none). */
 const char	*db_error(const struct db *);
 const char	*db_sqlstate(const struct db *);
+
+/* v as a decimal parameter string, in the arena. */
+const char	*db_i64(struct arena *, int64_t v);
+
+/* The integer in row r, column c of res (0 for NULL). */
+int64_t		 db_int64(const PGresult *, int r, int c);
 
 /* The raw connection for infrpoolctl's migrations, or NULL. */
 PGconn		*db_conn(struct db *);

@@ -101,20 +101,6 @@ static const struct db_stmt q_get = {
 	1, DB_RETRY
 };
 
-/* v as a decimal parameter string in the arena. */
-static const char *
-i64_param(struct arena *a, int64_t v)
-{
-	return arena_printf(a, "%" PRId64, v);
-}
-
-/* The integer in row r, column c of res (0 for NULL). */
-static int64_t
-i64_at(const PGresult *res, int r, int c)
-{
-	return strtoll(PQgetvalue(res, r, c), NULL, 10);
-}
-
 /*
  * End this function's transaction level: commit unless rc is HOLD_ERROR,
  * in which case roll back. Returns rc, or HOLD_ERROR when the commit fails.
@@ -155,8 +141,8 @@ change_held(struct db *db, struct arena *a, const struct db_stmt *stmt,
 
 	if (delta == 0)
 		return 0;
-	p[0] = i64_param(a, account);
-	p[1] = i64_param(a, delta);
+	p[0] = db_i64(a, account);
+	p[1] = db_i64(a, delta);
 	return update_one(db, a, stmt, p);
 }
 
@@ -173,18 +159,18 @@ plan_reserve(struct db *db, struct arena *a, struct hold *h)
 	int64_t		 credit_free = 0, earnings_free = 0;
 	int		 i;
 
-	p[0] = i64_param(a, h->user_id);
+	p[0] = db_i64(a, h->user_id);
 	if ((res = db_exec(db, a, &q_lock_user, p)) == NULL)
 		return HOLD_ERROR;
 	if (PQntuples(res) != 2)
 		return HOLD_INSUFFICIENT;	/* no accounts: nothing */
 	for (i = 0; i < 2; i++)
 		if (strcmp(PQgetvalue(res, i, 1), "credit") == 0) {
-			h->credit_account = i64_at(res, i, 0);
-			credit_free = i64_at(res, i, 2);
+			h->credit_account = db_int64(res, i, 0);
+			credit_free = db_int64(res, i, 2);
 		} else {
-			h->earnings_account = i64_at(res, i, 0);
-			earnings_free = i64_at(res, i, 2);
+			h->earnings_account = db_int64(res, i, 0);
+			earnings_free = db_int64(res, i, 2);
 		}
 	h->from_credit = credit_free > 0 ?
 	    (h->amount < credit_free ? h->amount : credit_free) : 0;
@@ -217,16 +203,16 @@ hold_reserve(struct db *db, struct arena *a, int64_t user_id, int64_t amount,
 	    change_held(db, a, &q_reserve, h.earnings_account,
 	    h.from_earnings) == -1)
 		goto out;
-	p[0] = i64_param(a, user_id);
-	p[1] = i64_param(a, h.credit_account);
-	p[2] = i64_param(a, h.earnings_account);
-	p[3] = i64_param(a, amount);
-	p[4] = i64_param(a, h.from_credit);
-	p[5] = i64_param(a, h.from_earnings);
-	p[6] = i64_param(a, ttl_seconds);
+	p[0] = db_i64(a, user_id);
+	p[1] = db_i64(a, h.credit_account);
+	p[2] = db_i64(a, h.earnings_account);
+	p[3] = db_i64(a, amount);
+	p[4] = db_i64(a, h.from_credit);
+	p[5] = db_i64(a, h.from_earnings);
+	p[6] = db_i64(a, ttl_seconds);
 	if ((res = db_exec(db, a, &q_insert, p)) == NULL)
 		goto out;
-	*hold_id = i64_at(res, 0, 0);
+	*hold_id = db_int64(res, 0, 0);
 	rc = HOLD_OK;
 out:
 	return finish(db, rc);
@@ -239,17 +225,17 @@ lock_hold(struct db *db, struct arena *a, struct hold *h)
 	const char	*p[1];
 	PGresult	*res;
 
-	p[0] = i64_param(a, h->id);
+	p[0] = db_i64(a, h->id);
 	if ((res = db_exec(db, a, &q_lock_hold, p)) == NULL)
 		return HOLD_ERROR;
 	if (PQntuples(res) != 1)
 		return HOLD_INVALID;
-	h->user_id = i64_at(res, 0, 0);
-	h->amount = i64_at(res, 0, 1);
-	h->from_credit = i64_at(res, 0, 2);
-	h->from_earnings = i64_at(res, 0, 3);
-	h->credit_account = i64_at(res, 0, 4);
-	h->earnings_account = i64_at(res, 0, 5);
+	h->user_id = db_int64(res, 0, 0);
+	h->amount = db_int64(res, 0, 1);
+	h->from_credit = db_int64(res, 0, 2);
+	h->from_earnings = db_int64(res, 0, 3);
+	h->credit_account = db_int64(res, 0, 4);
+	h->earnings_account = db_int64(res, 0, 5);
 	h->held = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
 	return HOLD_OK;
 }
@@ -374,11 +360,11 @@ post_locked(struct db *db, struct arena *a, const struct hold *h,
 	    release(db, a, h) == -1 ||
 	    pay(db, a, h->id, payers, payees, &kept) == -1)
 		return -1;
-	p[0] = i64_param(a, h->id);
-	p[1] = i64_param(a, charge);
-	p[2] = i64_param(a, earning);
-	p[3] = supplier > 0 ? i64_param(a, supplier) : NULL;
-	p[4] = i64_param(a, kept);
+	p[0] = db_i64(a, h->id);
+	p[1] = db_i64(a, charge);
+	p[2] = db_i64(a, earning);
+	p[3] = supplier > 0 ? db_i64(a, supplier) : NULL;
+	p[4] = db_i64(a, kept);
 	return update_one(db, a, &q_posted, p);
 }
 
@@ -438,7 +424,7 @@ hold_void(struct db *db, struct arena *a, int64_t hold_id)
 	}
 	ids[0] = h.credit_account;
 	ids[1] = h.earnings_account;
-	p[0] = i64_param(a, hold_id);
+	p[0] = db_i64(a, hold_id);
 	rc = lock_accounts(db, a, ids, 2) == -1 || release(db, a, &h) == -1 ||
 	    update_one(db, a, &q_voided, p) == -1 ? HOLD_ERROR : HOLD_OK;
 out:
@@ -465,7 +451,7 @@ hold_reap(struct db *db, struct arena *a, int *voided)
 		}
 		n = PQntuples(res);
 		for (i = 0, batch = 0; i < n && rc == HOLD_OK; i++)
-			switch (hold_void(db, tmp, i64_at(res, i, 0))) {
+			switch (hold_void(db, tmp, db_int64(res, i, 0))) {
 			case HOLD_OK:
 				batch++;
 				break;
@@ -492,13 +478,13 @@ hold_get(struct db *db, struct arena *a, int64_t hold_id, int64_t *user_id,
 
 	if (hold_id <= 0)
 		return HOLD_INVALID;
-	p[0] = i64_param(a, hold_id);
+	p[0] = db_i64(a, hold_id);
 	if ((res = db_exec(db, a, &q_get, p)) == NULL)
 		return HOLD_ERROR;
 	if (PQntuples(res) != 1)
 		return HOLD_INVALID;
-	*user_id = i64_at(res, 0, 0);
-	*amount = i64_at(res, 0, 1);
+	*user_id = db_int64(res, 0, 0);
+	*amount = db_int64(res, 0, 1);
 	snprintf(status, 8, "%s", PQgetvalue(res, 0, 2));
 	return HOLD_OK;
 }

@@ -174,20 +174,6 @@ static const struct db_stmt q_check = {
 	0, DB_RETRY
 };
 
-/* v as a decimal parameter string in the arena. */
-static const char *
-i64_param(struct arena *a, int64_t v)
-{
-	return arena_printf(a, "%" PRId64, v);
-}
-
-/* The integer in row r, column c of res (0 for NULL). */
-static int64_t
-i64_at(const PGresult *res, int r, int c)
-{
-	return strtoll(PQgetvalue(res, r, c), NULL, 10);
-}
-
 /* Rows an UPDATE or INSERT touched. */
 static int
 touched(PGresult *res)
@@ -237,11 +223,11 @@ ledger_open_user(struct db *db, struct arena *a, int64_t user_id)
 		return LEDGER_INVALID;
 	if (db_begin(db) == -1)
 		return LEDGER_ERROR;
-	p[0] = i64_param(a, user_id);
+	p[0] = db_i64(a, user_id);
 	if (db_exec(db, a, &q_open_user, p) == NULL ||
 	    (res = db_exec(db, a, &q_count_user, p)) == NULL)
 		goto out;
-	rc = i64_at(res, 0, 0) == 2 ? LEDGER_OK : LEDGER_INVALID;
+	rc = db_int64(res, 0, 0) == 2 ? LEDGER_OK : LEDGER_INVALID;
 out:
 	return finish(db, rc);
 }
@@ -261,7 +247,7 @@ ledger_account_id(struct db *db, struct arena *a, enum ledger_kind kind,
 	    user_id < 0 || user_kind != (user_id > 0))
 		return LEDGER_INVALID;
 	if (user_kind) {
-		p[0] = i64_param(a, user_id);
+		p[0] = db_i64(a, user_id);
 		p[1] = kind_names[kind];
 		res = db_exec(db, a, &q_user_id, p);
 	} else {
@@ -272,7 +258,7 @@ ledger_account_id(struct db *db, struct arena *a, enum ledger_kind kind,
 		return LEDGER_ERROR;
 	if (PQntuples(res) != 1)
 		return LEDGER_INVALID;
-	*id = i64_at(res, 0, 0);
+	*id = db_int64(res, 0, 0);
 	return LEDGER_OK;
 }
 
@@ -290,14 +276,14 @@ transfer_precheck(struct db *db, struct arena *a, int64_t debit,
 	int64_t		 avail;
 	int		 r, may_go_negative;
 
-	p[0] = i64_param(a, debit);
-	p[1] = i64_param(a, credit);
+	p[0] = db_i64(a, debit);
+	p[1] = db_i64(a, credit);
 	if ((res = db_exec(db, a, &q_lock_pair, p)) == NULL)
 		return LEDGER_ERROR;
 	if (PQntuples(res) != 2)
 		return LEDGER_INVALID;
-	r = i64_at(res, 0, 0) == debit ? 0 : 1;
-	avail = i64_at(res, r, 1);
+	r = db_int64(res, 0, 0) == debit ? 0 : 1;
+	avail = db_int64(res, r, 1);
 	may_go_negative = strcmp(PQgetvalue(res, r, 2), "t") == 0;
 	p[0] = key;
 	if ((res = db_exec(db, a, &q_key_used, p)) == NULL)
@@ -332,12 +318,12 @@ ledger_transfer(struct db *db, struct arena *a, int64_t debit,
 	    LEDGER_OK)
 		goto out;
 	rc = LEDGER_ERROR;
-	p[0] = i64_param(a, debit);
-	p[1] = i64_param(a, credit);
-	p[2] = i64_param(a, amount);
+	p[0] = db_i64(a, debit);
+	p[1] = db_i64(a, credit);
+	p[2] = db_i64(a, amount);
 	p[3] = kind;
 	p[4] = key;
-	p[5] = hold_id > 0 ? i64_param(a, hold_id) : NULL;
+	p[5] = hold_id > 0 ? db_i64(a, hold_id) : NULL;
 	if ((res = db_exec(db, a, &q_insert, p)) == NULL)
 		goto out;
 	if (PQntuples(res) == 0) {
@@ -353,7 +339,7 @@ ledger_transfer(struct db *db, struct arena *a, int64_t debit,
 		    " although locked and checked", debit, amount);
 		goto out;
 	}
-	p[0] = i64_param(a, credit);
+	p[0] = db_i64(a, credit);
 	if ((res = db_exec(db, a, &q_credit, p)) == NULL || touched(res) != 1)
 		goto out;
 	rc = LEDGER_OK;
@@ -395,16 +381,16 @@ ledger_balances(struct db *db, struct arena *a, int64_t user_id,
 	int		 i;
 
 	memset(b, 0, sizeof(*b));
-	p[0] = i64_param(a, user_id);
+	p[0] = db_i64(a, user_id);
 	if ((res = db_exec(db, a, &q_balances, p)) == NULL)
 		return LEDGER_ERROR;
 	for (i = 0; i < PQntuples(res); i++)
 		if (strcmp(PQgetvalue(res, i, 0), "credit") == 0) {
-			b->credit = i64_at(res, i, 1);
-			b->credit_held = i64_at(res, i, 2);
+			b->credit = db_int64(res, i, 1);
+			b->credit_held = db_int64(res, i, 2);
 		} else {
-			b->earnings = i64_at(res, i, 1);
-			b->earnings_held = i64_at(res, i, 2);
+			b->earnings = db_int64(res, i, 1);
+			b->earnings_held = db_int64(res, i, 2);
 		}
 	return LEDGER_OK;
 }
@@ -416,15 +402,15 @@ transfer_json(const PGresult *res, int r)
 	char	 usd[32];
 	json_t	*hold;
 
-	money_format(i64_at(res, r, 4), usd, sizeof(usd));
+	money_format(db_int64(res, r, 4), usd, sizeof(usd));
 	hold = PQgetisnull(res, r, 5) ? json_null() :
-	    json_integer((json_int_t)i64_at(res, r, 5));
+	    json_integer((json_int_t)db_int64(res, r, 5));
 	return json_pack("{s:I, s:s, s:s, s:s, s:I, s:s, s:o, s:s}",
-	    "id", (json_int_t)i64_at(res, r, 0),
+	    "id", (json_int_t)db_int64(res, r, 0),
 	    "created_at", PQgetvalue(res, r, 1),
 	    "kind", PQgetvalue(res, r, 2),
 	    "account", PQgetvalue(res, r, 3),
-	    "amount", (json_int_t)i64_at(res, r, 4),
+	    "amount", (json_int_t)db_int64(res, r, 4),
 	    "amount_usd", usd,
 	    "hold_id", hold,
 	    "counterparty", PQgetvalue(res, r, 6));
@@ -444,16 +430,16 @@ ledger_user_transfers(struct db *db, struct arena *a, int64_t user_id,
 	*next_before = 0;
 	if (user_id <= 0 || before_id < 0 || limit < 1 || limit > PAGE_MAX)
 		return NULL;
-	p[0] = i64_param(a, user_id);
-	p[1] = i64_param(a, before_id > 0 ? before_id : INT64_MAX);
+	p[0] = db_i64(a, user_id);
+	p[1] = db_i64(a, before_id > 0 ? before_id : INT64_MAX);
 	/* One transfer more than asked: is there a next page? */
-	p[2] = i64_param(a, (int64_t)limit + 1);
+	p[2] = db_i64(a, (int64_t)limit + 1);
 	if ((res = db_exec(db, a, &q_user_transfers, p)) == NULL)
 		return NULL;
 	if ((list = json_array()) == NULL)
 		abort();
 	for (i = 0; i < PQntuples(res); i++) {
-		if ((id = i64_at(res, i, 0)) != last && ++n > limit) {
+		if ((id = db_int64(res, i, 0)) != last && ++n > limit) {
 			*next_before = last;
 			break;
 		}
@@ -480,8 +466,8 @@ put_problem(struct str *out, const PGresult *res, int r)
 	const char	*code = PQgetvalue(res, r, 0);
 	char		 x[32], y[32];
 
-	money_format(i64_at(res, r, 3), x, sizeof(x));
-	money_format(i64_at(res, r, 4), y, sizeof(y));
+	money_format(db_int64(res, r, 3), x, sizeof(x));
+	money_format(db_int64(res, r, 4), y, sizeof(y));
 	if (strcmp(code, "missing") == 0)
 		str_printf(out, "platform account %s is missing\n",
 		    PQgetvalue(res, r, 2));

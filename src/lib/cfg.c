@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "str.h"
@@ -178,6 +179,17 @@ cfg_load(const char *path, char *err, size_t errlen)
 	}
 	fclose(f);
 	return c;
+}
+
+struct cfg *
+cfg_open(const char *path, char *err, size_t errlen)
+{
+	if (path == NULL && (path = getenv("INFRPOOL_CONFIG")) == NULL) {
+		path = IP_SYSCONFDIR "/infrpool.conf";
+		if (access(path, F_OK) == -1)
+			path = NULL;
+	}
+	return cfg_load(path, err, errlen);
 }
 
 void

@@ -16,6 +16,13 @@ struct cfg	*cfg_load(const char *path, char *err, size_t errlen);
 void		 cfg_free(struct cfg *);
 
 /*
+ * The configuration every program reads: path (from -c) when given, else
+ * $INFRPOOL_CONFIG, else the installed <sysconfdir>/infrpool.conf when it
+ * exists, else none (environment and defaults only). As cfg_load.
+ */
+struct cfg	*cfg_open(const char *path, char *err, size_t errlen);
+
+/*
  * Every getter first looks for the environment variable
  * INFRPOOL_<SECTION>_<KEY> (upper case), then the file, then uses def.
  * A value that does not parse makes the getter return -1 and records a

@@ -182,11 +182,7 @@ main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	if (config == NULL)
-		config = getenv("INFRPOOL_CONFIG");
-	if (config == NULL && access(IP_SYSCONFDIR "/infrpool.conf", F_OK) == 0)
-		config = IP_SYSCONFDIR "/infrpool.conf";
-	if ((rl.cfg = cfg_load(config, err, sizeof(err))) == NULL) {
+	if ((rl.cfg = cfg_open(config, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "infrpool-relay: %s\n", err);
 		return 1;
 	}

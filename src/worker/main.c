@@ -135,7 +135,7 @@ main(int argc, char **argv)
 	struct worker	 w;
 	struct event	*sigterm, *sigint, *timer;
 	struct timeval	 tv;
-	const char	*config = getenv("INFRPOOL_CONFIG"), *platform = NULL;
+	const char	*config = NULL, *platform = NULL;
 	const char	*upstream = NULL;
 	long long	 concurrency = 0;
 	char		 err[512], *end;
@@ -161,7 +161,7 @@ main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	if ((w.cfg = cfg_load(config, err, sizeof(err))) == NULL) {
+	if ((w.cfg = cfg_open(config, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "infrpool-worker: %s\n", err);
 		return 1;
 	}
