@@ -99,12 +99,12 @@ api_me_transfers(struct req *r)
 /*
  * GET /v1/me/export: everything we hold about the caller as one JSON
  * document (Privacy Policy 5.9): the account, API key metadata (never a
- * hash) and every transfer. Request metadata joins it with the gateway.
+ * hash), every transfer and the metadata of every request made.
  */
 int
 api_me_export(struct req *r)
 {
-	json_t	*doc, *keys, *all, *page;
+	json_t	*doc, *keys, *all, *page, *requests;
 	int64_t	 before = 0, next;
 
 	if ((doc = account_json(r)) == NULL)
@@ -125,11 +125,16 @@ api_me_export(struct req *r)
 		json_decref(page);
 		before = next;
 	} while (next != 0);
+	if ((requests = usage_export(r)) == NULL) {
+		json_decref(all);
+		json_decref(keys);
+		goto fail;
+	}
 	resp_header(r, "Content-Disposition",
 	    "attachment; filename=\"infrpool-export.json\"");
-	return resp_json(r, 200, json_pack("{s:s, s:s, s:o, s:o, s:o}",
+	return resp_json(r, 200, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}",
 	    "object", "export", "format", "infrpool-export-1", "account", doc,
-	    "api_keys", keys, "transfers", all));
+	    "api_keys", keys, "transfers", all, "requests", requests));
 fail:
 	json_decref(doc);
 	return 500;

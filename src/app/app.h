@@ -15,6 +15,8 @@ struct cfg;
 struct db;
 struct tmpl_set;
 
+#include "crypto.h"
+#include "gateway.h"
 #include "passwd.h"
 
 /* Settings of accounts and sessions ([auth] and [credits]). */
@@ -38,6 +40,8 @@ struct app {
 	const char	*internal_secret;	/* "" disables /internal/ */
 	const char	*site_name;
 	struct auth_cfg	 auth;
+	struct gateway_cfg	 gateway;	/* [gateway] */
+	struct crypto_keyring	 keys;		/* [crypto] keys; may be empty */
 };
 
 /* Route flags: who may call and what the dispatcher checks first. */
@@ -70,7 +74,7 @@ typedef int (*handler_fn)(struct req *);
 
 struct route {
 	const char	*method;
-	const char	*pattern;	/* "/v1/models/{}" matches one segment */
+	const char	*pattern;	/* "{}" matches one segment, "{*}" the rest */
 	int		 flags;
 	handler_fn	 fn;
 	size_t		 max_body;	/* 0: the app's default */
@@ -176,5 +180,19 @@ int		 api_me_export(struct req *);
 int		 api_keys_list(struct req *);
 int		 api_keys_create(struct req *);
 int		 api_keys_revoke(struct req *);
+int		 api_supplier_nodes(struct req *);
+int		 api_supplier_node(struct req *);
+int		 api_supplier_node_create(struct req *);
+int		 api_supplier_node_update(struct req *);
+int		 api_supplier_node_delete(struct req *);
+int		 api_models_list(struct req *);
+int		 api_models_get(struct req *);
+int		 api_me_usage(struct req *);
+int		 api_supplier_usage(struct req *);
+int		 api_internal_admit(struct req *);
+int		 api_internal_settle(struct req *);
+
+/* api_usage.c: every request of the caller, for the export; NULL on error. */
+json_t		*usage_export(struct req *);
 
 #endif

@@ -265,6 +265,44 @@ configure_auth(struct cfg *c, struct auth_cfg *au)
 	    &au->signup_grant);
 }
 
+/* Read [gateway]; errors are left in the cfg for the caller. */
+static void
+configure_gateway(struct cfg *c, struct gateway_cfg *g)
+{
+	long long	fee;
+
+	cfg_int(c, "gateway", "fee_bp", 500, 0, 10000, &fee);
+	g->fee_bp = (int)fee;
+	cfg_int(c, "gateway", "max_tokens_cap", 32768, 1, 10000000,
+	    &g->max_tokens_cap);
+	cfg_int(c, "gateway", "default_max_tokens", 1024, 1, 10000000,
+	    &g->default_max_tokens);
+	cfg_seconds(c, "gateway", "hold_ttl", 600, 10, 86400, &g->hold_ttl);
+	cfg_int(c, "gateway", "ramp_start_pct", 25, 1, 100, &g->ramp_start_pct);
+	cfg_int(c, "gateway", "ramp_days", 7, 0, 365, &g->ramp_days);
+}
+
+/*
+ * Read [crypto] keys into the app's keyring (empty when unset); 0, or -1
+ * after printing the error, which never shows key material.
+ */
+static int
+configure_keys(struct app *app)
+{
+	const char	*spec = cfg_str(app->cfg, "crypto", "keys", "");
+	char		 err[256];
+
+	crypto_keyring_init(&app->keys);
+	if (*spec == '\0')
+		return 0;
+	if (crypto_keyring_parse(&app->keys, spec, err, sizeof(err)) == -1) {
+		fprintf(stderr, "infrpool-app: %s: [crypto] keys: %s\n",
+		    cfg_where(app->cfg, "crypto", "keys"), err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Read settings into app and o; 0 or -1 after printing the error. */
 static int
 configure(struct app *app, struct opts *o)
@@ -285,10 +323,20 @@ configure(struct app *app, struct opts *o)
 	app->internal_secret = cfg_str(c, "internal", "secret", "");
 	app->site_name = cfg_str(c, "app", "site_name", "infrpool");
 	configure_auth(c, &app->auth);
+	configure_gateway(c, &app->gateway);
 	if (cfg_error(c) != NULL) {
 		fprintf(stderr, "infrpool-app: %s\n", cfg_error(c));
 		return -1;
 	}
+	if (app->gateway.default_max_tokens > app->gateway.max_tokens_cap) {
+		fprintf(stderr, "infrpool-app: %s: [gateway] default_max_tokens:"
+		    " must not exceed max_tokens_cap (%lld)\n",
+		    cfg_where(c, "gateway", "default_max_tokens"),
+		    app->gateway.max_tokens_cap);
+		return -1;
+	}
+	if (configure_keys(app) == -1)
+		return -1;
 	if (log_level_parse(s = cfg_str(c, "log", "level", "info"), &level) == -1) {
 		fprintf(stderr, "infrpool-app: %s: [log] level: expected debug, "
 		    "info, warn or error (got '%s')\n",
@@ -423,6 +471,7 @@ main(int argc, char **argv)
 	if (o.pidfile != NULL)
 		unlink(o.pidfile);
 out:
+	crypto_keyring_clear(&app.keys);
 	tmpl_free(app.tmpl);
 	cfg_free(app.cfg);
 	return rc;

@@ -30,30 +30,44 @@ static const struct route routes[] = {
 	{ "GET",    "/v1/keys",		R_SESSION,		api_keys_list,		0 },
 	{ "POST",   "/v1/keys",		R_SESSION | R_CSRF,	api_keys_create,	0 },
 	{ "DELETE", "/v1/keys/{}",	R_SESSION | R_CSRF,	api_keys_revoke,	0 },
+	{ "GET",    "/v1/me/usage",	R_EITHER,		api_me_usage,		0 },
+	{ "GET",    "/v1/models",	R_PUBLIC,		api_models_list,	0 },
+	{ "GET",    "/v1/models/{*}",	R_PUBLIC,		api_models_get,		0 },
+	{ "GET",    "/v1/supplier/nodes", R_EITHER,		api_supplier_nodes,	0 },
+	{ "POST",   "/v1/supplier/nodes", R_SESSION | R_CSRF,	api_supplier_node_create, 0 },
+	{ "GET",    "/v1/supplier/nodes/{}", R_EITHER,		api_supplier_node,	0 },
+	{ "PATCH",  "/v1/supplier/nodes/{}", R_SESSION | R_CSRF, api_supplier_node_update, 0 },
+	{ "DELETE", "/v1/supplier/nodes/{}", R_SESSION | R_CSRF, api_supplier_node_delete, 0 },
+	{ "GET",    "/v1/supplier/usage", R_EITHER,		api_supplier_usage,	0 },
 	{ "GET",    "/internal/ping",	R_INTERNAL,		api_internal_ping,	0 },
+	{ "POST",   "/internal/admit",	R_INTERNAL,		api_internal_admit,	0 },
+	{ "POST",   "/internal/settle",	R_INTERNAL,		api_internal_settle,	0 },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 
 /*
  * Match pattern against the path as sent; "{}" takes one non-empty
- * segment, decoded only after the match, so an id may hold "%2F".
+ * segment, decoded only after the match, so an id may hold "%2F"; "{*}"
+ * (last in a pattern) takes the non-empty rest, slashes and all.
  */
 static int
 match(const char *pattern, const char *path, struct req *r)
 {
 	size_t	n;
+	int	rest;
 
 	r->nparams = 0;
 	while (*pattern != '\0') {
-		if (pattern[0] == '{' && pattern[1] == '}') {
-			n = strcspn(path, "/");
+		rest = strncmp(pattern, "{*}", 3) == 0;
+		if (rest || (pattern[0] == '{' && pattern[1] == '}')) {
+			n = rest ? strlen(path) : strcspn(path, "/");
 			if (n == 0 || r->nparams == REQ_MAX_PARAMS ||
 			    (r->params[r->nparams] = url_decode(r->arena, path,
 			    n, 0)) == NULL)
 				return 0;
 			r->nparams++;
 			path += n;
-			pattern += 2;
+			pattern += rest ? 3 : 2;
 		} else if (*pattern++ != *path++)
 			return 0;
 	}
@@ -148,6 +162,8 @@ route_dispatch(struct req *r)
 	}
 	rt = find_route(r, &status);
 	r->route = rt;
+	if (rt != NULL && (rt->flags & R_INTERNAL))
+		r->api = 1;	/* the relay reads errors as JSON */
 	if (too_large(r, rt)) {
 		resp_error(r, 413, "The request body is too large.");
 		return;

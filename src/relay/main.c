@@ -15,16 +15,13 @@
 #include <event2/keyvalq_struct.h>
 
 #include "cfg.h"
+#include "json.h"
 #include "log.h"
+#include "relay.h"
+#include "str.h"
 #include "util.h"
 
-struct relay {
-	struct event_base	*base;
-	struct evhttp		*http;
-	struct cfg		*cfg;
-	int64_t			 started_ms;
-	unsigned long long	 requests;
-};
+struct relay	*relay;
 
 static void
 usage(void)
@@ -44,18 +41,28 @@ common_headers(struct evhttp_request *req, const char *type)
 	evhttp_add_header(h, "Cache-Control", "no-store");
 }
 
-/* Send an OpenAI-shaped error. */
-static void
-send_error(struct evhttp_request *req, int status, const char *reason,
-    const char *code, const char *message)
+/* Send an OpenAI-shaped error built with Jansson (messages are ours). */
+void
+send_json_error(struct evhttp_request *req, int status, const char *type,
+    const char *code, const char *param, const char *message)
 {
 	struct evbuffer	*b = evbuffer_new();
+	struct str	 s = STR_INIT;
+	json_t		*e;
 
-	evbuffer_add_printf(b, "{\"error\":{\"message\":\"%s\",\"type\":\"%s\","
-	    "\"param\":null,\"code\":\"%s\"}}\n", message,
-	    status >= 500 ? "server_error" : "invalid_request_error", code);
+	e = json_pack("{s:{s:s, s:s, s:o, s:s}}", "error", "message", message,
+	    "type", type, "param", param ? json_string(param) : json_null(),
+	    "code", code);
+	json_to_str(e, &s);
+	str_putc(&s, '\n');
+	json_decref(e);
+	evbuffer_add(b, s.buf, s.len);
+	str_free(&s);
 	common_headers(req, "application/json");
-	evhttp_send_reply(req, status, reason, b);
+	evhttp_send_reply(req, status, status == 404 ? "Not Found" :
+	    status == 405 ? "Method Not Allowed" : status == 400 ? "Bad Request" :
+	    status == 413 ? "Payload Too Large" : status == 502 ? "Bad Gateway" :
+	    status == 503 ? "Service Unavailable" : "Error", b);
 	evbuffer_free(b);
 }
 
@@ -69,14 +76,16 @@ on_healthz(struct evhttp_request *req, void *arg)
 	rl->requests++;
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
 	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
-		send_error(req, 405, "Method Not Allowed", "method_not_allowed",
+		send_json_error(req, 405, "invalid_request_error",
+		    "method_not_allowed", NULL,
 		    "This address does not take that method.");
 		return;
 	}
 	b = evbuffer_new();
 	evbuffer_add_printf(b, "{\"status\":\"ok\",\"version\":\"%s\","
-	    "\"uptime_s\":%lld,\"requests\":%llu}\n", PACKAGE_VERSION,
-	    (long long)((util_now_ms() - rl->started_ms) / 1000), rl->requests);
+	    "\"uptime_s\":%lld,\"requests\":%llu,\"active\":%llu}\n",
+	    PACKAGE_VERSION, (long long)((util_now_ms() - rl->started_ms) / 1000),
+	    rl->requests, rl->active);
 	common_headers(req, "application/json");
 	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
@@ -89,7 +98,7 @@ on_other(struct evhttp_request *req, void *arg)
 	struct relay	*rl = arg;
 
 	rl->requests++;
-	send_error(req, 404, "Not Found", "not_found",
+	send_json_error(req, 404, "invalid_request_error", "not_found", NULL,
 	    "There is nothing at this address.");
 }
 
@@ -119,6 +128,39 @@ setup_log(struct cfg *c)
 	if (log_init("infrpool-relay", level, cfg_str(c, "log", "file", "")) == -1)
 		fprintf(stderr, "infrpool-relay: cannot open the log file: %s\n",
 		    strerror(errno));
+	return 0;
+}
+
+/* Read [relay] and [internal]; -1 after printing the error. */
+static int
+setup_relay(struct cfg *c, struct relay_cfg *rc)
+{
+	cfg_seconds(c, "relay", "keepalive", 15, 1, 3600, &rc->keepalive_ms);
+	rc->keepalive_ms *= 1000;
+	cfg_int(c, "relay", "failover", 2, 0, 16, &rc->failover);
+	cfg_seconds(c, "relay", "first_byte_timeout", 60, 1, 3600,
+	    &rc->first_byte_ms);
+	rc->first_byte_ms *= 1000;
+	cfg_seconds(c, "relay", "request_timeout", 600, 1, 86400, &rc->request_ms);
+	rc->request_ms *= 1000;
+	cfg_size(c, "relay", "max_body", 8 << 20, 1024, 256 << 20, &rc->max_body);
+	cfg_size(c, "relay", "out_buffer", 1 << 20, 4096, 64 << 20, &rc->out_high);
+	cfg_seconds(c, "relay", "stall_timeout", 30, 1, 3600, &rc->stall_ms);
+	rc->stall_ms *= 1000;
+	cfg_int(c, "relay", "breaker_failures", 3, 1, 100, &rc->breaker_failures);
+	cfg_seconds(c, "relay", "breaker_window", 60, 1, 86400,
+	    &rc->breaker_window_ms);
+	rc->breaker_window_ms *= 1000;
+	cfg_seconds(c, "relay", "breaker_park", 15, 1, 86400, &rc->breaker_park_ms);
+	rc->breaker_park_ms *= 1000;
+	rc->app_url = cfg_str(c, "relay", "app_url", "http://127.0.0.1:8081");
+	rc->secret = cfg_str(c, "internal", "secret", "");
+	if (cfg_error(c) != NULL) {
+		fprintf(stderr, "infrpool-relay: %s\n", cfg_error(c));
+		return -1;
+	}
+	if (*rc->secret == '\0')
+		log_warn("[internal] secret is empty: the app will refuse admission");
 	return 0;
 }
 
@@ -178,6 +220,7 @@ main(int argc, char **argv)
 	int		 rc = 1;
 
 	memset(&rl, 0, sizeof(rl));
+	relay = &rl;
 	if (parse_args(argc, argv, &config, &listen, &pidfile) == -1) {
 		usage();
 		return 2;
@@ -186,7 +229,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "infrpool-relay: %s\n", err);
 		return 1;
 	}
-	if (setup_log(rl.cfg) == -1)
+	if (setup_log(rl.cfg) == -1 || setup_relay(rl.cfg, &rl.rc) == -1)
 		goto out;
 	if (listen == NULL)
 		listen = cfg_str(rl.cfg, "relay", "listen", "127.0.0.1:8090");
@@ -194,12 +237,19 @@ main(int argc, char **argv)
 	rl.base = event_base_new();
 	rl.http = evhttp_new(rl.base);
 	rl.started_ms = util_now_ms();
-	if (bind_listener(&rl, listen) == -1)
+	if (bind_listener(&rl, listen) == -1 || upstream_init(&rl) == -1)
 		goto out;
-	/* Bounded like everything else in the relay. */
+	/*
+	 * Bounded like everything else in the relay. Bodies over max_body get
+	 * our JSON 413; far larger ones libevent's own.
+	 */
 	evhttp_set_max_headers_size(rl.http, 64 * 1024);
-	evhttp_set_max_body_size(rl.http, 8 * 1024 * 1024);
+	evhttp_set_max_body_size(rl.http, (ev_ssize_t)rl.rc.max_body * 2);
+	evhttp_set_timeout(rl.http, 120);
 	evhttp_set_cb(rl.http, "/healthz", on_healthz, &rl);
+	evhttp_set_cb(rl.http, "/v1/chat/completions", infer_handle, "chat");
+	evhttp_set_cb(rl.http, "/v1/completions", infer_handle, "completions");
+	evhttp_set_cb(rl.http, "/v1/embeddings", infer_handle, "embeddings");
 	evhttp_set_gencb(rl.http, on_other, &rl);
 	sigterm = evsignal_new(rl.base, SIGTERM, on_signal, &rl);
 	sigint = evsignal_new(rl.base, SIGINT, on_signal, &rl);
@@ -220,6 +270,8 @@ out:
 		event_free(sigint);
 	if (rl.http != NULL)
 		evhttp_free(rl.http);
+	upstream_free(&rl);
+	free(rl.nodes);
 	if (rl.base != NULL)
 		event_base_free(rl.base);
 	cfg_free(rl.cfg);

@@ -1,0 +1,383 @@
+/* node.c: supplier nodes, the models they serve at their prices, the catalog */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "crypto.h"
+#include "db.h"
+#include "json.h"
+#include "log.h"
+#include "node.h"
+#include "str.h"
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+static const struct db_stmt q_insert = {
+	"node_insert",
+	"INSERT INTO nodes (user_id, name, supply_type, connection,"
+	" max_concurrency, context_length, base_url)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+	7, 0
+};
+/* Lock a live node of the user (and learn it is there). */
+static const struct db_stmt q_lock = {
+	"node_lock",
+	"SELECT connection FROM nodes WHERE id = $1 AND user_id = $2"
+	" AND status <> 'deleted' FOR UPDATE",
+	2, 0
+};
+static const struct db_stmt q_update = {
+	"node_update",
+	"UPDATE nodes SET name = coalesce($2, name),"
+	" max_concurrency = coalesce($3::int, max_concurrency),"
+	" context_length = coalesce($4::int, context_length),"
+	" base_url = coalesce($5, base_url), updated_at = now() WHERE id = $1",
+	5, 0
+};
+static const struct db_stmt q_set_token = {
+	"node_set_token",
+	"UPDATE nodes SET api_token_sealed = $2 WHERE id = $1",
+	2, 0
+};
+static const struct db_stmt q_clear_models = {
+	"node_clear_models",
+	"DELETE FROM node_models WHERE node_id = $1",
+	1, 0
+};
+static const struct db_stmt q_add_model = {
+	"node_add_model",
+	"INSERT INTO node_models (node_id, model, upstream_model, price_in,"
+	" price_out) VALUES ($1, $2, $3, $4, $5)",
+	5, 0
+};
+static const struct db_stmt q_delete = {
+	"node_delete",
+	"UPDATE nodes SET status = 'deleted', deleted_at = now(),"
+	" updated_at = now() WHERE id = $1 AND user_id = $2"
+	" AND status <> 'deleted'",
+	2, 0
+};
+/* A node as JSON, built by the database; never the sealed token. */
+#define NODE_JSON \
+	"SELECT json_build_object('id', n.id, 'object', 'node', 'name', n.name," \
+	" 'supply_type', n.supply_type, 'connection', n.connection," \
+	" 'status', n.status, 'max_concurrency', n.max_concurrency," \
+	" 'context_length', n.context_length, 'base_url', n.base_url," \
+	" 'has_api_token', n.api_token_sealed IS NOT NULL," \
+	" 'created_at', " TS("n.created_at") ", 'updated_at', " \
+	TS("n.updated_at") ", 'last_seen_at', " TS("n.last_seen_at") "," \
+	" 'models', coalesce((SELECT json_agg(json_build_object('model'," \
+	"  m.model, 'upstream_model', m.upstream_model, 'price_in'," \
+	"  m.price_in, 'price_out', m.price_out) ORDER BY m.model)" \
+	"  FROM node_models m WHERE m.node_id = n.id), '[]'::json))::text" \
+	" FROM nodes n"
+static const struct db_stmt q_get = {
+	"node_get",
+	NODE_JSON " WHERE n.id = $2 AND n.user_id = $1 AND n.status <> 'deleted'",
+	2, DB_RETRY
+};
+static const struct db_stmt q_list = {
+	"node_list",
+	NODE_JSON " WHERE n.user_id = $1 AND n.status <> 'deleted'"
+	" ORDER BY n.id DESC",
+	1, DB_RETRY
+};
+/*
+ * The catalog: per model served by an active node, the earliest such
+ * node's creation, the price ranges, the nodes that can serve now (an
+ * endpoint, or a worker seen in the last minute) and the longest context.
+ */
+static const struct db_stmt q_catalog = {
+	"node_catalog",
+	"SELECT m.model, extract(epoch FROM min(n.created_at))::bigint,"
+	" min(m.price_in), max(m.price_in), min(m.price_out), max(m.price_out),"
+	" count(*) FILTER (WHERE n.connection = 'endpoint' OR"
+	"  n.last_seen_at > now() - interval '60 seconds'),"
+	" max(n.context_length)"
+	" FROM node_models m JOIN nodes n ON n.id = m.node_id"
+	" WHERE n.status = 'active' AND ($1::text IS NULL OR m.model = $1)"
+	" GROUP BY m.model ORDER BY m.model",
+	1, DB_RETRY
+};
+
+/* Only the id alphabet, 1..NODE_MODEL_MAX bytes; see node.h. */
+int
+node_model_id_ok(const char *s)
+{
+	size_t	n = strlen(s);
+
+	return n >= 1 && n <= NODE_MODEL_MAX &&
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._:/-") == n;
+}
+
+/* Count UTF-8 characters (Jansson has checked the encoding); see node.h. */
+int
+node_text_ok(const char *s, size_t max)
+{
+	const unsigned char	*p;
+	size_t			 chars = 0;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+		if ((*p & 0xc0) != 0x80)	/* not a continuation byte */
+			chars++;
+	}
+	return chars >= 1 && chars <= max;
+}
+
+/* A scheme, a host and nothing but printable ASCII; see node.h. */
+int
+node_url_ok(const char *s)
+{
+	const unsigned char	*p;
+	size_t			 skip;
+
+	if (strncmp(s, "http://", 7) == 0)
+		skip = 7;
+	else if (strncmp(s, "https://", 8) == 0)
+		skip = 8;
+	else
+		return 0;
+	if (strlen(s) > NODE_URL_MAX || s[skip] == '\0' || s[skip] == '/' ||
+	    s[skip] == '?' || s[skip] == '#')
+		return 0;
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p <= 0x20 || *p >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/*
+ * Seal token for node id (aad "node:<id>") and store it, or clear it when
+ * token is "". NODE_OK, NODE_NO_KEYS or NODE_ERROR.
+ */
+static int
+set_token(struct db *db, struct arena *a, const struct crypto_keyring *keys,
+    int64_t id, const char *token)
+{
+	struct str	 sealed = STR_INIT;
+	const char	*p[2];
+	int		 rc = NODE_ERROR;
+
+	p[0] = db_i64(a, id);
+	p[1] = NULL;
+	if (*token != '\0') {
+		if (keys == NULL || keys->current == 0)
+			return NODE_NO_KEYS;
+		if (crypto_seal(keys, token, strlen(token), arena_printf(a,
+		    "node:%" PRId64, id), &sealed) == -1) {
+			log_error("node %" PRId64 ": cannot seal the token", id);
+			goto out;
+		}
+		p[1] = arena_strdup(a, str_cstr(&sealed));
+	}
+	if (db_exec(db, a, &q_set_token, p) != NULL)
+		rc = NODE_OK;
+out:
+	str_free(&sealed);
+	return rc;
+}
+
+/* Replace node id's models with the spec's; 0 or -1. */
+static int
+set_models(struct db *db, struct arena *a, int64_t id,
+    const struct node_spec *spec)
+{
+	const char	*p[5];
+	size_t		 i;
+
+	p[0] = db_i64(a, id);
+	if (db_exec(db, a, &q_clear_models, p) == NULL)
+		return -1;
+	for (i = 0; i < spec->nmodels; i++) {
+		p[1] = spec->models[i].model;
+		p[2] = spec->models[i].upstream_model;
+		p[3] = db_i64(a, spec->models[i].price_in);
+		p[4] = db_i64(a, spec->models[i].price_out);
+		if (db_exec(db, a, &q_add_model, p) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * End this function's transaction level: commit on NODE_OK, otherwise
+ * roll back. Returns rc, or NODE_ERROR when the commit fails.
+ */
+static int
+finish(struct db *db, int rc)
+{
+	if (rc != NODE_OK) {
+		db_rollback(db);
+		return rc;
+	}
+	return db_commit(db) == -1 ? NODE_ERROR : rc;
+}
+
+/* Insert the node, then its token and models, in one transaction. */
+int
+node_create(struct db *db, struct arena *a, const struct crypto_keyring *keys,
+    int64_t user_id, const struct node_spec *spec, int64_t *id)
+{
+	const char	*p[7];
+	PGresult	*res;
+	int		 rc = NODE_ERROR;
+
+	if (db_begin(db) == -1)
+		return NODE_ERROR;
+	p[0] = db_i64(a, user_id);
+	p[1] = spec->name;
+	p[2] = spec->supply_type;
+	p[3] = spec->connection;
+	p[4] = db_i64(a, spec->max_concurrency);
+	p[5] = db_i64(a, spec->context_length);
+	p[6] = spec->base_url;
+	if ((res = db_exec(db, a, &q_insert, p)) == NULL)
+		goto out;
+	*id = db_int64(res, 0, 0);
+	if (spec->api_token != NULL &&
+	    (rc = set_token(db, a, keys, *id, spec->api_token)) != NODE_OK)
+		goto out;
+	rc = set_models(db, a, *id, spec) == -1 ? NODE_ERROR : NODE_OK;
+out:
+	return finish(db, rc);
+}
+
+/* Lock the node, then change what spec sets, in one transaction. */
+int
+node_update(struct db *db, struct arena *a, const struct crypto_keyring *keys,
+    int64_t user_id, int64_t id, const struct node_spec *spec)
+{
+	const char	*p[5];
+	PGresult	*res;
+	int		 rc = NODE_ERROR;
+
+	if (db_begin(db) == -1)
+		return NODE_ERROR;
+	p[0] = db_i64(a, id);
+	p[1] = db_i64(a, user_id);
+	if ((res = db_exec(db, a, &q_lock, p)) == NULL)
+		goto out;
+	if (PQntuples(res) == 0) {
+		rc = NODE_NOT_FOUND;
+		goto out;
+	}
+	p[1] = spec->name;
+	p[2] = spec->max_concurrency ? db_i64(a, spec->max_concurrency) : NULL;
+	p[3] = spec->context_length ? db_i64(a, spec->context_length) : NULL;
+	p[4] = spec->base_url;
+	if (db_exec(db, a, &q_update, p) == NULL)
+		goto out;
+	if (spec->api_token != NULL &&
+	    (rc = set_token(db, a, keys, id, spec->api_token)) != NODE_OK)
+		goto out;
+	rc = spec->models != NULL && set_models(db, a, id, spec) == -1 ?
+	    NODE_ERROR : NODE_OK;
+out:
+	return finish(db, rc);
+}
+
+/* Mark the node deleted; its rows stay for the history. */
+int
+node_delete(struct db *db, struct arena *a, int64_t user_id, int64_t id)
+{
+	const char	*p[2];
+	PGresult	*res;
+
+	p[0] = db_i64(a, id);
+	p[1] = db_i64(a, user_id);
+	if ((res = db_exec(db, a, &q_delete, p)) == NULL)
+		return NODE_ERROR;
+	return atoi(PQcmdTuples(res)) == 1 ? NODE_OK : NODE_NOT_FOUND;
+}
+
+/* Parse the JSON text of row i, column 0 of res; NULL (logged) when bad. */
+static json_t *
+row_json(PGresult *res, int i)
+{
+	json_error_t	 je;
+	json_t		*v;
+
+	if ((v = json_loads(PQgetvalue(res, i, 0), 0, &je)) == NULL)
+		log_error("node json: %s", je.text);
+	return v;
+}
+
+/* One node as JSON, built by the database; see node.h. */
+int
+node_get(struct db *db, struct arena *a, int64_t user_id, int64_t id,
+    json_t **out)
+{
+	const char	*p[2];
+	PGresult	*res;
+
+	p[0] = db_i64(a, user_id);
+	p[1] = db_i64(a, id);
+	if ((res = db_exec(db, a, &q_get, p)) == NULL)
+		return NODE_ERROR;
+	if (PQntuples(res) == 0)
+		return NODE_NOT_FOUND;
+	return (*out = row_json(res, 0)) == NULL ? NODE_ERROR : NODE_OK;
+}
+
+/* Every live node of the user as JSON; see node.h. */
+json_t *
+node_list(struct db *db, struct arena *a, int64_t user_id)
+{
+	const char	*p[1];
+	PGresult	*res;
+	json_t		*list, *v;
+	int		 i;
+
+	p[0] = db_i64(a, user_id);
+	if ((res = db_exec(db, a, &q_list, p)) == NULL)
+		return NULL;
+	list = json_array();
+	for (i = 0; i < PQntuples(res); i++) {
+		if ((v = row_json(res, i)) == NULL) {
+			json_decref(list);
+			return NULL;
+		}
+		json_array_append_new(list, v);
+	}
+	return list;
+}
+
+/* A {min, max} pair from columns c and c + 1 of row i. */
+static json_t *
+range(PGresult *res, int i, int c)
+{
+	return json_pack("{s:I, s:I}", "min", (json_int_t)db_int64(res, i, c),
+	    "max", (json_int_t)db_int64(res, i, c + 1));
+}
+
+/* The catalog as OpenAI model objects; see node.h. */
+json_t *
+node_catalog(struct db *db, struct arena *a, const char *model)
+{
+	const char	*p[1] = { model };
+	PGresult	*res;
+	json_t		*list;
+	int		 i;
+
+	if ((res = db_exec(db, a, &q_catalog, p)) == NULL)
+		return NULL;
+	list = json_array();
+	for (i = 0; i < PQntuples(res); i++)
+		json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:s,"
+		    " s:I, s:{s:o, s:o}, s:I}",
+		    "id", PQgetvalue(res, i, 0),
+		    "object", "model",
+		    "created", (json_int_t)db_int64(res, i, 1),
+		    "owned_by", "infrpool",
+		    "context_length", (json_int_t)db_int64(res, i, 7),
+		    "pricing", "prompt", range(res, i, 2),
+		    "completion", range(res, i, 4),
+		    "nodes", (json_int_t)db_int64(res, i, 6)));
+	return list;
+}

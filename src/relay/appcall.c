@@ -1,0 +1,206 @@
+/* appcall.c: the relay's calls to the app's internal API: admit and settle */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "log.h"
+#include "relay.h"
+#include "str.h"
+
+#define APP_TIMEOUT_MS		10000
+#define APP_BODY_MAX		(4 * 1024 * 1024)
+#define SETTLE_GIVE_UP_MS	(15 * 60 * 1000)
+
+/* One call to the app: the answer is gathered here. */
+struct call {
+	struct str	 body;
+	char		 retry_after[16];
+	admit_fn	 done;
+	void		*arg;
+	/* settle only */
+	json_t		*req;
+	long long	 delay_ms;
+	long long	 waited_ms;
+	struct event	*retry;
+};
+
+/* Headers for the app: JSON and the shared secret. */
+static struct curl_slist *
+app_headers(void)
+{
+	struct curl_slist	*h = NULL;
+	struct str		 s = STR_INIT;
+
+	str_printf(&s, "X-Infrpool-Secret: %s", relay->rc.secret);
+	h = curl_slist_append(h, "Content-Type: application/json");
+	h = curl_slist_append(h, "Expect:");
+	h = curl_slist_append(h, str_cstr(&s));
+	str_free(&s);
+	return h;
+}
+
+/* Gather the answer, bounded. */
+static int
+call_data(struct xfer *x, const char *p, size_t n, void *arg)
+{
+	struct call	*c = arg;
+
+	if (c->body.len + n > APP_BODY_MAX)
+		return -1;
+	str_append(&c->body, p, n);
+	return 0;
+}
+
+/* Start a POST of v (compact JSON) to the app's path. */
+static struct xfer *
+post(const char *path, json_t *v, const struct xfer_cb *cb, struct call *c)
+{
+	struct str	 url = STR_INIT, body = STR_INIT;
+	struct xfer	*x;
+
+	str_printf(&url, "%s%s", relay->rc.app_url, path);
+	json_to_str(v, &body);
+	str_reset(&c->body);
+	x = xfer_post(str_cstr(&url), app_headers(), str_cstr(&body), body.len,
+	    APP_TIMEOUT_MS, cb, c);
+	str_free(&url);
+	str_free(&body);
+	return x;
+}
+
+/* The admit answer: hand the status and parsed JSON to the request. */
+static void
+admit_done(struct xfer *x, CURLcode rc, long status, void *arg)
+{
+	struct call	*c = arg;
+	json_t		*body = NULL;
+
+	if (rc != CURLE_OK) {
+		log_error("admit: the app did not answer: %s", curl_easy_strerror(rc));
+		status = 0;
+	} else if ((body = json_loadb(str_cstr(&c->body), c->body.len, 0,
+	    NULL)) == NULL) {
+		log_error("admit: the app answered %ld without JSON", status);
+		status = 0;
+	}
+	c->done(status, body, c->retry_after[0] ? c->retry_after : NULL, c->arg);
+	json_decref(body);
+	str_free(&c->body);
+	free(c);
+}
+
+/* Keep the app's Retry-After for the consumer. */
+static void
+admit_header(struct xfer *x, const char *name, const char *value, void *arg)
+{
+	struct call	*c = arg;
+
+	if (strcasecmp(name, "Retry-After") == 0)
+		snprintf(c->retry_after, sizeof(c->retry_after), "%s", value);
+}
+
+static const struct xfer_cb admit_cb = { NULL, call_data, admit_header,
+    admit_done };
+
+/*
+ * Ask the app to admit req (docs/internal.md). done(status, body,
+ * retry_after, arg) follows once; status 0 means the app could not be
+ * reached. Returns 0, or -1 when the call could not start.
+ */
+int
+app_admit(json_t *req, admit_fn done, void *arg)
+{
+	struct call	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		abort();
+	c->done = done;
+	c->arg = arg;
+	if (post("/internal/admit", req, &admit_cb, c) == NULL) {
+		free(c);
+		return -1;
+	}
+	return 0;
+}
+
+static void settle_send(struct call *);
+
+/* Try a settlement again after its delay. */
+static void
+settle_retry(evutil_socket_t fd, short what, void *arg)
+{
+	settle_send(arg);
+}
+
+/* End a settlement for good. */
+static void
+settle_free(struct call *c)
+{
+	if (c->retry != NULL)
+		event_free(c->retry);
+	json_decref(c->req);
+	str_free(&c->body);
+	free(c);
+}
+
+/* The settle answer: done on 2xx or 4xx (nothing to retry), else later. */
+static void
+settle_done(struct xfer *x, CURLcode rc, long status, void *arg)
+{
+	struct call	*c = arg;
+	struct timeval	 tv;
+	json_int_t	 hold = json_integer_value(json_object_get(c->req, "hold_id"));
+
+	if (rc == CURLE_OK && status >= 200 && status < 500) {
+		if (status >= 300)
+			log_error("settle hold %lld: the app refused it (%ld)",
+			    (long long)hold, status);
+		settle_free(c);
+		return;
+	}
+	c->waited_ms += c->delay_ms;
+	if (c->waited_ms > SETTLE_GIVE_UP_MS) {
+		log_error("settle hold %lld: giving up; the reaper voids it",
+		    (long long)hold);
+		settle_free(c);
+		return;
+	}
+	log_warn("settle hold %lld failed (%s, %ld): again in %lld ms",
+	    (long long)hold, rc == CURLE_OK ? "status" : curl_easy_strerror(rc),
+	    status, c->delay_ms);
+	tv.tv_sec = c->delay_ms / 1000;
+	tv.tv_usec = (c->delay_ms % 1000) * 1000;
+	if (c->retry == NULL)
+		c->retry = evtimer_new(relay->base, settle_retry, c);
+	evtimer_add(c->retry, &tv);
+	c->delay_ms = c->delay_ms * 2 > 30000 ? 30000 : c->delay_ms * 2;
+}
+
+static const struct xfer_cb settle_cb = { NULL, call_data, NULL, settle_done };
+
+/* Send (or resend) a settlement. */
+static void
+settle_send(struct call *c)
+{
+	if (post("/internal/settle", c->req, &settle_cb, c) == NULL)
+		settle_done(NULL, CURLE_FAILED_INIT, 0, c);
+}
+
+/*
+ * Settle a request (docs/internal.md), retrying with backoff until the app
+ * answers; the app makes repeats harmless. Takes the reference to req.
+ */
+void
+app_settle(json_t *req)
+{
+	struct call	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		abort();
+	c->req = req;
+	c->delay_ms = 500;
+	settle_send(c);
+}

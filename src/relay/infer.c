@@ -1,0 +1,816 @@
+/* infer.c: one inference request: parse, admit, pick, stream, fail over, settle */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/keyvalq_struct.h>
+
+#include "json.h"
+#include "log.h"
+#include "relay.h"
+#include "sse.h"
+#include "str.h"
+#include "util.h"
+
+#define ERROR_BODY_MAX	(64 * 1024)
+#define ANSWER_MAX	(32 * 1024 * 1024)
+#define EVENT_MAX	(4 * 1024 * 1024)
+
+struct infer {
+	struct evhttp_request	*req;		/* NULL once the client left */
+	struct evhttp_connection *conn;
+	const char		*endpoint;	/* "chat" | "completions" | "embeddings" */
+	const char		*path;		/* the upstream path */
+	json_t			*body;		/* what the consumer sent */
+	size_t			 body_len;
+	const char		*model;		/* the public id (in body) */
+	int			 stream, want_usage;
+	/* admission */
+	json_t			*admit;
+	int64_t			 hold_id;
+	long long		 max_tokens;
+	struct candidate	*cands;
+	size_t			 ncands;
+	/* the attempt in flight */
+	struct candidate	*cur;
+	int			 attempts;
+	struct xfer		*x;
+	long			 up_status;
+	struct str		 up_body;
+	struct sse		 sse;
+	int			 malformed;
+	int			 done_seen, finished;
+	/* what reached the consumer */
+	int			 started, forwarded;
+	long long		 counted_out;
+	json_t			*usage;
+	int64_t			 t0_ms, ttft_ms, last_out_ms;
+	struct event		*keepalive, *first_byte, *stall;
+	int			 paused;
+};
+
+static void	try_next(struct infer *);
+static void	finish(struct infer *, const char *status, enum outcome);
+
+/* Free a request's state; the settlement was sent already. */
+static void
+infer_free(struct infer *in)
+{
+	if (in->conn != NULL)
+		evhttp_connection_set_closecb(in->conn, NULL, NULL);
+	if (in->keepalive != NULL)
+		event_free(in->keepalive);
+	if (in->first_byte != NULL)
+		event_free(in->first_byte);
+	if (in->stall != NULL)
+		event_free(in->stall);
+	json_decref(in->body);
+	json_decref(in->admit);
+	json_decref(in->usage);
+	free(in->cands);
+	str_free(&in->up_body);
+	sse_free(&in->sse);
+	relay->active--;
+	free(in);
+}
+
+/* Send an OpenAI-shaped error, unless the consumer left. */
+static void
+fail_client(struct infer *in, int status, const char *code, const char *msg)
+{
+	if (in->req == NULL)
+		return;
+	send_json_error(in->req, status, status >= 500 ? "server_error" :
+	    "invalid_request_error", code, NULL, msg);
+	in->req = NULL;
+}
+
+/* Start the SSE reply once: headers go when the first event does. */
+static void
+start_stream(struct infer *in)
+{
+	struct evkeyvalq	*h;
+
+	if (in->started || in->req == NULL)
+		return;
+	h = evhttp_request_get_output_headers(in->req);
+	evhttp_add_header(h, "Content-Type", "text/event-stream");
+	evhttp_add_header(h, "Cache-Control", "no-cache");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "X-Accel-Buffering", "no");
+	evhttp_send_reply_start(in->req, 200, "OK");
+	in->started = 1;
+}
+
+/* Bytes the consumer has not read yet. */
+static size_t
+backlog(struct infer *in)
+{
+	struct bufferevent	*bev;
+
+	if (in->conn == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(in->conn)) == NULL)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_output(bev));
+}
+
+/* The consumer drained its backlog: let the upstream go on. */
+static void
+drained(struct evhttp_connection *c, void *arg)
+{
+	struct infer	*in = arg;
+
+	if (in->paused && backlog(in) < relay->rc.out_high / 2) {
+		in->paused = 0;
+		evtimer_del(in->stall);
+		xfer_pause(in->x, 0);
+	}
+}
+
+/* Write bytes to the consumer's stream, pausing the upstream when they lag. */
+static void
+send_chunk(struct infer *in, const char *p, size_t n)
+{
+	struct evbuffer	*b;
+
+	if (in->req == NULL)
+		return;
+	b = evbuffer_new();
+	evbuffer_add(b, p, n);
+	if (backlog(in) + n > relay->rc.out_high && in->x != NULL) {
+		struct timeval tv = { relay->rc.stall_ms / 1000,
+		    (relay->rc.stall_ms % 1000) * 1000 };
+
+		if (!in->paused) {
+			in->paused = 1;
+			xfer_pause(in->x, 1);
+			evtimer_add(in->stall, &tv);
+		}
+		evhttp_send_reply_chunk_with_cb(in->req, b, drained, in);
+	} else
+		evhttp_send_reply_chunk(in->req, b);
+	evbuffer_free(b);
+	in->last_out_ms = util_now_ms();
+}
+
+/* Replace the upstream's model name with the public id the consumer used. */
+static void
+public_model(struct infer *in, json_t *obj)
+{
+	if (json_object_get(obj, "model") != NULL)
+		json_object_set_new(obj, "model", json_string(in->model));
+}
+
+/* Count a content-bearing chunk (the relay's own token count). */
+static void
+count_chunk(struct infer *in, json_t *obj)
+{
+	json_t		*c = json_array_get(json_object_get(obj, "choices"), 0);
+	const char	*s;
+
+	if (c == NULL)
+		return;
+	s = json_string_value(json_object_get(json_object_get(c, "delta"),
+	    "content"));
+	if (s == NULL)
+		s = json_string_value(json_object_get(c, "text"));
+	if (s != NULL && *s != '\0') {
+		in->counted_out++;
+		if (in->ttft_ms < 0)
+			in->ttft_ms = util_now_ms() - in->t0_ms;
+	}
+	if (json_is_string(json_object_get(c, "finish_reason")))
+		in->finished = 1;
+}
+
+/* One upstream SSE event: check, count, rewrite, forward. */
+static int
+on_event(const char *data, size_t len, const char *event, void *arg)
+{
+	struct infer	*in = arg;
+	json_t		*obj, *usage;
+	struct str	 out = STR_INIT;
+
+	if (strcmp(data, "[DONE]") == 0) {
+		in->done_seen = 1;
+		return 0;
+	}
+	if ((obj = json_loadb(data, len, 0, NULL)) == NULL ||
+	    !json_is_object(obj) || json_object_get(obj, "error") != NULL) {
+		json_decref(obj);
+		in->malformed = 1;
+		return -1;
+	}
+	if (json_is_object(usage = json_object_get(obj, "usage"))) {
+		json_decref(in->usage);
+		in->usage = json_incref(usage);
+	}
+	count_chunk(in, obj);
+	if (json_array_size(json_object_get(obj, "choices")) == 0 &&
+	    usage != NULL && !in->want_usage) {
+		json_decref(obj);	/* the usage chunk we asked for, not them */
+		return 0;
+	}
+	public_model(in, obj);
+	if (!in->want_usage)
+		json_object_del(obj, "usage");
+	str_puts(&out, "data: ");
+	json_to_str(obj, &out);
+	str_puts(&out, "\n\n");
+	start_stream(in);
+	send_chunk(in, out.buf, out.len);
+	in->forwarded = 1;
+	str_free(&out);
+	json_decref(obj);
+	return 0;
+}
+
+/* The upstream's status line. */
+static void
+up_status(struct xfer *x, long status, void *arg)
+{
+	struct infer	*in = arg;
+
+	in->up_status = status;
+}
+
+/* Upstream body bytes: stream them on, or gather a whole answer. */
+static int
+up_data(struct xfer *x, const char *p, size_t n, void *arg)
+{
+	struct infer	*in = arg;
+
+	evtimer_del(in->first_byte);
+	if (in->up_status >= 200 && in->up_status < 300 && in->stream)
+		return sse_feed(&in->sse, p, n);
+	if (in->up_body.len + n > (in->up_status < 300 ? ANSWER_MAX :
+	    ERROR_BODY_MAX))
+		return in->up_status < 300 ? (in->malformed = 1, -1) : 0;
+	str_append(&in->up_body, p, n);
+	return 0;
+}
+
+/* A whole (non-streamed) answer: check it, rewrite the model, send it. */
+static int
+send_answer(struct infer *in)
+{
+	json_t			*obj, *usage;
+	struct str		 out = STR_INIT;
+	struct evbuffer		*b;
+	struct evkeyvalq	*h;
+
+	if ((obj = json_loadb(str_cstr(&in->up_body), in->up_body.len, 0,
+	    NULL)) == NULL || !json_is_object(obj)) {
+		json_decref(obj);
+		return -1;
+	}
+	if (json_is_object(usage = json_object_get(obj, "usage")))
+		in->usage = json_incref(usage);
+	count_chunk(in, obj);
+	in->ttft_ms = util_now_ms() - in->t0_ms;
+	public_model(in, obj);
+	json_to_str(obj, &out);
+	json_decref(obj);
+	if (in->req != NULL) {
+		h = evhttp_request_get_output_headers(in->req);
+		evhttp_add_header(h, "Content-Type", "application/json");
+		evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+		b = evbuffer_new();
+		evbuffer_add(b, out.buf, out.len);
+		evhttp_send_reply(in->req, 200, "OK", b);
+		evbuffer_free(b);
+		in->req = NULL;
+	}
+	in->forwarded = 1;
+	str_free(&out);
+	return 0;
+}
+
+/* Pass the upstream's own 4xx (the consumer's input) through unchanged. */
+static void
+pass_rejection(struct infer *in)
+{
+	json_t		*obj = json_loadb(str_cstr(&in->up_body), in->up_body.len,
+			    0, NULL);
+	struct evbuffer	*b;
+
+	if (in->req == NULL) {
+		json_decref(obj);
+		return;
+	}
+	if (!json_is_object(obj) || json_object_get(obj, "error") == NULL) {
+		json_decref(obj);
+		fail_client(in, (int)in->up_status, "invalid_request",
+		    "The model server refused the request as invalid.");
+		return;
+	}
+	json_decref(obj);
+	evhttp_add_header(evhttp_request_get_output_headers(in->req),
+	    "Content-Type", "application/json");
+	b = evbuffer_new();
+	evbuffer_add(b, in->up_body.buf, in->up_body.len);
+	evhttp_send_reply(in->req, (int)in->up_status, "Rejected", b);
+	evbuffer_free(b);
+	in->req = NULL;
+}
+
+/*
+ * How the node did, judged by status: 2xx success; the consumer's own bad
+ * input (400, 404, 413, 422) neutral; everything else (5xx, 401/403: the
+ * supplier's credentials, 429: it is overloaded) a failure.
+ */
+static int
+consumer_fault(long status)
+{
+	return status == 400 || status == 404 || status == 413 || status == 422;
+}
+
+/* The upstream call ended. */
+static void
+up_done(struct xfer *x, CURLcode rc, long status, void *arg)
+{
+	struct infer	*in = arg;
+	int		 ok;
+
+	in->x = NULL;
+	evtimer_del(in->first_byte);
+	if (in->up_status == 0)
+		in->up_status = status;
+	if (rc == CURLE_OK && consumer_fault(in->up_status)) {
+		pass_rejection(in);
+		node_end(in->cur->node_id, OUTCOME_NEUTRAL);
+		finish(in, "rejected", OUTCOME_NEUTRAL);
+		return;
+	}
+	ok = rc == CURLE_OK && in->up_status >= 200 && in->up_status < 300 &&
+	    !in->malformed;
+	if (ok && in->stream)
+		ok = in->done_seen || in->finished;
+	else if (ok)
+		ok = send_answer(in) == 0;
+	if (ok) {
+		if (in->stream && in->req != NULL) {
+			send_chunk(in, "data: [DONE]\n\n", 14);
+			evhttp_send_reply_end(in->req);
+			in->req = NULL;
+		}
+		node_end(in->cur->node_id, OUTCOME_SUCCESS);
+		finish(in, "ok", OUTCOME_SUCCESS);
+		return;
+	}
+	log_warn("node %lld failed: %s, status %ld%s", (long long)in->cur->node_id,
+	    rc == CURLE_OK ? "answered" : curl_easy_strerror(rc), in->up_status,
+	    in->malformed ? ", malformed" : "");
+	node_end(in->cur->node_id, OUTCOME_FAILURE);
+	if (!in->forwarded) {
+		try_next(in);	/* nothing reached the consumer: fail over */
+		return;
+	}
+	if (in->req != NULL) {
+		static const char err[] = "data: {\"error\":{\"message\":\"The node "
+		    "serving this request failed mid-stream.\",\"type\":"
+		    "\"server_error\",\"param\":null,\"code\":\"upstream_error\"}}"
+		    "\n\n";
+
+		send_chunk(in, err, sizeof(err) - 1);
+		evhttp_send_reply_end(in->req);
+		in->req = NULL;
+	}
+	finish(in, "failed", OUTCOME_FAILURE);
+}
+
+/* The upstream said nothing for too long: give up on it. */
+static void
+on_first_byte_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct infer	*in = arg;
+
+	if (in->x == NULL)
+		return;
+	xfer_cancel(in->x);
+	in->x = NULL;
+	log_warn("node %lld: no first byte in %lld ms", (long long)in->cur->node_id,
+	    relay->rc.first_byte_ms);
+	up_done(NULL, CURLE_OPERATION_TIMEDOUT, 0, in);
+}
+
+/* The consumer stopped reading for too long: cut them off. */
+static void
+on_stall(evutil_socket_t fd, short what, void *arg)
+{
+	struct infer	*in = arg;
+
+	log_warn("consumer stopped reading: cut off");
+	if (in->x != NULL) {
+		xfer_cancel(in->x);
+		in->x = NULL;
+		node_end(in->cur->node_id, OUTCOME_NEUTRAL);
+	}
+	if (in->req != NULL) {
+		evhttp_send_reply_end(in->req);
+		in->req = NULL;
+	}
+	finish(in, "cancelled", OUTCOME_NEUTRAL);
+}
+
+/* Keep a silent stream's consumer (and proxies) from timing out. */
+static void
+on_keepalive(evutil_socket_t fd, short what, void *arg)
+{
+	struct infer	*in = arg;
+
+	if (in->req == NULL || !in->stream || in->x == NULL ||
+	    util_now_ms() - in->last_out_ms < relay->rc.keepalive_ms)
+		return;
+	start_stream(in);
+	send_chunk(in, ": keep-alive\n\n", 14);
+}
+
+static const struct xfer_cb up_cb = { up_status, up_data, NULL, up_done };
+
+/* The body for the chosen node: its model name, our cap, usage asked for. */
+static void
+upstream_body(struct infer *in, struct str *out)
+{
+	json_t	*b = json_deep_copy(in->body);
+
+	json_object_set_new(b, "model", json_string(in->cur->upstream_model));
+	json_object_del(b, "max_price");
+	if (strcmp(in->endpoint, "embeddings") != 0) {
+		json_object_del(b, "max_completion_tokens");
+		json_object_set_new(b, "max_tokens", json_integer(in->max_tokens));
+	}
+	if (in->stream)
+		json_object_set_new(b, "stream_options",
+		    json_pack("{s:b}", "include_usage", 1));
+	json_to_str(b, out);
+	json_decref(b);
+}
+
+/* Call the chosen node. */
+static int
+call_node(struct infer *in)
+{
+	struct curl_slist	*h = NULL;
+	struct str		 url = STR_INIT, body = STR_INIT, auth = STR_INIT;
+	struct timeval		 tv = { relay->rc.first_byte_ms / 1000,
+				    (relay->rc.first_byte_ms % 1000) * 1000 };
+	size_t			 n = strlen(in->cur->base_url);
+
+	while (n > 0 && in->cur->base_url[n - 1] == '/')
+		n--;
+	str_printf(&url, "%.*s%s", (int)n, in->cur->base_url, in->path);
+	upstream_body(in, &body);
+	h = curl_slist_append(h, "Content-Type: application/json");
+	h = curl_slist_append(h, "Expect:");
+	if (in->cur->api_token != NULL && *in->cur->api_token != '\0') {
+		str_printf(&auth, "Authorization: Bearer %s", in->cur->api_token);
+		h = curl_slist_append(h, str_cstr(&auth));
+	}
+	in->up_status = 0;
+	in->malformed = in->done_seen = in->finished = 0;
+	str_reset(&in->up_body);
+	sse_free(&in->sse);
+	sse_init(&in->sse, EVENT_MAX, on_event, in);
+	in->x = xfer_post(str_cstr(&url), h, str_cstr(&body), body.len,
+	    (long)relay->rc.request_ms, &up_cb, in);
+	str_free(&url);
+	str_free(&body);
+	str_free(&auth);
+	if (in->x == NULL)
+		return -1;
+	evtimer_add(in->first_byte, &tv);
+	return 0;
+}
+
+/* Fail over: the next candidate, or give up when none is left. */
+static void
+try_next(struct infer *in)
+{
+	while (in->attempts <= relay->rc.failover &&
+	    (in->cur = pick_next(in->cands, in->ncands)) != NULL) {
+		in->attempts++;
+		node_begin(in->cur->node_id);
+		if (call_node(in) == 0)
+			return;
+		node_end(in->cur->node_id, OUTCOME_FAILURE);
+	}
+	in->cur = NULL;
+	if (in->attempts == 0) {
+		if (in->req != NULL)
+			evhttp_add_header(evhttp_request_get_output_headers(in->req),
+			    "Retry-After", "5");
+		fail_client(in, 503, "no_capacity", "No node serving this model "
+		    "is available right now; try again shortly.");
+	} else if (in->started && in->req != NULL) {
+		static const char err[] = "data: {\"error\":{\"message\":\"Every "
+		    "node tried for this request failed.\",\"type\":\"server_error\","
+		    "\"param\":null,\"code\":\"upstream_error\"}}\n\n";
+
+		send_chunk(in, err, sizeof(err) - 1);
+		evhttp_send_reply_end(in->req);
+		in->req = NULL;
+	} else
+		fail_client(in, 502, "upstream_error", "Every node tried for this "
+		    "request failed; nothing was charged. Try again.");
+	finish(in, "unserved", OUTCOME_NEUTRAL);
+}
+
+/* Report the outcome to the app (retried until it answers) and free. */
+static void
+finish(struct infer *in, const char *status, enum outcome o)
+{
+	json_t		*s;
+	json_t		*tin = json_object_get(in->usage, "prompt_tokens");
+	json_t		*tout = json_object_get(in->usage, "completion_tokens");
+
+	s = json_pack("{s:I, s:o, s:s, s:o, s:o, s:I, s:I, s:o, s:I, s:s}",
+	    "hold_id", (json_int_t)in->hold_id,
+	    "node_id", in->cur ? json_integer(in->cur->node_id) : json_null(),
+	    "status", status,
+	    "tokens_in", json_is_integer(tin) ? json_incref(tin) : json_null(),
+	    "tokens_out", json_is_integer(tout) ? json_incref(tout) : json_null(),
+	    "counted_in", (json_int_t)in->body_len,
+	    "counted_out", (json_int_t)in->counted_out,
+	    "ttft_ms", in->ttft_ms >= 0 ? json_integer(in->ttft_ms) : json_null(),
+	    "duration_ms", (json_int_t)(util_now_ms() - in->t0_ms),
+	    "outcome", outcome_name(o));
+	log_info("hold %lld %s node %lld attempts %d out %lld %lldms",
+	    (long long)in->hold_id, status, in->cur ? (long long)in->cur->node_id :
+	    0LL, in->attempts, in->counted_out,
+	    (long long)(util_now_ms() - in->t0_ms));
+	app_settle(s);
+	infer_free(in);
+}
+
+/* The consumer went away: cancel the upstream call; bill what was served. */
+static void
+on_client_close(struct evhttp_connection *c, void *arg)
+{
+	struct infer	*in = arg;
+
+	in->req = NULL;
+	in->conn = NULL;
+	if (in->admit == NULL)
+		return;		/* still being admitted: admitted() sees it */
+	if (in->x != NULL) {
+		xfer_cancel(in->x);
+		in->x = NULL;
+		node_end(in->cur->node_id, OUTCOME_NEUTRAL);
+		finish(in, "cancelled", OUTCOME_NEUTRAL);
+	}
+}
+
+/* Copy the admitted candidates; -1 when the answer is not as documented. */
+static int
+read_admission(struct infer *in, json_t *a)
+{
+	json_t	*list = json_object_get(a, "candidates"), *c;
+	size_t	 i;
+
+	in->hold_id = json_integer_value(json_object_get(a, "hold_id"));
+	in->max_tokens = json_integer_value(json_object_get(a, "max_tokens"));
+	if (in->hold_id <= 0 || !json_is_array(list))
+		return -1;
+	in->ncands = json_array_size(list);
+	if ((in->cands = calloc(in->ncands + 1, sizeof(*in->cands))) == NULL)
+		abort();
+	json_array_foreach(list, i, c) {
+		in->cands[i].node_id = json_integer_value(json_object_get(c, "node_id"));
+		in->cands[i].connection = json_string_value(json_object_get(c,
+		    "connection"));
+		in->cands[i].supply_type = json_string_value(json_object_get(c,
+		    "supply_type"));
+		in->cands[i].upstream_model = json_string_value(json_object_get(c,
+		    "upstream_model"));
+		in->cands[i].base_url = json_string_value(json_object_get(c,
+		    "base_url"));
+		in->cands[i].api_token = json_string_value(json_object_get(c,
+		    "api_token"));
+		in->cands[i].capacity = json_integer_value(json_object_get(c,
+		    "capacity"));
+		in->cands[i].health = json_integer_value(json_object_get(c, "health"));
+		if (in->cands[i].connection == NULL ||
+		    in->cands[i].upstream_model == NULL)
+			return -1;
+		if (in->cands[i].base_url == NULL)
+			in->cands[i].base_url = "";
+	}
+	return 0;
+}
+
+/* The app's answer to admit. */
+static void
+admitted(long status, json_t *body, const char *retry_after, void *arg)
+{
+	struct infer	*in = arg;
+	struct evbuffer	*b;
+	struct str	 out = STR_INIT;
+	struct timeval	 tv = { relay->rc.keepalive_ms / 1000,
+			    (relay->rc.keepalive_ms % 1000) * 1000 };
+
+	if (status == 200 && json_is_object(body)) {
+		in->admit = json_incref(body);
+		if (read_admission(in, body) == -1) {
+			log_error("admit answer not as documented");
+			fail_client(in, 502, "internal_error", "The platform gave "
+			    "an answer the relay cannot read.");
+			finish(in, "unserved", OUTCOME_NEUTRAL);
+			return;
+		}
+		if (in->req == NULL) {	/* the consumer left while we waited */
+			finish(in, "unserved", OUTCOME_NEUTRAL);
+			return;
+		}
+		evtimer_add(in->keepalive, &tv);
+		try_next(in);
+		return;
+	}
+	if (status == 0 || !json_is_object(body) || in->req == NULL) {
+		fail_client(in, 503, "service_unavailable", "The platform could not "
+		    "admit the request right now; try again.");
+		infer_free(in);
+		return;
+	}
+	/* The app's own OpenAI-shaped refusal: 401, 402, 404, 429, 503. */
+	json_to_str(body, &out);
+	if (retry_after != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(in->req),
+		    "Retry-After", retry_after);
+	evhttp_add_header(evhttp_request_get_output_headers(in->req),
+	    "Content-Type", "application/json");
+	b = evbuffer_new();
+	evbuffer_add(b, out.buf, out.len);
+	evhttp_send_reply(in->req, (int)status, "Refused", b);
+	evbuffer_free(b);
+	str_free(&out);
+	in->req = NULL;
+	infer_free(in);
+}
+
+/* 400 naming the field, and no admission. */
+static void
+bad_request(struct evhttp_request *req, const char *param, const char *msg)
+{
+	send_json_error(req, 400, "invalid_request_error", "invalid_request",
+	    param, msg);
+}
+
+/*
+ * Check the body's fields the relay needs. Returns NULL when fine, else
+ * the message (and *param names the field).
+ */
+static const char *
+check_body(struct infer *in, const char **param)
+{
+	json_t	*v;
+	int	 chat;
+
+	*param = "model";
+	if ((in->model = json_string_value(json_object_get(in->body,
+	    "model"))) == NULL || *in->model == '\0')
+		return "'model' is required: the id of a model from /v1/models.";
+	*param = "stream";
+	v = json_object_get(in->body, "stream");
+	if (v != NULL && !json_is_boolean(v) && !json_is_null(v))
+		return "'stream' must be true or false.";
+	in->stream = json_is_true(v);
+	*param = "max_tokens";
+	v = json_object_get(in->body, "max_tokens");
+	if (v == NULL || json_is_null(v))
+		v = json_object_get(in->body, "max_completion_tokens");
+	if (v != NULL && !json_is_null(v) && (!json_is_integer(v) ||
+	    json_integer_value(v) < 1))
+		return "'max_tokens' must be a positive integer.";
+	chat = strcmp(in->endpoint, "chat") == 0;
+	*param = chat ? "messages" : strcmp(in->endpoint, "completions") == 0 ?
+	    "prompt" : "input";
+	v = json_object_get(in->body, *param);
+	if (v == NULL || json_is_null(v) || (chat && json_array_size(v) == 0))
+		return chat ? "'messages' must be a non-empty array." :
+		    "This field is required.";
+	*param = "stream";
+	if (in->stream && strcmp(in->endpoint, "embeddings") == 0)
+		return "Embeddings cannot be streamed.";
+	*param = "max_price";
+	v = json_object_get(in->body, "max_price");
+	if (v != NULL && !json_is_null(v) && (!json_is_object(v) ||
+	    (json_object_get(v, "prompt") != NULL &&
+	    !json_is_integer(json_object_get(v, "prompt"))) ||
+	    (json_object_get(v, "completion") != NULL &&
+	    !json_is_integer(json_object_get(v, "completion")))))
+		return "'max_price' must be {\"prompt\": N, \"completion\": N} "
+		    "in micro-USD per 1M tokens.";
+	in->want_usage = json_is_true(json_object_get(json_object_get(in->body,
+	    "stream_options"), "include_usage"));
+	return NULL;
+}
+
+/* The caller's address: the last X-Forwarded-For hop our proxy added. */
+static const char *
+client_ip(struct evhttp_request *req)
+{
+	const char	*xff = evhttp_find_header(evhttp_request_get_input_headers(req),
+			    "X-Forwarded-For"), *last;
+	char		*peer;
+	ev_uint16_t	 port;
+
+	if (xff != NULL) {
+		last = strrchr(xff, ',');
+		last = last ? last + 1 : xff;
+		while (*last == ' ')
+			last++;
+		return last;
+	}
+	evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer,
+	    &port);
+	return peer;
+}
+
+/* The admit request for in (docs/internal.md). */
+static json_t *
+admit_request(struct infer *in, struct evhttp_request *req)
+{
+	const char	*auth = evhttp_find_header(evhttp_request_get_input_headers(req),
+			    "Authorization");
+	json_t		*mt = json_object_get(in->body, "max_tokens"), *mp;
+
+	if (mt == NULL || json_is_null(mt))
+		mt = json_object_get(in->body, "max_completion_tokens");
+	mp = json_object_get(in->body, "max_price");
+	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
+		for (auth += 7; *auth == ' '; auth++)
+			;
+	else
+		auth = "";
+	return json_pack("{s:s, s:s, s:s, s:b, s:o, s:I, s:s, s:o}",
+	    "key", auth, "model", in->model, "endpoint", in->endpoint,
+	    "stream", in->stream,
+	    "max_tokens", json_is_integer(mt) ? json_incref(mt) : json_null(),
+	    "prompt_tokens", (json_int_t)in->body_len,
+	    "client_ip", client_ip(req),
+	    "max_price", json_is_object(mp) ? json_incref(mp) : json_null());
+}
+
+/* POST /v1/chat/completions, /v1/completions, /v1/embeddings. */
+void
+infer_handle(struct evhttp_request *req, void *arg)
+{
+	struct evbuffer	*buf = evhttp_request_get_input_buffer(req);
+	struct infer	*in;
+	const char	*msg, *param;
+	json_t		*ar;
+	char		*data;
+
+	relay->requests++;
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		send_json_error(req, 405, "invalid_request_error",
+		    "method_not_allowed", NULL, "Use POST.");
+		return;
+	}
+	if ((in = calloc(1, sizeof(*in))) == NULL)
+		abort();
+	relay->active++;
+	in->req = req;
+	in->endpoint = (const char *)arg;
+	in->path = strcmp(in->endpoint, "chat") == 0 ? "/chat/completions" :
+	    strcmp(in->endpoint, "completions") == 0 ? "/completions" :
+	    "/embeddings";
+	in->t0_ms = in->last_out_ms = util_now_ms();
+	in->ttft_ms = -1;
+	sse_init(&in->sse, EVENT_MAX, on_event, in);
+	in->body_len = evbuffer_get_length(buf);
+	if (in->body_len > relay->rc.max_body) {
+		send_json_error(req, 413, "invalid_request_error",
+		    "request_too_large", NULL, "The request body is too large.");
+		infer_free(in);
+		return;
+	}
+	data = (char *)evbuffer_pullup(buf, -1);
+	if ((in->body = json_loadb(data ? data : "", in->body_len,
+	    JSON_REJECT_DUPLICATES, NULL)) == NULL || !json_is_object(in->body)) {
+		bad_request(req, NULL, "The body must be a JSON object.");
+		infer_free(in);
+		return;
+	}
+	if ((msg = check_body(in, &param)) != NULL) {
+		bad_request(req, param, msg);
+		infer_free(in);
+		return;
+	}
+	in->conn = evhttp_request_get_connection(req);
+	evhttp_connection_set_closecb(in->conn, on_client_close, in);
+	in->keepalive = event_new(relay->base, -1, EV_PERSIST, on_keepalive, in);
+	in->first_byte = evtimer_new(relay->base, on_first_byte_timeout, in);
+	in->stall = evtimer_new(relay->base, on_stall, in);
+	ar = admit_request(in, req);
+	if (app_admit(ar, admitted, in) == -1) {
+		fail_client(in, 503, "service_unavailable", "The platform could "
+		    "not admit the request right now; try again.");
+		infer_free(in);
+	}
+	json_decref(ar);
+}

@@ -1,0 +1,302 @@
+// gateway.test.mjs: inference end to end with the official openai client:
+// lighttpd → relay → admit/settle in the app → mock model servers, with the
+// ledger exact to the micro-USD, the breaker, failover, cancellation,
+// capacity, keep-alive, and the streamed path through Apache too.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack } from '../lib/stack.mjs';
+import { Client, uniqueEmail } from '../lib/client.mjs';
+import { startMock } from '../lib/mock.mjs';
+import { OpenAI } from '../lib/peers.mjs';
+
+const PW = 'correct horse battery';
+const PRICE_IN = 100000, PRICE_OUT = 300000;	// micro-USD per 1M tokens
+let s, apache, A, B, supplier, consumer, client, OpenAIClass;
+const model = 'test/llama-mock';
+
+// Make a user and an API key; resolves to { c, key }.
+async function userWithKey(stack, tag) {
+	const c = new Client(stack.url);
+	await c.signup(uniqueEmail(tag), PW);
+	const csrf = await c.csrf();
+	const res = await c.post('/v1/keys', { json: { name: tag }, headers: { 'x-csrf-token': csrf } });
+	assert.equal(res.status, 201, res.text_);
+	return { c, key: JSON.parse(res.text_).key, csrf };
+}
+
+// Register an endpoint node for the supplier in front of mock m.
+async function addNode(stack, sup, m, { name, concurrency = 8, price_in = PRICE_IN, price_out = PRICE_OUT,
+	id = model, token = 'sk-supplier-secret' } = {}) {
+	const res = await sup.c.post('/v1/supplier/nodes', { headers: { 'x-csrf-token': sup.csrf }, json: {
+		name: name ?? `node-${m.port}`, supply_type: 'cloud', connection: 'endpoint',
+		max_concurrency: concurrency, context_length: 8192, base_url: m.base, api_token: token,
+		models: [{ model: id, upstream_model: `upstream-${m.port}`, price_in, price_out }],
+	} });
+	assert.equal(res.status, 201, res.text_);
+	return JSON.parse(res.text_);
+}
+
+async function balance(c) {
+	return JSON.parse((await c.get('/v1/me')).text_).balances;
+}
+
+before(async () => {
+	s = await startStack({ conf: '[relay]\nkeepalive = 1\nbreaker_park = 2\nfirst_byte_timeout = 3\n' +
+		'[gateway]\nramp_start_pct = 100\n' });
+	[A, B] = await Promise.all([startMock(), startMock()]);
+	supplier = await userWithKey(s, 'supplier');
+	consumer = await userWithKey(s, 'consumer');
+	await addNode(s, supplier, A, { name: 'node-a' });
+	await addNode(s, supplier, B, { name: 'node-b' });
+	OpenAIClass = await OpenAI();
+	client = new OpenAIClass({ apiKey: consumer.key, baseURL: `${s.url}/v1`, maxRetries: 0 });
+});
+after(async () => {
+	await Promise.all([A?.stop(), B?.stop()]);
+	if (s) await s.stop();
+	if (apache) await apache.stop();
+});
+
+test('chat, not streamed: the answer, the model name, and the ledger exact to the micro-USD', async () => {
+	const before_ = await balance(consumer.c);
+	const sup0 = await balance(supplier.c);
+	const r = await client.chat.completions.create({ model, max_tokens: 7,
+		messages: [{ role: 'user', content: 'one two three four five' }] });
+	assert.equal(r.object, 'chat.completion');
+	assert.equal(r.model, model, 'the public id, not the upstream name');
+	assert.equal(r.choices[0].finish_reason, 'length');
+	assert.equal(r.usage.completion_tokens, 7);
+	assert.equal(r.choices[0].message.content.trim().split(/\s+/).length, 7);
+	// base = in × 100,000 + 7 × 300,000; charge half up; supplier floor(base × 0.95).
+	const base = r.usage.prompt_tokens * PRICE_IN + 7 * PRICE_OUT;
+	const charge = Math.floor((base + 500000) / 1000000);
+	const earning = Math.floor(base * 95 / 100 / 1000000);
+	const after_ = await balance(consumer.c);
+	assert.equal(before_.spendable.micro_usd - after_.spendable.micro_usd, charge);
+	assert.equal(after_.held.micro_usd, 0, 'the hold is released');
+	const sup1 = await balance(supplier.c);
+	assert.equal(sup1.earnings.micro_usd - sup0.earnings.micro_usd, earning);
+	const usage = JSON.parse((await consumer.c.get('/v1/me/usage?limit=1')).text_).data[0];
+	assert.equal(usage.tokens_out, 7);
+	assert.equal(usage.status, 'ok');
+});
+
+test('chat, streamed: chunks in order, the same text, usage only when asked', async () => {
+	const messages = [{ role: 'user', content: 'stream me something' }];
+	const whole = await client.chat.completions.create({ model, max_tokens: 12, messages });
+	const stream = await client.chat.completions.create({ model, max_tokens: 12, messages, stream: true });
+	let text = '', chunks = 0, usage = null;
+	for await (const c of stream) {
+		chunks++;
+		assert.equal(c.model, model);
+		if (c.usage) usage = c.usage;
+		text += c.choices[0]?.delta?.content ?? '';
+	}
+	assert.equal(text, whole.choices[0].message.content);
+	assert.ok(chunks >= 12);
+	assert.equal(usage, null, 'no usage chunk unless asked');
+	const s2 = await client.chat.completions.create({ model, max_tokens: 5, messages, stream: true,
+		stream_options: { include_usage: true } });
+	for await (const c of s2) if (c.usage) usage = c.usage;
+	assert.equal(usage.completion_tokens, 5);
+	// The relay asked the node for usage and sent our cap and the supplier's token.
+	const last = (await A.stats()).last.model ? (await A.stats()).last : (await B.stats()).last;
+	assert.match(last.model, /^upstream-\d+$/);
+	assert.equal(last.authorization, 'Bearer sk-supplier-secret');
+});
+
+test('completions and embeddings', async () => {
+	const c = await client.completions.create({ model, prompt: 'say hi', max_tokens: 3 });
+	assert.equal(c.choices[0].text.trim().split(/\s+/).length, 3);
+	const e = await client.embeddings.create({ model, input: ['a b', 'c'] });
+	assert.equal(e.data.length, 2);
+	assert.ok(e.data[0].embedding.length > 0);
+	assert.ok(e.usage.prompt_tokens >= 3);
+});
+
+test('errors in OpenAI\'s shape: bad key, unknown model, bad body, too poor', async () => {
+	const bad = new OpenAIClass({ apiKey: 'ip_nope', baseURL: `${s.url}/v1`, maxRetries: 0 });
+	await assert.rejects(bad.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] }),
+		(e) => e.status === 401);
+	await assert.rejects(client.chat.completions.create({ model: 'no/such-model', messages: [{ role: 'user', content: 'x' }] }),
+		(e) => e.status === 404);
+	let res = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', body: '{"model": 5}',
+		headers: { authorization: `Bearer ${consumer.key}`, 'content-type': 'application/json' } });
+	assert.equal(res.status, 400);
+	assert.equal((await res.json()).error.param, 'model');
+	res = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', body: '{"model": "x", "messages": []}',
+		headers: { authorization: `Bearer ${consumer.key}` } });
+	assert.equal((await res.json()).error.param, 'messages');
+	res = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', body: 'not json',
+		headers: { authorization: `Bearer ${consumer.key}` } });
+	assert.equal(res.status, 400);
+	// A price that no balance of $1 covers.
+	await addNode(s, supplier, A, { name: 'pricey', id: 'pricey/model', price_in: 1000000000000, price_out: 1 });
+	await assert.rejects(client.chat.completions.create({ model: 'pricey/model', max_tokens: 1,
+		messages: [{ role: 'user', content: 'x' }] }), (e) => e.status === 402);
+	assert.equal((await balance(consumer.c)).held.micro_usd, 0);
+});
+
+test('a max_price below every node is refused with 503', async () => {
+	const res = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST',
+		headers: { authorization: `Bearer ${consumer.key}` },
+		body: JSON.stringify({ model, messages: [{ role: 'user', content: 'x' }], max_price: { prompt: 1, completion: 1 } }) });
+	assert.equal(res.status, 503);
+	assert.ok(res.headers.get('retry-after'));
+});
+
+const ask = (m = model, extra = {}) => client.chat.completions.create({ model: m, max_tokens: 3,
+	messages: [{ role: 'user', content: 'ping' }], ...extra });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test('breaker: three failures park a node, failover hides them, one probe readmits it', async () => {
+	await Promise.all([A.reset(), B.reset()]);
+	await A.control({ fault: '500', count: -1 });
+	// Consumers see only successes: every failure on A fails over to B.
+	for (let i = 0; i < 40 && (await A.stats()).faults < 3; i++)
+		assert.equal((await ask()).choices.length, 1);
+	assert.equal((await A.stats()).faults, 3);
+	// Parked: A sees nothing while it lasts (2 s in this stack).
+	const seen = (await A.stats()).requests;
+	for (let i = 0; i < 6; i++) await ask();
+	assert.equal((await A.stats()).requests, seen, 'a parked node got traffic');
+	// After the park one probe goes to A; it fails, so A is parked again.
+	await sleep(2200);
+	for (let i = 0; i < 40 && (await A.stats()).requests === seen; i++) await ask();
+	assert.equal((await A.stats()).requests, seen + 1, 'exactly one probe');
+	for (let i = 0; i < 6; i++) await ask();
+	assert.equal((await A.stats()).requests, seen + 1, 'a failed probe parks again');
+	// A healthy probe closes the breaker: A takes traffic again.
+	await A.control({ fault: 'none', count: -1 });
+	await sleep(2200);
+	for (let i = 0; i < 40 && (await A.stats()).requests < seen + 3; i++) await ask();
+	assert.ok((await A.stats()).requests >= seen + 3, 'A is back in the rotation');
+});
+
+test('the consumer\'s bad input (4xx) is neutral: passed through, no node parked', async () => {
+	await Promise.all([A.reset(), B.reset()]);
+	await Promise.all([A.control({ fault: '400', count: 6 }), B.control({ fault: '400', count: 6 })]);
+	let rejected = 0;
+	for (let i = 0; i < 6; i++)
+		await ask().catch((e) => { assert.equal(e.status, 400); rejected++; });
+	assert.equal(rejected, 6);
+	await Promise.all([A.control({ fault: 'none', count: -1 }), B.control({ fault: 'none', count: -1 })]);
+	const a0 = (await A.stats()).requests, b0 = (await B.stats()).requests;
+	for (let i = 0; i < 12; i++) await ask();
+	assert.ok((await A.stats()).requests > a0 && (await B.stats()).requests > b0, 'both still routed');
+});
+
+test('failover before the first byte: a hanging node is left for the next', async () => {
+	await Promise.all([A.reset(), B.reset()]);
+	await A.control({ fault: 'hang', count: 1 });
+	// Ask until a request lands on A first: it hangs for the 3 s first-byte
+	// timeout, then B answers it, and the consumer sees one success.
+	for (let i = 0; i < 20; i++) {
+		const t0 = Date.now();
+		const r = await ask();
+		assert.equal(r.choices.length, 1);
+		if ((await A.stats()).faults === 1) {
+			assert.ok(Date.now() - t0 >= 2900, 'waited for the first-byte timeout');
+			return;
+		}
+	}
+	assert.fail('no request was sent to A first');
+});
+
+test('a node that drops mid-stream: an error event, and only what was served is billed', async () => {
+	await Promise.all([A.reset(), B.reset()]);
+	await Promise.all([A.control({ fault: 'drop', after_tokens: 3, count: 1 }),
+		B.control({ fault: 'drop', after_tokens: 3, count: 1 })]);
+	const stream = await client.chat.completions.create({ model, max_tokens: 20, stream: true,
+		messages: [{ role: 'user', content: 'long answer please' }] });
+	let text = '';
+	await assert.rejects((async () => {
+		for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
+	})());
+	assert.equal(text.trim().split(/\s+/).length, 3);
+	await sleep(300);	// settlement is asynchronous
+	const row = JSON.parse((await consumer.c.get('/v1/me/usage?limit=1')).text_).data[0];
+	assert.equal(row.status, 'failed');
+	assert.equal(row.tokens_out, 3);
+});
+
+test('a consumer who leaves mid-stream cancels the upstream call and pays for what was served', async () => {
+	await Promise.all([A.reset(), B.reset()]);
+	await Promise.all([A.control({ interval_ms: 100, tokens: 50 }), B.control({ interval_ms: 100, tokens: 50 })]);
+	const ac = new AbortController();
+	const stream = await client.chat.completions.create({ model, max_tokens: 50, stream: true,
+		messages: [{ role: 'user', content: 'slowly' }] }, { signal: ac.signal });
+	let n = 0;
+	// The openai client ends an aborted stream quietly (or throws an abort error).
+	try {
+		for await (const c of stream) if ((c.choices[0]?.delta?.content ?? '') !== '' && ++n === 3) ac.abort();
+	} catch (e) {
+		assert.match(String(e.name), /Abort/);
+	}
+	assert.equal(n, 3);
+	await sleep(800);
+	const cancelled = (await A.stats()).cancelled + (await B.stats()).cancelled;
+	assert.equal(cancelled, 1, 'the upstream call was cancelled');
+	const row = JSON.parse((await consumer.c.get('/v1/me/usage?limit=1')).text_).data[0];
+	assert.equal(row.status, 'cancelled');
+	assert.ok(row.tokens_out >= 3 && row.tokens_out < 50, `billed ${row.tokens_out}`);
+	await Promise.all([A.reset(), B.reset()]);
+	assert.equal((await ask()).choices.length, 1, 'no node was blamed');
+});
+
+test('a node at capacity is not chosen; with all full the answer is 503', async () => {
+	await Promise.all([A.reset(), B.reset()]);
+	const capModel = 'cap/model';
+	await addNode(s, supplier, A, { name: 'cap-a', id: capModel, concurrency: 1 });
+	await addNode(s, supplier, B, { name: 'cap-b', id: capModel, concurrency: 1 });
+	await Promise.all([A.control({ interval_ms: 100, tokens: 30 }), B.control({ interval_ms: 100, tokens: 30 })]);
+	const open = async () => {
+		const st = await client.chat.completions.create({ model: capModel, max_tokens: 30, stream: true,
+			messages: [{ role: 'user', content: 'hold on' }] });
+		const it = st[Symbol.asyncIterator]();
+		await it.next();	// the first chunk: the call is in flight
+		return it;
+	};
+	const one = await open(), two = await open();
+	assert.equal((await A.stats()).active, 1, 'one stream each');
+	assert.equal((await B.stats()).active, 1);
+	await assert.rejects(client.chat.completions.create({ model: capModel, max_tokens: 3,
+		messages: [{ role: 'user', content: 'x' }] }), (e) => e.status === 503);
+	for (const it of [one, two]) while (!(await it.next()).done);
+	await Promise.all([A.control({ interval_ms: 0 }), B.control({ interval_ms: 0 })]);
+});
+
+test('a silent upstream gets ": keep-alive" comments, then the stream', async () => {
+	await Promise.all([A.reset(), B.reset()]);
+	await Promise.all([A.control({ first_token_ms: 2500 }), B.control({ first_token_ms: 2500 })]);
+	const res = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST',
+		headers: { authorization: `Bearer ${consumer.key}`, 'content-type': 'application/json' },
+		body: JSON.stringify({ model, max_tokens: 2, stream: true, messages: [{ role: 'user', content: 'wait' }] }) });
+	assert.equal(res.status, 200);
+	const text = await res.text();
+	assert.ok(text.indexOf(': keep-alive') >= 0 && text.indexOf(': keep-alive') < text.indexOf('data:'), text.slice(0, 200));
+	assert.match(text, /data: \[DONE\]\n\n$/);
+	await Promise.all([A.control({ first_token_ms: 0 }), B.control({ first_token_ms: 0 })]);
+});
+
+test('streams are not buffered by lighttpd, nor by Apache', async () => {
+	apache = await startStack({ front: 'apache', conf: '[gateway]\nramp_start_pct = 100\n' });
+	const sup = await userWithKey(apache, 'apache-supplier'), con = await userWithKey(apache, 'apache-consumer');
+	await addNode(apache, sup, A, { name: 'apache-a' });
+	await Promise.all([A.reset(), B.reset()]);
+	await Promise.all([A.control({ interval_ms: 100, tokens: 20 }), B.control({ interval_ms: 100, tokens: 20 })]);
+	for (const [url, key] of [[s.url, consumer.key], [apache.url, con.key]]) {
+		const c = new OpenAIClass({ apiKey: key, baseURL: `${url}/v1`, maxRetries: 0 });
+		const t0 = Date.now();
+		const st = await c.chat.completions.create({ model, max_tokens: 20, stream: true,
+			messages: [{ role: 'user', content: 'tick tock' }] });
+		let first = 0, n = 0;
+		for await (const ch of st) {
+			if ((ch.choices[0]?.delta?.content ?? '') !== '' && n++ === 0) first = Date.now() - t0;
+		}
+		const total = Date.now() - t0;
+		assert.equal(n, 20, url);
+		assert.ok(first < total - 1000, `${url}: first token at ${first} ms of ${total} ms: buffered`);
+	}
+	await Promise.all([A.reset(), B.reset()]);
+});

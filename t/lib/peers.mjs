@@ -1,0 +1,14 @@
+// peers.mjs: the official client libraries the tests use as real peers,
+// installed by ./dev test into t/node_modules. INFRPOOL_NODE_MODULES points
+// there when the tests run from another tree (make distcheck).
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const modules = process.env.INFRPOOL_NODE_MODULES ??
+	new URL('../node_modules', import.meta.url).pathname;
+
+// The openai package's default export: the OpenAI client class.
+export async function OpenAI() {
+	const pkg = join(modules, 'openai', 'index.mjs');
+	return (await import(pathToFileURL(pkg).href)).default;
+}
