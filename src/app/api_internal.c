@@ -179,6 +179,12 @@ admit_refused(struct req *r, int rc, const struct gw_admit *in,
 		return bad(r, "max_tokens", "The worst-case cost of this"
 		    " request is too large to hold; send a smaller prompt or"
 		    " max_tokens.");
+	case GW_RATE_LIMITED:
+		resp_header(r, "Retry-After", arena_printf(r->arena, "%d",
+		    out->retry_after));
+		return resp_api_error(r, 429, "requests", "rate_limit_exceeded",
+		    NULL, "Rate limit reached for this API key; slow down and "
+		    "retry after the time in Retry-After.");
 	case GW_INSUFFICIENT:
 		money_format(out->amount, usd, sizeof(usd));
 		return resp_api_error(r, 402, "insufficient_quota",

@@ -280,6 +280,8 @@ configure_gateway(struct cfg *c, struct gateway_cfg *g)
 	cfg_seconds(c, "gateway", "hold_ttl", 600, 10, 86400, &g->hold_ttl);
 	cfg_int(c, "gateway", "ramp_start_pct", 25, 1, 100, &g->ramp_start_pct);
 	cfg_int(c, "gateway", "ramp_days", 7, 0, 365, &g->ramp_days);
+	cfg_int(c, "gateway", "requests_per_minute", 600, 0, 1000000,
+	    &g->per_key_minute);
 }
 
 /*

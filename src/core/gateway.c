@@ -15,6 +15,7 @@
 #include "json.h"
 #include "log.h"
 #include "money.h"
+#include "ratelimit.h"
 #include "str.h"
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -304,6 +305,12 @@ gateway_admit(struct db *db, struct arena *a, const struct gateway_cfg *cfg,
 		return GW_ERROR;
 	if ((rc = apikey_lookup(db, a, in->key, &user_id, &key_id)) != 0) {
 		rc = rc == 1 ? GW_BAD_KEY : GW_ERROR;
+		goto out;
+	}
+	if (cfg->per_key_minute > 0 && (rc = ratelimit_hit(db, a,
+	    arena_printf(a, "req:key:%" PRId64, key_id), (int)cfg->per_key_minute,
+	    60, &out->retry_after)) != 0) {
+		rc = rc == 1 ? GW_RATE_LIMITED : GW_ERROR;
 		goto out;
 	}
 	if ((rc = collect(db, a, cfg, keys, in, &c)) != GW_OK)

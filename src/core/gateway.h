@@ -22,6 +22,7 @@ struct gateway_cfg {
 	long long	 hold_ttl;		/* seconds a hold lives unsettled */
 	long long	 ramp_start_pct;	/* a new node's share of its concurrency */
 	long long	 ramp_days;		/* days to reach 100% */
+	long long	 per_key_minute;	/* requests per API key a minute; 0: no limit */
 };
 
 /* Outcomes of gateway_admit and gateway_settle. */
@@ -33,6 +34,7 @@ enum gw_rc {
 	GW_NO_CAPACITY,		/* admit: none within max_price, or usable */
 	GW_TOO_COSTLY,		/* admit: the worst case overflows */
 	GW_INSUFFICIENT,	/* admit: the consumer cannot cover the hold */
+	GW_RATE_LIMITED,	/* admit: the key sent too many requests */
 	GW_NOT_FOUND,		/* settle: no request holds this hold */
 	GW_BAD_NODE		/* settle: node_id was not a candidate */
 };
@@ -57,6 +59,7 @@ struct gw_admitted {
 	char		 task_id[GW_TASK_LEN + 1];
 	long long	 max_tokens;	/* the output cap: 0 for embeddings */
 	json_t		*candidates;	/* registered with the arena */
+	int		 retry_after;	/* seconds, with GW_RATE_LIMITED */
 };
 
 /*

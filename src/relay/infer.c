@@ -164,26 +164,51 @@ public_model(struct infer *in, json_t *obj)
 		json_object_set_new(obj, "model", json_string(in->model));
 }
 
-/* Count a content-bearing chunk (the relay's own token count). */
+/* Words in s: the relay's estimate of a whole answer's tokens. */
+static long long
+words(const char *s)
+{
+	long long	n = 0;
+	int		in = 0;
+
+	for (; *s != '\0'; s++) {
+		if (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
+			in = 0;
+		else if (!in) {
+			in = 1;
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * The relay's own count of what it forwarded: one per content-bearing
+ * chunk of a stream, or the words of a whole answer (chat message or
+ * completion text). The upstream's reported usage is billed when it
+ * gives one; this is the check on it and the fallback.
+ */
 static void
 count_chunk(struct infer *in, json_t *obj)
 {
-	json_t		*c = json_array_get(json_object_get(obj, "choices"), 0);
+	json_t		*c, *delta;
 	const char	*s;
+	size_t		 i;
 
-	if (c == NULL)
-		return;
-	s = json_string_value(json_object_get(json_object_get(c, "delta"),
-	    "content"));
-	if (s == NULL)
-		s = json_string_value(json_object_get(c, "text"));
-	if (s != NULL && *s != '\0') {
-		in->counted_out++;
-		if (in->ttft_ms < 0)
-			in->ttft_ms = util_now_ms() - in->t0_ms;
+	json_array_foreach(json_object_get(obj, "choices"), i, c) {
+		if ((delta = json_object_get(c, "delta")) != NULL)
+			s = json_string_value(json_object_get(delta, "content"));
+		else if ((s = json_string_value(json_object_get(c, "text"))) == NULL)
+			s = json_string_value(json_object_get(json_object_get(c,
+			    "message"), "content"));
+		if (s != NULL && *s != '\0') {
+			in->counted_out += in->stream ? 1 : words(s);
+			if (in->ttft_ms < 0)
+				in->ttft_ms = util_now_ms() - in->t0_ms;
+		}
+		if (json_is_string(json_object_get(c, "finish_reason")))
+			in->finished = 1;
 	}
-	if (json_is_string(json_object_get(c, "finish_reason")))
-		in->finished = 1;
 }
 
 /* One upstream SSE event: check, count, rewrite, forward. */

@@ -79,6 +79,9 @@ test('chat, not streamed: the answer, the model name, and the ledger exact to th
 	const usage = JSON.parse((await consumer.c.get('/v1/me/usage?limit=1')).text_).data[0];
 	assert.equal(usage.tokens_out, 7);
 	assert.equal(usage.status, 'ok');
+	// The relay counted the answer itself too, and both numbers were kept.
+	await new Promise((r) => setTimeout(r, 200));
+	assert.equal(await s.sql(`SELECT reported_out || ' ' || counted_out FROM requests WHERE id = ${usage.id}`), '7 7');
 });
 
 test('chat, streamed: chunks in order, the same text, usage only when asked', async () => {
