@@ -306,14 +306,20 @@ no_keys(struct req *r)
 	    " configured [crypto] keys.");
 }
 
-/* Answer with node id of the caller as it is now, with status. */
+/*
+ * Answer with node id of the caller as it is now, with status, adding
+ * "node_token" when token is a new worker token to show this once.
+ */
 static int
-send_node(struct req *r, int status, int64_t id)
+send_node(struct req *r, int status, int64_t id, const char *token)
 {
 	json_t	*node;
 
 	switch (node_get(r->app->db, r->arena, r->auth.user_id, id, &node)) {
 	case NODE_OK:
+		if (token != NULL && *token != '\0')
+			json_object_set_new(node, "node_token",
+			    json_string(token));
 		return resp_json(r, status, node);
 	case NODE_NOT_FOUND:
 		return no_node(r);
@@ -340,7 +346,7 @@ api_supplier_node(struct req *r)
 {
 	int64_t	id = path_id(r);
 
-	return id == 0 ? no_node(r) : send_node(r, 200, id);
+	return id == 0 ? no_node(r) : send_node(r, 200, id, NULL);
 }
 
 /* POST /v1/supplier/nodes: register a node with its models; 201. */
@@ -351,13 +357,15 @@ api_supplier_node_create(struct req *r)
 	struct verr		 e;
 	json_t			*body;
 	int64_t			 id;
+	char			 token[NODE_WTOKEN_LEN + 1];
+	int			 rc;
 
 	if ((body = body_json(r)) == NULL)
 		return 400;
 	if (parse_node(r, body, 1, NULL, &spec, &e) == -1)
 		return bad(r, e.param, e.msg);
 	switch (node_create(r->app->db, r->arena, &r->app->keys,
-	    r->auth.user_id, &spec, &id)) {
+	    r->auth.user_id, &spec, &id, token)) {
 	case NODE_OK:
 		break;
 	case NODE_NO_KEYS:
@@ -367,7 +375,10 @@ api_supplier_node_create(struct req *r)
 	}
 	log_info("node %lld registered (%s, %zu models)", (long long)id,
 	    spec.connection, spec.nmodels);
-	return send_node(r, 201, id);
+	/* The worker's token is in this response only, never again. */
+	rc = send_node(r, 201, id, token);
+	explicit_bzero(token, sizeof(token));
+	return rc;
 }
 
 /* PATCH /v1/supplier/nodes/{id}: change the fields given. */
@@ -400,7 +411,7 @@ api_supplier_node_update(struct req *r)
 	    r->auth.user_id, id, &spec)) {
 	case NODE_OK:
 		log_info("node %lld updated", (long long)id);
-		return send_node(r, 200, id);
+		return send_node(r, 200, id, NULL);
 	case NODE_NOT_FOUND:
 		return no_node(r);
 	case NODE_NO_KEYS:
@@ -428,4 +439,36 @@ api_supplier_node_delete(struct req *r)
 	default:
 		return 500;
 	}
+}
+
+/*
+ * POST /v1/supplier/nodes/{id}/token: a new node token for a worker node,
+ * shown in this answer only; the old one stops opening at once. An
+ * endpoint node has none: 400.
+ */
+int
+api_supplier_node_token(struct req *r)
+{
+	char	token[NODE_WTOKEN_LEN + 1];
+	int64_t	id = path_id(r);
+	int	rc;
+
+	if (id == 0)
+		return no_node(r);
+	switch (node_rotate_token(r->app->db, r->arena, r->auth.user_id, id,
+	    token)) {
+	case NODE_OK:
+		break;
+	case NODE_NOT_FOUND:
+		return no_node(r);
+	case NODE_NOT_WORKER:
+		return bad(r, NULL, "Only worker nodes have a node token; an"
+		    " endpoint node is called with its api_token.");
+	default:
+		return 500;
+	}
+	log_info("node %lld: node token rotated", (long long)id);
+	rc = send_node(r, 200, id, token);
+	explicit_bzero(token, sizeof(token));
+	return rc;
 }

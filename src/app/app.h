@@ -185,12 +185,20 @@ int		 api_supplier_node(struct req *);
 int		 api_supplier_node_create(struct req *);
 int		 api_supplier_node_update(struct req *);
 int		 api_supplier_node_delete(struct req *);
+int		 api_supplier_node_token(struct req *);
 int		 api_models_list(struct req *);
 int		 api_models_get(struct req *);
 int		 api_me_usage(struct req *);
 int		 api_supplier_usage(struct req *);
 int		 api_internal_admit(struct req *);
 int		 api_internal_settle(struct req *);
+int		 api_worker_auth(struct req *);
+int		 api_worker_seen(struct req *);
+int		 page_nodes(struct req *);
+int		 page_nodes_create(struct req *);
+int		 page_nodes_prices(struct req *);
+int		 page_nodes_token(struct req *);
+int		 page_nodes_delete(struct req *);
 
 /* api_usage.c: every request of the caller, for the export; NULL on error. */
 json_t		*usage_export(struct req *);

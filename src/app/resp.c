@@ -120,6 +120,9 @@ static const struct {
 	{ "logout", "You are logged out." },
 	{ "password", "Your password is changed; other sessions were logged out." },
 	{ "revoked", "The key is revoked and stops working at once." },
+	{ "node_added", "Your node is added. The relay offers it traffic once it answers." },
+	{ "node_prices", "The prices are saved; requests admitted from now on pay them." },
+	{ "node_removed", "The node is removed: it gets no more traffic. Its history stays in your usage." },
 };
 
 /* Add the flash message (and clear its cookie), the user and the CSRF token. */

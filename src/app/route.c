@@ -24,6 +24,11 @@ static const struct route routes[] = {
 	{ "GET",    "/keys",		R_SESSION,		page_keys,		0 },
 	{ "POST",   "/keys",		R_SESSION | R_CSRF,	page_keys_create,	0 },
 	{ "POST",   "/keys/{}/revoke",	R_SESSION | R_CSRF,	page_keys_revoke,	0 },
+	{ "GET",    "/nodes",		R_SESSION,		page_nodes,		0 },
+	{ "POST",   "/nodes",		R_SESSION | R_CSRF,	page_nodes_create,	0 },
+	{ "POST",   "/nodes/{}/prices",	R_SESSION | R_CSRF,	page_nodes_prices,	0 },
+	{ "POST",   "/nodes/{}/token",	R_SESSION | R_CSRF,	page_nodes_token,	0 },
+	{ "POST",   "/nodes/{}/delete",	R_SESSION | R_CSRF,	page_nodes_delete,	0 },
 	{ "GET",    "/v1/me",		R_EITHER,		api_me,			0 },
 	{ "GET",    "/v1/me/transfers",	R_EITHER,		api_me_transfers,	0 },
 	{ "GET",    "/v1/me/export",	R_EITHER,		api_me_export,		0 },
@@ -38,10 +43,13 @@ static const struct route routes[] = {
 	{ "GET",    "/v1/supplier/nodes/{}", R_EITHER,		api_supplier_node,	0 },
 	{ "PATCH",  "/v1/supplier/nodes/{}", R_SESSION | R_CSRF, api_supplier_node_update, 0 },
 	{ "DELETE", "/v1/supplier/nodes/{}", R_SESSION | R_CSRF, api_supplier_node_delete, 0 },
+	{ "POST",   "/v1/supplier/nodes/{}/token", R_SESSION | R_CSRF, api_supplier_node_token, 0 },
 	{ "GET",    "/v1/supplier/usage", R_EITHER,		api_supplier_usage,	0 },
 	{ "GET",    "/internal/ping",	R_INTERNAL,		api_internal_ping,	0 },
 	{ "POST",   "/internal/admit",	R_INTERNAL,		api_internal_admit,	0 },
 	{ "POST",   "/internal/settle",	R_INTERNAL,		api_internal_settle,	0 },
+	{ "POST",   "/internal/worker/auth", R_INTERNAL,	api_worker_auth,	0 },
+	{ "POST",   "/internal/worker/seen", R_INTERNAL,	api_worker_seen,	0 },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 

@@ -10,17 +10,25 @@
 #include "db.h"
 #include "json.h"
 #include "log.h"
+#include "money.h"
 #include "node.h"
 #include "str.h"
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define XSTR(x)	STR(x)
+#define STR(x)	#x
+/* The moment a state or a worker's contact turns stale. */
+#define STALE	"now() - interval '" XSTR(NODE_STALE_SECONDS) " seconds'"
+/* Midnight UTC today, as a timestamptz. */
+#define TODAY \
+	"(date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
 
 static const struct db_stmt q_insert = {
 	"node_insert",
 	"INSERT INTO nodes (user_id, name, supply_type, connection,"
-	" max_concurrency, context_length, base_url)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-	7, 0
+	" max_concurrency, context_length, base_url, node_token_hash)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, decode($8, 'hex')) RETURNING id",
+	8, 0
 };
 /* Lock a live node of the user (and learn it is there). */
 static const struct db_stmt q_lock = {
@@ -42,6 +50,34 @@ static const struct db_stmt q_set_token = {
 	"UPDATE nodes SET api_token_sealed = $2 WHERE id = $1",
 	2, 0
 };
+static const struct db_stmt q_set_wtoken = {
+	"node_set_wtoken",
+	"UPDATE nodes SET node_token_hash = decode($2, 'hex'),"
+	" updated_at = now() WHERE id = $1",
+	2, 0
+};
+/* The node a worker's token opens, whatever its status. */
+static const struct db_stmt q_token_auth = {
+	"node_token_auth",
+	"SELECT id, max_concurrency, status FROM nodes"
+	" WHERE node_token_hash = decode($1, 'hex')",
+	1, DB_RETRY
+};
+/*
+ * The relay's report, as parallel arrays: a live worker was seen now; an
+ * unmeasured round trip keeps the last one measured.
+ */
+static const struct db_stmt q_report = {
+	"node_report",
+	"UPDATE nodes n SET last_seen_at = CASE WHEN s.live AND"
+	" n.connection = 'worker' THEN now() ELSE n.last_seen_at END,"
+	" last_rtt_ms = coalesce(s.rtt, n.last_rtt_ms), inflight = s.inflight,"
+	" parked = s.parked, state_at = now()"
+	" FROM unnest($1::bigint[], $2::boolean[], $3::integer[],"
+	"  $4::integer[], $5::boolean[]) AS s(id, live, rtt, inflight, parked)"
+	" WHERE n.id = s.id AND n.status <> 'deleted'",
+	5, 0
+};
 static const struct db_stmt q_clear_models = {
 	"node_clear_models",
 	"DELETE FROM node_models WHERE node_id = $1",
@@ -60,20 +96,44 @@ static const struct db_stmt q_delete = {
 	" AND status <> 'deleted'",
 	2, 0
 };
-/* A node as JSON, built by the database; never the sealed token. */
+/*
+ * A node as JSON, built by the database; never a token. The state follows
+ * docs/worker-protocol.md §4: a worker not seen lately, or any node whose
+ * last report is stale, is offline; an endpoint never reported on is
+ * unknown. Money stays in micro-USD here; node_json() dresses it.
+ */
 #define NODE_JSON \
 	"SELECT json_build_object('id', n.id, 'object', 'node', 'name', n.name," \
 	" 'supply_type', n.supply_type, 'connection', n.connection," \
 	" 'status', n.status, 'max_concurrency', n.max_concurrency," \
 	" 'context_length', n.context_length, 'base_url', n.base_url," \
 	" 'has_api_token', n.api_token_sealed IS NOT NULL," \
+	" 'has_node_token', n.node_token_hash IS NOT NULL," \
 	" 'created_at', " TS("n.created_at") ", 'updated_at', " \
 	TS("n.updated_at") ", 'last_seen_at', " TS("n.last_seen_at") "," \
+	" 'state', CASE WHEN n.connection = 'worker' AND" \
+	"  (n.last_seen_at IS NULL OR n.last_seen_at < " STALE ")" \
+	"  THEN 'offline' WHEN n.state_at IS NULL THEN CASE n.connection" \
+	"  WHEN 'endpoint' THEN 'unknown' ELSE 'offline' END" \
+	"  WHEN n.state_at < " STALE " THEN 'offline'" \
+	"  WHEN n.parked THEN 'parked' ELSE 'online' END," \
+	" 'state_at', " TS("n.state_at") ", 'last_rtt_ms', n.last_rtt_ms," \
+	" 'inflight', n.inflight," \
 	" 'models', coalesce((SELECT json_agg(json_build_object('model'," \
 	"  m.model, 'upstream_model', m.upstream_model, 'price_in'," \
 	"  m.price_in, 'price_out', m.price_out) ORDER BY m.model)" \
-	"  FROM node_models m WHERE m.node_id = n.id), '[]'::json))::text" \
-	" FROM nodes n"
+	"  FROM node_models m WHERE m.node_id = n.id), '[]'::json)," \
+	" 'today', json_build_object('requests', t.requests, 'ok', t.ok," \
+	"  'tokens_in', t.tokens_in, 'tokens_out', t.tokens_out," \
+	"  'earnings', t.earnings)," \
+	" 'earnings', (SELECT coalesce(sum(r.earning), 0) FROM requests r" \
+	"  WHERE r.node_id = n.id))::text" \
+	" FROM nodes n CROSS JOIN LATERAL (SELECT count(*) AS requests," \
+	"  count(*) FILTER (WHERE r.status = 'ok') AS ok," \
+	"  coalesce(sum(r.tokens_in), 0) AS tokens_in," \
+	"  coalesce(sum(r.tokens_out), 0) AS tokens_out," \
+	"  coalesce(sum(r.earning), 0) AS earnings FROM requests r" \
+	"  WHERE r.node_id = n.id AND r.created_at >= " TODAY ") t"
 static const struct db_stmt q_get = {
 	"node_get",
 	NODE_JSON " WHERE n.id = $2 AND n.user_id = $1 AND n.status <> 'deleted'",
@@ -219,15 +279,41 @@ finish(struct db *db, int rc)
 	return db_commit(db) == -1 ? NODE_ERROR : rc;
 }
 
+/*
+ * A new worker node token into token, and its SHA-256 as hex into hash;
+ * 0 or -1 (no randomness).
+ */
+static int
+new_wtoken(char token[NODE_WTOKEN_LEN + 1], char hash[65])
+{
+	memcpy(token, NODE_WTOKEN_PREFIX, 4);
+	if (crypto_token_base62(token + 4, NODE_WTOKEN_RANDOM + 1,
+	    NODE_WTOKEN_RANDOM) == -1) {
+		log_error("node token: no randomness");
+		return -1;
+	}
+	crypto_sha256_hex(token, NODE_WTOKEN_LEN, hash);
+	return 0;
+}
+
 /* Insert the node, then its token and models, in one transaction. */
 int
 node_create(struct db *db, struct arena *a, const struct crypto_keyring *keys,
-    int64_t user_id, const struct node_spec *spec, int64_t *id)
+    int64_t user_id, const struct node_spec *spec, int64_t *id,
+    char token[NODE_WTOKEN_LEN + 1])
 {
-	const char	*p[7];
+	const char	*p[8];
+	char		 hash[65];
 	PGresult	*res;
 	int		 rc = NODE_ERROR;
 
+	token[0] = '\0';
+	p[7] = NULL;
+	if (strcmp(spec->connection, "worker") == 0) {
+		if (new_wtoken(token, hash) == -1)
+			return NODE_ERROR;
+		p[7] = hash;
+	}
 	if (db_begin(db) == -1)
 		return NODE_ERROR;
 	p[0] = db_i64(a, user_id);
@@ -245,7 +331,100 @@ node_create(struct db *db, struct arena *a, const struct crypto_keyring *keys,
 		goto out;
 	rc = set_models(db, a, *id, spec) == -1 ? NODE_ERROR : NODE_OK;
 out:
+	if (rc != NODE_OK)
+		explicit_bzero(token, NODE_WTOKEN_LEN + 1);
 	return finish(db, rc);
+}
+
+/* Lock the node, check it is a worker, store a new token's hash. */
+int
+node_rotate_token(struct db *db, struct arena *a, int64_t user_id,
+    int64_t id, char token[NODE_WTOKEN_LEN + 1])
+{
+	const char	*p[2];
+	char		 hash[65];
+	PGresult	*res;
+	int		 rc = NODE_ERROR;
+
+	token[0] = '\0';
+	if (db_begin(db) == -1)
+		return NODE_ERROR;
+	p[0] = db_i64(a, id);
+	p[1] = db_i64(a, user_id);
+	if ((res = db_exec(db, a, &q_lock, p)) == NULL)
+		goto out;
+	if (PQntuples(res) == 0) {
+		rc = NODE_NOT_FOUND;
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "worker") != 0) {
+		rc = NODE_NOT_WORKER;
+		goto out;
+	}
+	if (new_wtoken(token, hash) == -1)
+		goto out;
+	p[1] = hash;
+	if (db_exec(db, a, &q_set_wtoken, p) != NULL)
+		rc = NODE_OK;
+out:
+	if (rc != NODE_OK)
+		explicit_bzero(token, NODE_WTOKEN_LEN + 1);
+	return finish(db, rc);
+}
+
+/* One indexed lookup by the token's SHA-256; see node.h. */
+int
+node_token_auth(struct db *db, struct arena *a, const char *token,
+    struct node_auth *out)
+{
+	char		 hash[65];
+	const char	*p[1] = { hash };
+	PGresult	*res;
+
+	if (strlen(token) != NODE_WTOKEN_LEN ||
+	    strncmp(token, NODE_WTOKEN_PREFIX, 4) != 0)
+		return NODE_NOT_FOUND;
+	crypto_sha256_hex(token, NODE_WTOKEN_LEN, hash);
+	if ((res = db_exec(db, a, &q_token_auth, p)) == NULL)
+		return NODE_ERROR;
+	if (PQntuples(res) == 0)
+		return NODE_NOT_FOUND;
+	out->id = db_int64(res, 0, 0);
+	out->max_concurrency = db_int64(res, 0, 1);
+	out->status = arena_strdup(a, PQgetvalue(res, 0, 2));
+	return NODE_OK;
+}
+
+/* The report as five "{…}" array literals, bound as parameters. */
+int
+node_report(struct db *db, struct arena *a, const struct node_state *st,
+    size_t n)
+{
+	struct str	 col[5] = { STR_INIT, STR_INIT, STR_INIT, STR_INIT,
+			    STR_INIT };
+	const char	*p[5];
+	size_t		 i, c;
+
+	for (c = 0; c < 5; c++)
+		str_putc(&col[c], '{');
+	for (i = 0; i < n; i++) {
+		const char *sep = i ? "," : "";
+
+		str_printf(&col[0], "%s%" PRId64, sep, st[i].id);
+		str_printf(&col[1], "%s%s", sep, st[i].live ? "t" : "f");
+		if (st[i].rtt_ms < 0)
+			str_printf(&col[2], "%sNULL", sep);
+		else
+			str_printf(&col[2], "%s%lld", sep, st[i].rtt_ms);
+		str_printf(&col[3], "%s%lld", sep, st[i].inflight);
+		str_printf(&col[4], "%s%s", sep, st[i].parked ? "t" : "f");
+	}
+	for (c = 0; c < 5; c++) {
+		str_putc(&col[c], '}');
+		p[c] = arena_strdup(a, str_cstr(&col[c]));
+		str_free(&col[c]);
+	}
+	return db_exec(db, a, &q_report, p) == NULL ? NODE_ERROR : NODE_OK;
 }
 
 /* Lock the node, then change what spec sets, in one transaction. */
@@ -296,15 +475,36 @@ node_delete(struct db *db, struct arena *a, int64_t user_id, int64_t id)
 	return atoi(PQcmdTuples(res)) == 1 ? NODE_OK : NODE_NOT_FOUND;
 }
 
-/* Parse the JSON text of row i, column 0 of res; NULL (logged) when bad. */
+/* Replace the micro-USD integer obj[key] with {micro_usd, usd}. */
+static void
+dress_money(json_t *obj, const char *key)
+{
+	json_t	*v = json_object_get(obj, key);
+	char	 usd[32];
+
+	if (!json_is_integer(v))
+		return;
+	money_format(json_integer_value(v), usd, sizeof(usd));
+	json_object_set_new(obj, key, json_pack("{s:I, s:s}", "micro_usd",
+	    json_integer_value(v), "usd", usd));
+}
+
+/*
+ * Parse the node JSON of row i, column 0 of res, its money dressed as
+ * {micro_usd, usd}; NULL (logged) when bad. The caller owns the result.
+ */
 static json_t *
 row_json(PGresult *res, int i)
 {
 	json_error_t	 je;
 	json_t		*v;
 
-	if ((v = json_loads(PQgetvalue(res, i, 0), 0, &je)) == NULL)
+	if ((v = json_loads(PQgetvalue(res, i, 0), 0, &je)) == NULL) {
 		log_error("node json: %s", je.text);
+		return NULL;
+	}
+	dress_money(v, "earnings");
+	dress_money(json_object_get(v, "today"), "earnings");
 	return v;
 }
 

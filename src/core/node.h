@@ -20,11 +20,17 @@ struct db;
 #define NODE_CONTEXT_MAX	10000000
 #define NODE_PRICE_MAX		1000000000000LL	/* micro-USD per 1M tokens */
 #define NODE_MODELS_MAX		100	/* models on one node */
+#define NODE_WTOKEN_PREFIX	"ipn_"	/* a worker's node token */
+#define NODE_WTOKEN_RANDOM	43	/* base62 characters: 256 bits */
+#define NODE_WTOKEN_LEN		(4 + NODE_WTOKEN_RANDOM)
+#define NODE_STALE_SECONDS	30	/* older state or contact: offline */
+#define NODE_REPORT_MAX		100000	/* nodes in one relay report */
 
 #define NODE_OK		0
 #define NODE_NOT_FOUND	1	/* no such live node of this user */
 #define NODE_ERROR	(-1)	/* database error (logged) */
 #define NODE_NO_KEYS	(-2)	/* a token to seal, but no [crypto] keys */
+#define NODE_NOT_WORKER	2	/* an endpoint node: it has no node token */
 
 /* One model a node serves: the public id, the upstream's name, prices. */
 struct node_model {
@@ -52,6 +58,22 @@ struct node_spec {
 	size_t			 nmodels;
 };
 
+/* What a worker's node token opens (node_token_auth). */
+struct node_auth {
+	int64_t		 id;
+	long long	 max_concurrency;
+	const char	*status;	/* "active" | "suspended" | "deleted" */
+};
+
+/* One node in the relay's report (docs/worker-protocol.md §4). */
+struct node_state {
+	int64_t		 id;
+	int		 live;
+	long long	 rtt_ms;	/* -1: not measured */
+	long long	 inflight;
+	int		 parked;
+};
+
 /* 1 when s is 1..NODE_MODEL_MAX characters of [A-Za-z0-9._:/-]. */
 int	 node_model_id_ok(const char *s);
 
@@ -67,11 +89,39 @@ int	 node_url_ok(const char *s);
 /*
  * Register a node of user_id with its models in one transaction; an
  * endpoint's non-empty api_token is sealed under the keyring's current key
- * with aad "node:<id>". NODE_OK with *id, NODE_NO_KEYS (nothing made) or
+ * with aad "node:<id>". A worker node gets a new node token, written to
+ * token to be shown this once (only its SHA-256 is kept); for an endpoint
+ * token is "". NODE_OK with *id, NODE_NO_KEYS (nothing made) or
  * NODE_ERROR.
  */
 int	 node_create(struct db *, struct arena *, const struct crypto_keyring *,
-	    int64_t user_id, const struct node_spec *, int64_t *id);
+	    int64_t user_id, const struct node_spec *, int64_t *id,
+	    char token[NODE_WTOKEN_LEN + 1]);
+
+/*
+ * Give worker node id of user_id a new node token (written to token, to be
+ * shown once); the old one stops opening at once. NODE_OK,
+ * NODE_NOT_FOUND, NODE_NOT_WORKER or NODE_ERROR.
+ */
+int	 node_rotate_token(struct db *, struct arena *, int64_t user_id,
+	    int64_t id, char token[NODE_WTOKEN_LEN + 1]);
+
+/*
+ * The node a worker's node token belongs to, by its SHA-256, whatever its
+ * status: NODE_OK with *out (status in the arena), NODE_NOT_FOUND for a
+ * malformed, unknown or replaced token, or NODE_ERROR.
+ */
+int	 node_token_auth(struct db *, struct arena *, const char *token,
+	    struct node_auth *out);
+
+/*
+ * Store the relay's report on n nodes in one statement: last_seen_at for
+ * live worker nodes, and the round trip (kept when not measured), the
+ * requests in flight, parked and state_at for every node. Unknown and
+ * deleted nodes are skipped. NODE_OK or NODE_ERROR.
+ */
+int	 node_report(struct db *, struct arena *, const struct node_state *,
+	    size_t n);
 
 /*
  * Change the fields spec sets on node id of user_id, in one transaction.
@@ -87,8 +137,12 @@ int	 node_delete(struct db *, struct arena *, int64_t user_id, int64_t id);
 /*
  * One live (not deleted) node of user_id as a JSON object {id, object,
  * name, supply_type, connection, status, max_concurrency, context_length,
- * base_url, has_api_token, created_at, updated_at, last_seen_at, models:
- * [{model, upstream_model, price_in, price_out}]}; never a token.
+ * base_url, has_api_token, has_node_token, created_at, updated_at,
+ * last_seen_at, state ("online" | "parked" | "offline" | "unknown"),
+ * state_at, last_rtt_ms, inflight, models: [{model, upstream_model,
+ * price_in, price_out}], today: {requests, ok, tokens_in, tokens_out,
+ * earnings}, earnings}, the earnings as {micro_usd, usd} and today the
+ * UTC day of the requests' creation; never a token.
  * NODE_OK with *out (the caller owns it), NODE_NOT_FOUND or NODE_ERROR.
  */
 int	 node_get(struct db *, struct arena *, int64_t user_id, int64_t id,

@@ -184,7 +184,8 @@ cfg_load(const char *path, char *err, size_t errlen)
 struct cfg *
 cfg_open(const char *path, char *err, size_t errlen)
 {
-	if (path == NULL && (path = getenv("INFRPOOL_CONFIG")) == NULL) {
+	if (path == NULL && ((path = getenv("INFRPOOL_CONFIG")) == NULL ||
+	    *path == '\0')) {	/* empty is as unset */
 		path = IP_SYSCONFDIR "/infrpool.conf";
 		if (access(path, F_OK) == -1)
 			path = NULL;

@@ -79,11 +79,11 @@ admit_done(struct xfer *x, CURLcode rc, long status, void *arg)
 	json_t		*body = NULL;
 
 	if (rc != CURLE_OK) {
-		log_error("admit: the app did not answer: %s", curl_easy_strerror(rc));
+		log_error("the app did not answer: %s", curl_easy_strerror(rc));
 		status = 0;
 	} else if ((body = json_loadb(str_cstr(&c->body), c->body.len, 0,
 	    NULL)) == NULL) {
-		log_error("admit: the app answered %ld without JSON", status);
+		log_error("the app answered %ld without JSON", status);
 		status = 0;
 	}
 	c->done(status, body, c->retry_after[0] ? c->retry_after : NULL, c->arg);
@@ -106,12 +106,13 @@ static const struct xfer_cb admit_cb = { NULL, call_data, admit_header,
     admit_done };
 
 /*
- * Ask the app to admit req (docs/internal.md). done(status, body,
- * retry_after, arg) follows once; status 0 means the app could not be
- * reached. Returns 0, or -1 when the call could not start.
+ * POST req to the app's internal path (docs/internal.md,
+ * docs/worker-protocol.md). done(status, body, retry_after, arg) follows
+ * once; status 0 means the app could not be reached or did not answer
+ * JSON. Returns 0, or -1 when the call could not start.
  */
 int
-app_admit(json_t *req, admit_fn done, void *arg)
+app_call(const char *path, json_t *req, admit_fn done, void *arg)
 {
 	struct call	*c;
 
@@ -119,11 +120,18 @@ app_admit(json_t *req, admit_fn done, void *arg)
 		abort();
 	c->done = done;
 	c->arg = arg;
-	if (post("/internal/admit", req, &admit_cb, c) == NULL) {
+	if (post(path, req, &admit_cb, c) == NULL) {
 		free(c);
 		return -1;
 	}
 	return 0;
+}
+
+/* Ask the app to admit req. As app_call. */
+int
+app_admit(json_t *req, admit_fn done, void *arg)
+{
+	return app_call("/internal/admit", req, done, arg);
 }
 
 static void settle_send(struct call *);

@@ -37,7 +37,8 @@ struct infer {
 	/* the attempt in flight */
 	struct candidate	*cur;
 	int			 attempts;
-	struct xfer		*x;
+	struct xfer		*x;		/* an endpoint call, or */
+	struct job		*job;		/* a worker's job */
 	long			 up_status;
 	struct str		 up_body;
 	struct sse		 sse;
@@ -54,6 +55,8 @@ struct infer {
 
 static void	try_next(struct infer *);
 static void	finish(struct infer *, const char *status, enum outcome);
+static void	start_stream(struct infer *);
+static void	send_chunk(struct infer *, const char *, size_t);
 
 /* Free a request's state; the settlement was sent already. */
 static void
@@ -77,15 +80,98 @@ infer_free(struct infer *in)
 	free(in);
 }
 
+/* Is an attempt in flight (an endpoint call or a worker's job)? */
+static int
+in_flight(const struct infer *in)
+{
+	return in->x != NULL || in->job != NULL;
+}
+
+/* Stop the attempt in flight; no callback of it follows. */
+static void
+attempt_cancel(struct infer *in)
+{
+	if (in->x != NULL)
+		xfer_cancel(in->x);
+	if (in->job != NULL)
+		job_cancel(in->job);
+	in->x = NULL;
+	in->job = NULL;
+}
+
+/* Pause or resume the attempt while the consumer lags. */
+static void
+attempt_pause(struct infer *in, int paused)
+{
+	if (in->x != NULL)
+		xfer_pause(in->x, paused);
+	else if (in->job != NULL && !paused)
+		job_resume(in->job);	/* a held batch POST is answered */
+}
+
+/*
+ * Take the request out of our hands before its final reply: the final
+ * reply may free the request and its connection at once, and the close
+ * callback must not run into us then. NULL when the consumer left.
+ */
+static struct evhttp_request *
+take_req(struct infer *in)
+{
+	struct evhttp_request	*req = in->req;
+
+	if (in->conn != NULL)
+		evhttp_connection_set_closecb(in->conn, NULL, NULL);
+	in->req = NULL;
+	in->conn = NULL;
+	return req;
+}
+
 /* Send an OpenAI-shaped error, unless the consumer left. */
 static void
 fail_client(struct infer *in, int status, const char *code, const char *msg)
 {
+	struct evhttp_request	*req = take_req(in);
+
+	if (req != NULL)
+		send_json_error(req, status, status >= 500 ? "server_error" :
+		    "invalid_request_error", code, NULL, msg);
+}
+
+/* End a stream with an OpenAI-style error event (and headers if none went). */
+static void
+stream_error(struct infer *in, const char *msg)
+{
+	struct str		 s = STR_INIT;
+	struct evhttp_request	*req;
+	json_t			*e;
+
 	if (in->req == NULL)
 		return;
-	send_json_error(in->req, status, status >= 500 ? "server_error" :
-	    "invalid_request_error", code, NULL, msg);
-	in->req = NULL;
+	start_stream(in);
+	e = json_pack("{s:{s:s, s:s, s:n, s:s}}", "error", "message", msg,
+	    "type", "server_error", "param", "code", "upstream_error");
+	str_puts(&s, "data: ");
+	json_to_str(e, &s);
+	str_puts(&s, "\n\n");
+	json_decref(e);
+	send_chunk(in, s.buf, s.len);
+	str_free(&s);
+	if ((req = take_req(in)) != NULL)
+		evhttp_send_reply_end(req);
+}
+
+/* End a stream that went well. */
+static void
+stream_end(struct infer *in)
+{
+	struct evhttp_request	*req;
+
+	if (in->req == NULL)
+		return;
+	start_stream(in);
+	send_chunk(in, "data: [DONE]\n\n", 14);
+	if ((req = take_req(in)) != NULL)
+		evhttp_send_reply_end(req);
 }
 
 /* Start the SSE reply once: headers go when the first event does. */
@@ -126,7 +212,7 @@ drained(struct evhttp_connection *c, void *arg)
 	if (in->paused && backlog(in) < relay->rc.out_high / 2) {
 		in->paused = 0;
 		evtimer_del(in->stall);
-		xfer_pause(in->x, 0);
+		attempt_pause(in, 0);
 	}
 }
 
@@ -140,17 +226,24 @@ send_chunk(struct infer *in, const char *p, size_t n)
 		return;
 	b = evbuffer_new();
 	evbuffer_add(b, p, n);
-	if (backlog(in) + n > relay->rc.out_high && in->x != NULL) {
+	if (backlog(in) + n > relay->rc.out_high && in_flight(in)) {
 		struct timeval tv = { relay->rc.stall_ms / 1000,
 		    (relay->rc.stall_ms % 1000) * 1000 };
 
 		if (!in->paused) {
 			in->paused = 1;
-			xfer_pause(in->x, 1);
+			attempt_pause(in, 1);
 			evtimer_add(in->stall, &tv);
 		}
+	}
+	/*
+	 * While paused every chunk carries the drain callback: a chunk sent
+	 * without one (a keep-alive) would clear it, and the upstream would
+	 * never be resumed.
+	 */
+	if (in->paused)
 		evhttp_send_reply_chunk_with_cb(in->req, b, drained, in);
-	} else
+	else
 		evhttp_send_reply_chunk(in->req, b);
 	evbuffer_free(b);
 	in->last_out_ms = util_now_ms();
@@ -286,10 +379,16 @@ send_answer(struct infer *in)
 	struct str		 out = STR_INIT;
 	struct evbuffer		*b;
 	struct evkeyvalq	*h;
+	struct evhttp_request	*req;
 
+	/* A 200 that is not an answer (an error, no choices) is the node's failure. */
 	if ((obj = json_loadb(str_cstr(&in->up_body), in->up_body.len, 0,
-	    NULL)) == NULL || !json_is_object(obj)) {
+	    NULL)) == NULL || !json_is_object(obj) ||
+	    json_object_get(obj, "error") != NULL ||
+	    !json_is_array(json_object_get(obj, strcmp(in->endpoint,
+	    "embeddings") == 0 ? "data" : "choices"))) {
 		json_decref(obj);
+		in->malformed = 1;
 		return -1;
 	}
 	if (json_is_object(usage = json_object_get(obj, "usage")))
@@ -299,58 +398,65 @@ send_answer(struct infer *in)
 	public_model(in, obj);
 	json_to_str(obj, &out);
 	json_decref(obj);
-	if (in->req != NULL) {
-		h = evhttp_request_get_output_headers(in->req);
+	if ((req = take_req(in)) != NULL) {
+		h = evhttp_request_get_output_headers(req);
 		evhttp_add_header(h, "Content-Type", "application/json");
 		evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 		b = evbuffer_new();
 		evbuffer_add(b, out.buf, out.len);
-		evhttp_send_reply(in->req, 200, "OK", b);
+		evhttp_send_reply(req, 200, "OK", b);
 		evbuffer_free(b);
-		in->req = NULL;
 	}
 	in->forwarded = 1;
 	str_free(&out);
 	return 0;
 }
 
-/* Pass the upstream's own 4xx (the consumer's input) through unchanged. */
+/*
+ * Pass the upstream's own 4xx (the consumer's input) on: unchanged when it
+ * is an OpenAI-shaped error, as an error event when a stream has started.
+ */
 static void
 pass_rejection(struct infer *in)
 {
-	json_t		*obj = json_loadb(str_cstr(&in->up_body), in->up_body.len,
-			    0, NULL);
-	struct evbuffer	*b;
+	json_t			*obj = json_loadb(str_cstr(&in->up_body),
+				    in->up_body.len, 0, NULL);
+	struct evbuffer		*b;
+	struct evhttp_request	*req;
+	int			 shaped = json_is_object(obj) &&
+				    json_is_string(json_object_get(json_object_get(obj,
+				    "error"), "message"));
 
-	if (in->req == NULL) {
-		json_decref(obj);
+	json_decref(obj);
+	if (in->started) {
+		stream_error(in, "The model server refused the request as invalid.");
 		return;
 	}
-	if (!json_is_object(obj) || json_object_get(obj, "error") == NULL) {
-		json_decref(obj);
+	if (!shaped) {
 		fail_client(in, (int)in->up_status, "invalid_request",
 		    "The model server refused the request as invalid.");
 		return;
 	}
-	json_decref(obj);
-	evhttp_add_header(evhttp_request_get_output_headers(in->req),
+	if ((req = take_req(in)) == NULL)
+		return;
+	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
 	b = evbuffer_new();
 	evbuffer_add(b, in->up_body.buf, in->up_body.len);
-	evhttp_send_reply(in->req, (int)in->up_status, "Rejected", b);
+	evhttp_send_reply(req, (int)in->up_status, "Rejected", b);
 	evbuffer_free(b);
-	in->req = NULL;
 }
 
 /*
  * How the node did, judged by status: 2xx success; the consumer's own bad
- * input (400, 404, 413, 422) neutral; everything else (5xx, 401/403: the
- * supplier's credentials, 429: it is overloaded) a failure.
+ * input (400, 422) neutral; everything else a failure: 5xx, 401/403 (the
+ * supplier's credentials), 404 and 413 (a wrong path or model name on the
+ * supplier's side), 429 (it is overloaded).
  */
 static int
 consumer_fault(long status)
 {
-	return status == 400 || status == 404 || status == 413 || status == 422;
+	return status == 400 || status == 422;
 }
 
 /* The upstream call ended. */
@@ -361,6 +467,9 @@ up_done(struct xfer *x, CURLcode rc, long status, void *arg)
 	int		 ok;
 
 	in->x = NULL;
+	in->job = NULL;
+	in->paused = 0;
+	evtimer_del(in->stall);
 	evtimer_del(in->first_byte);
 	if (in->up_status == 0)
 		in->up_status = status;
@@ -377,11 +486,8 @@ up_done(struct xfer *x, CURLcode rc, long status, void *arg)
 	else if (ok)
 		ok = send_answer(in) == 0;
 	if (ok) {
-		if (in->stream && in->req != NULL) {
-			send_chunk(in, "data: [DONE]\n\n", 14);
-			evhttp_send_reply_end(in->req);
-			in->req = NULL;
-		}
+		if (in->stream)
+			stream_end(in);
 		node_end(in->cur->node_id, OUTCOME_SUCCESS);
 		finish(in, "ok", OUTCOME_SUCCESS);
 		return;
@@ -394,16 +500,7 @@ up_done(struct xfer *x, CURLcode rc, long status, void *arg)
 		try_next(in);	/* nothing reached the consumer: fail over */
 		return;
 	}
-	if (in->req != NULL) {
-		static const char err[] = "data: {\"error\":{\"message\":\"The node "
-		    "serving this request failed mid-stream.\",\"type\":"
-		    "\"server_error\",\"param\":null,\"code\":\"upstream_error\"}}"
-		    "\n\n";
-
-		send_chunk(in, err, sizeof(err) - 1);
-		evhttp_send_reply_end(in->req);
-		in->req = NULL;
-	}
+	stream_error(in, "The node serving this request failed mid-stream.");
 	finish(in, "failed", OUTCOME_FAILURE);
 }
 
@@ -413,10 +510,9 @@ on_first_byte_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct infer	*in = arg;
 
-	if (in->x == NULL)
+	if (!in_flight(in))
 		return;
-	xfer_cancel(in->x);
-	in->x = NULL;
+	attempt_cancel(in);
 	log_warn("node %lld: no first byte in %lld ms", (long long)in->cur->node_id,
 	    relay->rc.first_byte_ms);
 	up_done(NULL, CURLE_OPERATION_TIMEDOUT, 0, in);
@@ -428,16 +524,18 @@ on_stall(evutil_socket_t fd, short what, void *arg)
 {
 	struct infer	*in = arg;
 
+	if (backlog(in) < relay->rc.out_high) {
+		/* They caught up after all (drained() may not have run). */
+		in->paused = 0;
+		attempt_pause(in, 0);
+		return;
+	}
 	log_warn("consumer stopped reading: cut off");
-	if (in->x != NULL) {
-		xfer_cancel(in->x);
-		in->x = NULL;
+	if (in_flight(in)) {
+		attempt_cancel(in);
 		node_end(in->cur->node_id, OUTCOME_NEUTRAL);
 	}
-	if (in->req != NULL) {
-		evhttp_send_reply_end(in->req);
-		in->req = NULL;
-	}
+	stream_error(in, "The connection read too slowly and was cut off.");
 	finish(in, "cancelled", OUTCOME_NEUTRAL);
 }
 
@@ -447,7 +545,7 @@ on_keepalive(evutil_socket_t fd, short what, void *arg)
 {
 	struct infer	*in = arg;
 
-	if (in->req == NULL || !in->stream || in->x == NULL ||
+	if (in->req == NULL || !in->stream || !in_flight(in) ||
 	    util_now_ms() - in->last_out_ms < relay->rc.keepalive_ms)
 		return;
 	start_stream(in);
@@ -457,22 +555,73 @@ on_keepalive(evutil_socket_t fd, short what, void *arg)
 static const struct xfer_cb up_cb = { up_status, up_data, NULL, up_done };
 
 /* The body for the chosen node: its model name, our cap, usage asked for. */
-static void
-upstream_body(struct infer *in, struct str *out)
+static json_t *
+upstream_json(struct infer *in)
 {
 	json_t	*b = json_deep_copy(in->body);
 
 	json_object_set_new(b, "model", json_string(in->cur->upstream_model));
 	json_object_del(b, "max_price");
 	if (strcmp(in->endpoint, "embeddings") != 0) {
-		json_object_del(b, "max_completion_tokens");
-		json_object_set_new(b, "max_tokens", json_integer(in->max_tokens));
+		/* Our cap, in the field the consumer used (newer models want
+		 * max_completion_tokens). */
+		if (json_object_get(b, "max_completion_tokens") != NULL &&
+		    json_object_get(b, "max_tokens") == NULL)
+			json_object_set_new(b, "max_completion_tokens",
+			    json_integer(in->max_tokens));
+		else {
+			json_object_del(b, "max_completion_tokens");
+			json_object_set_new(b, "max_tokens",
+			    json_integer(in->max_tokens));
+		}
 	}
 	if (in->stream)
 		json_object_set_new(b, "stream_options",
 		    json_pack("{s:b}", "include_usage", 1));
+	return b;
+}
+
+/* The same, as JSON text. */
+static void
+upstream_body(struct infer *in, struct str *out)
+{
+	json_t	*b = upstream_json(in);
+
 	json_to_str(b, out);
 	json_decref(b);
+}
+
+/*
+ * Forget what a failed attempt left behind: nothing of it reached the
+ * consumer (or there would be no next attempt), so neither its counts
+ * nor a usage it reported may be billed.
+ */
+static void
+attempt_reset(struct infer *in)
+{
+	in->up_status = 0;
+	in->malformed = in->done_seen = in->finished = 0;
+	in->counted_out = 0;
+	in->ttft_ms = -1;
+	json_decref(in->usage);
+	in->usage = NULL;
+	str_reset(&in->up_body);
+}
+
+/* Give the chosen worker node a job; it picks it up with its next poll. */
+static int
+call_worker(struct infer *in)
+{
+	struct timeval	 tv = { relay->rc.first_byte_ms / 1000,
+			    (relay->rc.first_byte_ms % 1000) * 1000 };
+	json_t		*b;
+
+	attempt_reset(in);
+	b = upstream_json(in);
+	in->job = job_dispatch(in->cur->node_id, in->endpoint, in->stream, b, in);
+	json_decref(b);
+	evtimer_add(in->first_byte, &tv);
+	return 0;
 }
 
 /* Call the chosen node. */
@@ -485,6 +634,8 @@ call_node(struct infer *in)
 				    (relay->rc.first_byte_ms % 1000) * 1000 };
 	size_t			 n = strlen(in->cur->base_url);
 
+	if (strcmp(in->cur->connection, "worker") == 0)
+		return call_worker(in);
 	while (n > 0 && in->cur->base_url[n - 1] == '/')
 		n--;
 	str_printf(&url, "%.*s%s", (int)n, in->cur->base_url, in->path);
@@ -495,9 +646,7 @@ call_node(struct infer *in)
 		str_printf(&auth, "Authorization: Bearer %s", in->cur->api_token);
 		h = curl_slist_append(h, str_cstr(&auth));
 	}
-	in->up_status = 0;
-	in->malformed = in->done_seen = in->finished = 0;
-	str_reset(&in->up_body);
+	attempt_reset(in);
 	sse_free(&in->sse);
 	sse_init(&in->sse, EVENT_MAX, on_event, in);
 	in->x = xfer_post(str_cstr(&url), h, str_cstr(&body), body.len,
@@ -530,18 +679,48 @@ try_next(struct infer *in)
 			    "Retry-After", "5");
 		fail_client(in, 503, "no_capacity", "No node serving this model "
 		    "is available right now; try again shortly.");
-	} else if (in->started && in->req != NULL) {
-		static const char err[] = "data: {\"error\":{\"message\":\"Every "
-		    "node tried for this request failed.\",\"type\":\"server_error\","
-		    "\"param\":null,\"code\":\"upstream_error\"}}\n\n";
-
-		send_chunk(in, err, sizeof(err) - 1);
-		evhttp_send_reply_end(in->req);
-		in->req = NULL;
-	} else
+	} else if (in->started)
+		stream_error(in, "Every node tried for this request failed.");
+	else
 		fail_client(in, 502, "upstream_error", "Every node tried for this "
 		    "request failed; nothing was charged. Try again.");
 	finish(in, "unserved", OUTCOME_NEUTRAL);
+}
+
+/* Bytes of the text strings in v: a string, or an array of strings or parts. */
+static size_t
+text_bytes(json_t *v)
+{
+	json_t	*e;
+	size_t	 i, n = 0;
+
+	if (json_is_string(v))
+		return json_string_length(v);
+	json_array_foreach(v, i, e) {
+		if (json_is_string(e))
+			n += json_string_length(e);
+		else if (json_is_object(e))	/* {"type":"text","text":…} */
+			n += json_string_length(json_object_get(e, "text"));
+	}
+	return n;
+}
+
+/*
+ * The relay's own count of the prompt: its text bytes / 4, rounded up. It
+ * is billed only when the node reports no usage (the hold was sized on
+ * the body's whole byte length, an upper bound).
+ */
+static long long
+prompt_estimate(struct infer *in)
+{
+	json_t	*m;
+	size_t	 i, n = 0;
+
+	json_array_foreach(json_object_get(in->body, "messages"), i, m)
+		n += text_bytes(json_object_get(m, "content"));
+	n += text_bytes(json_object_get(in->body, "prompt"));
+	n += text_bytes(json_object_get(in->body, "input"));
+	return (long long)((n + 3) / 4);
 }
 
 /* Report the outcome to the app (retried until it answers) and free. */
@@ -558,7 +737,9 @@ finish(struct infer *in, const char *status, enum outcome o)
 	    "status", status,
 	    "tokens_in", json_is_integer(tin) ? json_incref(tin) : json_null(),
 	    "tokens_out", json_is_integer(tout) ? json_incref(tout) : json_null(),
-	    "counted_in", (json_int_t)in->body_len,
+	    /* Nothing served and nothing reported: nothing to bill. */
+	    "counted_in", (json_int_t)(in->forwarded || in->usage ?
+	    prompt_estimate(in) : 0),
 	    "counted_out", (json_int_t)in->counted_out,
 	    "ttft_ms", in->ttft_ms >= 0 ? json_integer(in->ttft_ms) : json_null(),
 	    "duration_ms", (json_int_t)(util_now_ms() - in->t0_ms),
@@ -571,19 +752,55 @@ finish(struct infer *in, const char *status, enum outcome o)
 	infer_free(in);
 }
 
+/*
+ * Notice a consumer who leaves before we write anything: evhttp stops
+ * reading once a request is in, so read for the end of the connection
+ * (any bytes that come wait in the buffer for evhttp's next request).
+ */
+static void
+watch_close(struct evhttp_connection *c)
+{
+	struct bufferevent	*bev = evhttp_connection_get_bufferevent(c);
+	bufferevent_data_cb	 rd, wr;
+	bufferevent_event_cb	 ev;
+	void			*arg;
+
+	bufferevent_getcb(bev, &rd, &wr, &ev, &arg);
+	bufferevent_setcb(bev, NULL, wr, ev, arg);
+	bufferevent_enable(bev, EV_READ);
+}
+
+/*
+ * Let go of a request whose consumer left. libevent detaches it from the
+ * dead connection and leaves it to us: finishing the reply frees it. A
+ * request still attached (the server shutting down) is libevent's to free.
+ */
+static void
+release_request(struct infer *in)
+{
+	struct evhttp_request	*req = in->req;
+
+	in->req = NULL;
+	if (req == NULL || evhttp_request_get_connection(req) != NULL)
+		return;
+	if (in->started)
+		evhttp_send_reply_end(req);
+	else
+		evhttp_send_reply(req, 499, "Client Closed Request", NULL);
+}
+
 /* The consumer went away: cancel the upstream call; bill what was served. */
 static void
 on_client_close(struct evhttp_connection *c, void *arg)
 {
 	struct infer	*in = arg;
 
-	in->req = NULL;
+	release_request(in);
 	in->conn = NULL;
 	if (in->admit == NULL)
 		return;		/* still being admitted: admitted() sees it */
-	if (in->x != NULL) {
-		xfer_cancel(in->x);
-		in->x = NULL;
+	if (in_flight(in)) {
+		attempt_cancel(in);
 		node_end(in->cur->node_id, OUTCOME_NEUTRAL);
 		finish(in, "cancelled", OUTCOME_NEUTRAL);
 	}
@@ -632,6 +849,7 @@ static void
 admitted(long status, json_t *body, const char *retry_after, void *arg)
 {
 	struct infer	*in = arg;
+	struct evhttp_request *req;
 	struct evbuffer	*b;
 	struct str	 out = STR_INIT;
 	struct timeval	 tv = { relay->rc.keepalive_ms / 1000,
@@ -661,18 +879,18 @@ admitted(long status, json_t *body, const char *retry_after, void *arg)
 		return;
 	}
 	/* The app's own OpenAI-shaped refusal: 401, 402, 404, 429, 503. */
+	req = take_req(in);
 	json_to_str(body, &out);
 	if (retry_after != NULL)
-		evhttp_add_header(evhttp_request_get_output_headers(in->req),
+		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Retry-After", retry_after);
-	evhttp_add_header(evhttp_request_get_output_headers(in->req),
+	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
 	b = evbuffer_new();
 	evbuffer_add(b, out.buf, out.len);
-	evhttp_send_reply(in->req, (int)status, "Refused", b);
+	evhttp_send_reply(req, (int)status, "Refused", b);
 	evbuffer_free(b);
 	str_free(&out);
-	in->req = NULL;
 	infer_free(in);
 }
 
@@ -720,6 +938,17 @@ check_body(struct infer *in, const char **param)
 	*param = "stream";
 	if (in->stream && strcmp(in->endpoint, "embeddings") == 0)
 		return "Embeddings cannot be streamed.";
+	/* One answer per request: n > 1 would be unpaid, unheld work. */
+	*param = "n";
+	v = json_object_get(in->body, "n");
+	if (v != NULL && !json_is_null(v) && (!json_is_integer(v) ||
+	    json_integer_value(v) != 1))
+		return "Only 'n': 1 is supported.";
+	*param = "best_of";
+	v = json_object_get(in->body, "best_of");
+	if (v != NULL && !json_is_null(v) && (!json_is_integer(v) ||
+	    json_integer_value(v) != 1))
+		return "Only 'best_of': 1 is supported.";
 	*param = "max_price";
 	v = json_object_get(in->body, "max_price");
 	if (v != NULL && !json_is_null(v) && (!json_is_object(v) ||
@@ -828,6 +1057,7 @@ infer_handle(struct evhttp_request *req, void *arg)
 	}
 	in->conn = evhttp_request_get_connection(req);
 	evhttp_connection_set_closecb(in->conn, on_client_close, in);
+	watch_close(in->conn);
 	in->keepalive = event_new(relay->base, -1, EV_PERSIST, on_keepalive, in);
 	in->first_byte = evtimer_new(relay->base, on_first_byte_timeout, in);
 	in->stall = evtimer_new(relay->base, on_stall, in);
@@ -838,4 +1068,45 @@ infer_handle(struct evhttp_request *req, void *arg)
 		infer_free(in);
 	}
 	json_decref(ar);
+}
+
+/* A worker's batch carried the model server's status. */
+void
+infer_job_status(struct infer *in, long status)
+{
+	in->up_status = status;
+}
+
+/* One event from a worker: a stream's data payload, or a whole answer. */
+int
+infer_job_event(struct infer *in, const char *data, size_t len)
+{
+	evtimer_del(in->first_byte);
+	if (in->up_status >= 200 && in->up_status < 300 && in->stream)
+		return on_event(data, len, "", in);
+	return up_data(NULL, data, len, in);
+}
+
+/* The worker's last batch: done, or failed with a reason. */
+void
+infer_job_done(struct infer *in, const char *error, json_t *usage)
+{
+	if (json_is_object(usage) && in->usage == NULL)
+		in->usage = json_incref(usage);
+	if (error != NULL)
+		log_warn("node %lld: the worker reports an error",
+		    (long long)in->cur->node_id);
+	else
+		in->done_seen = 1;	/* a worker's last batch is its [DONE] */
+	job_cancel(in->job);	/* the job is over: let go of it */
+	in->job = NULL;
+	up_done(NULL, error != NULL ? CURLE_RECV_ERROR : CURLE_OK,
+	    in->up_status, in);
+}
+
+/* Does the consumer lag so far that the worker should wait? */
+int
+infer_job_backlogged(struct infer *in)
+{
+	return in->paused;
 }

@@ -96,7 +96,12 @@ static void
 on_other(struct evhttp_request *req, void *arg)
 {
 	struct relay	*rl = arg;
+	const char	*path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 
+	if (path != NULL && strncmp(path, "/v1/worker/jobs/", 16) == 0) {
+		worker_handle(req, NULL);
+		return;
+	}
 	rl->requests++;
 	send_json_error(req, 404, "invalid_request_error", "not_found", NULL,
 	    "There is nothing at this address.");
@@ -147,12 +152,19 @@ setup_relay(struct cfg *c, struct relay_cfg *rc)
 	cfg_size(c, "relay", "out_buffer", 1 << 20, 4096, 64 << 20, &rc->out_high);
 	cfg_seconds(c, "relay", "stall_timeout", 30, 1, 3600, &rc->stall_ms);
 	rc->stall_ms *= 1000;
-	cfg_int(c, "relay", "breaker_failures", 3, 1, 100, &rc->breaker_failures);
+	cfg_int(c, "relay", "breaker_failures", 3, 1, 16, &rc->breaker_failures);
 	cfg_seconds(c, "relay", "breaker_window", 60, 1, 86400,
 	    &rc->breaker_window_ms);
 	rc->breaker_window_ms *= 1000;
 	cfg_seconds(c, "relay", "breaker_park", 15, 1, 86400, &rc->breaker_park_ms);
 	rc->breaker_park_ms *= 1000;
+	cfg_seconds(c, "relay", "poll_hold", 25, 1, 300, &rc->poll_hold_ms);
+	rc->poll_hold_ms *= 1000;
+	cfg_seconds(c, "relay", "worker_idle_timeout", 60, 1, 3600,
+	    &rc->worker_idle_ms);
+	rc->worker_idle_ms *= 1000;
+		cfg_seconds(c, "relay", "report_interval", 10, 1, 3600, &rc->report_ms);
+	rc->report_ms *= 1000;
 	rc->app_url = cfg_str(c, "relay", "app_url", "http://127.0.0.1:8081");
 	rc->secret = cfg_str(c, "internal", "secret", "");
 	if (cfg_error(c) != NULL) {
@@ -250,6 +262,7 @@ main(int argc, char **argv)
 	evhttp_set_cb(rl.http, "/v1/chat/completions", infer_handle, "chat");
 	evhttp_set_cb(rl.http, "/v1/completions", infer_handle, "completions");
 	evhttp_set_cb(rl.http, "/v1/embeddings", infer_handle, "embeddings");
+	workers_init(&rl);
 	evhttp_set_gencb(rl.http, on_other, &rl);
 	sigterm = evsignal_new(rl.base, SIGTERM, on_signal, &rl);
 	sigint = evsignal_new(rl.base, SIGINT, on_signal, &rl);
@@ -270,6 +283,7 @@ out:
 		event_free(sigint);
 	if (rl.http != NULL)
 		evhttp_free(rl.http);
+	workers_free();
 	upstream_free(&rl);
 	free(rl.nodes);
 	if (rl.base != NULL)

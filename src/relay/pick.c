@@ -84,8 +84,8 @@ spare(const struct candidate *c)
 }
 
 /*
- * The next candidate to try: live (endpoint nodes are; workers come with
- * their protocol), not parked, with spare capacity; the most spare wins,
+ * The next candidate to try: live (endpoint nodes always are; a worker
+ * when it polls), not parked, with spare capacity; the most spare wins,
  * ties go to the better health, then to chance, so equally idle nodes
  * share the traffic. Returns NULL when none is left.
  */
@@ -98,7 +98,8 @@ pick_next(struct candidate *c, size_t n)
 	long long		 s, bs = 0;
 
 	for (i = 0; i < n; i++) {
-		if (c[i].tried || strcmp(c[i].connection, "endpoint") != 0 ||
+		if (c[i].tried || (strcmp(c[i].connection, "endpoint") != 0 &&
+		    !worker_live(c[i].node_id)) ||
 		    !node_available(node_get(c[i].node_id), now) ||
 		    (s = spare(&c[i])) <= 0)
 			continue;
@@ -117,6 +118,19 @@ pick_next(struct candidate *c, size_t n)
 			node_get(best->node_id)->probing = 1;
 	}
 	return best;
+}
+
+/* Call fn for every node seen so far, with its in-flight count and breaker. */
+void
+node_foreach(node_fn fn, void *arg)
+{
+	int64_t	now = util_now_ms();
+	size_t	i;
+
+	for (i = 0; i < relay->nodecap; i++)
+		if (relay->nodes[i].id != 0)
+			fn(relay->nodes[i].id, relay->nodes[i].inflight,
+			    relay->nodes[i].parked_until > now, arg);
 }
 
 void
@@ -147,12 +161,18 @@ node_end(int64_t id, enum outcome o)
 		return;
 	}
 	if (o == OUTCOME_SUCCESS) {
-		if (n->parked_until != 0)
+		/*
+		 * Only a probe's success forgets the failures: otherwise
+		 * they age out of the window, so a node failing every other
+		 * request still parks.
+		 */
+		if (n->parked_until != 0) {
 			log_info("node %lld: probe succeeded, breaker closed",
 			    (long long)id);
+			n->nfails = 0;
+		}
 		n->parked_until = 0;
 		n->probing = 0;
-		n->nfails = 0;
 		return;
 	}
 	for (i = k = 0; i < n->nfails; i++)

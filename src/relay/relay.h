@@ -26,6 +26,9 @@ struct relay_cfg {
 	long long	 breaker_failures;	/* failures within the window that park */
 	long long	 breaker_window_ms;
 	long long	 breaker_park_ms;
+	long long	 poll_hold_ms;		/* a worker's long-poll is held this long */
+	long long	 worker_idle_ms;	/* a job silent this long has failed */
+	long long	 report_ms;		/* node state to the app this often */
 };
 
 struct node_state;
@@ -83,20 +86,41 @@ struct candidate {
 
 enum outcome { OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_NEUTRAL };
 
+typedef void (*node_fn)(int64_t id, long long inflight, int parked, void *arg);
+
 struct candidate	*pick_next(struct candidate *, size_t n);
 void			 node_begin(int64_t node_id);
 void			 node_end(int64_t node_id, enum outcome);
 long long		 node_inflight(int64_t node_id);
 const char		*outcome_name(enum outcome);
+void			 node_foreach(node_fn, void *arg);
 
 /* appcall.c: the app's internal API. */
 typedef void (*admit_fn)(long status, json_t *body, const char *retry_after,
     void *arg);
+int	app_call(const char *path, json_t *req, admit_fn, void *arg);
 int	app_admit(json_t *req, admit_fn, void *arg);
 void	app_settle(json_t *req);
 
 /* infer.c: one inference request from arrival to settlement. */
+struct infer;
 void	infer_handle(struct evhttp_request *, void *arg);
+/* What a worker sends back for the job of in (workers.c calls these). */
+void	infer_job_status(struct infer *, long status);
+int	infer_job_event(struct infer *, const char *data, size_t len);
+void	infer_job_done(struct infer *, const char *error, json_t *usage);
+int	infer_job_backlogged(struct infer *);
+
+/* workers.c: worker nodes: long-polls, jobs, result batches. */
+struct job;
+int		 workers_init(struct relay *);
+void		 workers_free(void);
+int		 worker_live(int64_t node_id);
+struct job	*job_dispatch(int64_t node_id, const char *endpoint, int stream,
+		    json_t *body, struct infer *);
+void		 job_cancel(struct job *);
+void		 job_resume(struct job *);
+void		 worker_handle(struct evhttp_request *, void *arg);
 
 /* main.c */
 void	send_json_error(struct evhttp_request *, int status, const char *type,

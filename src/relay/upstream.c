@@ -36,11 +36,13 @@ check_done(void)
 	while ((m = curl_multi_info_read(relay->multi, &left)) != NULL) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
+		CURLcode	rc = m->data.result;	/* m dies with the handle */
+
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
 		curl_multi_remove_handle(relay->multi, x->easy);
 		if (!x->cancelled && x->cb->on_done != NULL)
-			x->cb->on_done(x, m->data.result, status, x->arg);
+			x->cb->on_done(x, rc, status, x->arg);
 		if (x->reaper != NULL)
 			event_free(x->reaper);
 		curl_easy_cleanup(x->easy);

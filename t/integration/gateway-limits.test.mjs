@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startStack } from '../lib/stack.mjs';
+import { startStack, waitFor } from '../lib/stack.mjs';
 import { Client, uniqueEmail } from '../lib/client.mjs';
 import { startMock } from '../lib/mock.mjs';
 
@@ -84,8 +84,10 @@ test('a consumer who stops reading is paused, then cut off and billed for what w
 	sock.destroy();
 	assert.equal(st.cancelled, 1, 'the upstream call was cancelled');
 	assert.equal(st.completed, 0);
-	await new Promise((r) => setTimeout(r, 300));
-	const row = JSON.parse((await consumer.c.get('/v1/me/usage?limit=1')).text_).data[0];
+	const row = await waitFor(async () => {
+		const r = JSON.parse((await consumer.c.get('/v1/me/usage?limit=1')).text_).data[0];
+		return r.status !== 'admitted' && r;
+	}, 10000, 'settlement');
 	assert.equal(row.status, 'cancelled');
 	assert.ok(row.tokens_out > 0 && row.tokens_out < 200000, `billed ${row.tokens_out}`);
 	const health = await (await fetch(`${s.env.INFRPOOL_RELAY_URL}/healthz`)).json();

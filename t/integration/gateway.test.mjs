@@ -4,7 +4,7 @@
 // capacity, keep-alive, and the streamed path through Apache too.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack } from '../lib/stack.mjs';
+import { startStack, waitFor } from '../lib/stack.mjs';
 import { Client, uniqueEmail } from '../lib/client.mjs';
 import { startMock } from '../lib/mock.mjs';
 import { OpenAI } from '../lib/peers.mjs';
@@ -40,6 +40,14 @@ async function balance(c) {
 	return JSON.parse((await c.get('/v1/me')).text_).balances;
 }
 
+// Settlement follows the answer asynchronously: wait until nothing is held.
+async function settled(c) {
+	return waitFor(async () => {
+		const b = await balance(c);
+		return b.held.micro_usd === 0 && b;
+	}, 10000, 'settlement');
+}
+
 before(async () => {
 	s = await startStack({ conf: '[relay]\nkeepalive = 1\nbreaker_park = 2\nfirst_byte_timeout = 3\n' +
 		'[gateway]\nramp_start_pct = 100\n' });
@@ -71,7 +79,7 @@ test('chat, not streamed: the answer, the model name, and the ledger exact to th
 	const base = r.usage.prompt_tokens * PRICE_IN + 7 * PRICE_OUT;
 	const charge = Math.floor((base + 500000) / 1000000);
 	const earning = Math.floor(base * 95 / 100 / 1000000);
-	const after_ = await balance(consumer.c);
+	const after_ = await settled(consumer.c);
 	assert.equal(before_.spendable.micro_usd - after_.spendable.micro_usd, charge);
 	assert.equal(after_.held.micro_usd, 0, 'the hold is released');
 	const sup1 = await balance(supplier.c);
@@ -80,8 +88,8 @@ test('chat, not streamed: the answer, the model name, and the ledger exact to th
 	assert.equal(usage.tokens_out, 7);
 	assert.equal(usage.status, 'ok');
 	// The relay counted the answer itself too, and both numbers were kept.
-	await new Promise((r) => setTimeout(r, 200));
-	assert.equal(await s.sql(`SELECT reported_out || ' ' || counted_out FROM requests WHERE id = ${usage.id}`), '7 7');
+	assert.equal(await waitFor(async () => await s.sql(
+		`SELECT reported_out || ' ' || counted_out FROM requests WHERE id = ${usage.id}`), 5000, 'the counts'), '7 7');
 });
 
 test('chat, streamed: chunks in order, the same text, usage only when asked', async () => {
@@ -138,6 +146,14 @@ test('errors in OpenAI\'s shape: bad key, unknown model, bad body, too poor', as
 	await assert.rejects(client.chat.completions.create({ model: 'pricey/model', max_tokens: 1,
 		messages: [{ role: 'user', content: 'x' }] }), (e) => e.status === 402);
 	assert.equal((await balance(consumer.c)).held.micro_usd, 0);
+});
+
+test('n > 1 is refused: it would be work nobody holds or pays for', async () => {
+	const res = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST',
+		headers: { authorization: `Bearer ${consumer.key}` },
+		body: JSON.stringify({ model, n: 2, messages: [{ role: 'user', content: 'x' }] }) });
+	assert.equal(res.status, 400);
+	assert.equal((await res.json()).error.param, 'n');
 });
 
 test('a max_price below every node is refused with 503', async () => {
@@ -217,7 +233,7 @@ test('a node that drops mid-stream: an error event, and only what was served is 
 		for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
 	})());
 	assert.equal(text.trim().split(/\s+/).length, 3);
-	await sleep(300);	// settlement is asynchronous
+	await settled(consumer.c);
 	const row = JSON.parse((await consumer.c.get('/v1/me/usage?limit=1')).text_).data[0];
 	assert.equal(row.status, 'failed');
 	assert.equal(row.tokens_out, 3);
@@ -237,12 +253,15 @@ test('a consumer who leaves mid-stream cancels the upstream call and pays for wh
 		assert.match(String(e.name), /Abort/);
 	}
 	assert.equal(n, 3);
-	await sleep(800);
+	await settled(consumer.c);
+	await waitFor(async () => (await A.stats()).cancelled + (await B.stats()).cancelled > 0, 5000, 'the cancel');
 	const cancelled = (await A.stats()).cancelled + (await B.stats()).cancelled;
 	assert.equal(cancelled, 1, 'the upstream call was cancelled');
 	const row = JSON.parse((await consumer.c.get('/v1/me/usage?limit=1')).text_).data[0];
 	assert.equal(row.status, 'cancelled');
 	assert.ok(row.tokens_out >= 3 && row.tokens_out < 50, `billed ${row.tokens_out}`);
+	// The prompt ("slowly") is billed as its text, not as the body's bytes.
+	assert.ok(row.tokens_in >= 1 && row.tokens_in <= 3, `prompt billed as ${row.tokens_in}`);
 	await Promise.all([A.reset(), B.reset()]);
 	assert.equal((await ask()).choices.length, 1, 'no node was blamed');
 });
@@ -301,5 +320,39 @@ test('streams are not buffered by lighttpd, nor by Apache', async () => {
 		assert.equal(n, 20, url);
 		assert.ok(first < total - 1000, `${url}: first token at ${first} ms of ${total} ms: buffered`);
 	}
+	await Promise.all([A.reset(), B.reset()]);
+});
+
+test('a consumer who leaves before the first byte cancels the call and pays nothing', async () => {
+	await Promise.all([A.reset(), B.reset()]);
+	await Promise.all([A.control({ first_token_ms: 2500 }), B.control({ first_token_ms: 2500 })]);
+	const before_ = await balance(consumer.c);
+	const ac = new AbortController();
+	setTimeout(() => ac.abort(), 500);
+	// Straight to the relay: web servers may notice a client's leaving only
+	// when they next write, and this is about the relay noticing it.
+	await assert.rejects(fetch(`${s.env.INFRPOOL_RELAY_URL}/v1/chat/completions`, { method: 'POST', signal: ac.signal,
+		headers: { authorization: `Bearer ${consumer.key}`, 'content-type': 'application/json' },
+		body: JSON.stringify({ model, max_tokens: 5, messages: [{ role: 'user', content: 'never mind' }] }) }));
+	await waitFor(async () => (await A.stats()).cancelled + (await B.stats()).cancelled === 1, 5000,
+		'the upstream call to be cancelled');
+	const after_ = await settled(consumer.c);
+	assert.equal(after_.spendable.micro_usd, before_.spendable.micro_usd, 'nothing billed');
+	const row = JSON.parse((await consumer.c.get('/v1/me/usage?limit=1')).text_).data[0];
+	assert.equal(row.status, 'cancelled');
+	assert.equal(row.tokens_out, 0);
+	await Promise.all([A.reset(), B.reset()]);
+});
+
+test('a 200 that is not an answer is the node\'s failure: the consumer is served elsewhere', async () => {
+	// Fresh nodes on both mocks: equal health, so A gets its share of tries.
+	const m2 = 'malformed/model';
+	await addNode(s, supplier, A, { name: 'mal-a', id: m2 });
+	await addNode(s, supplier, B, { name: 'mal-b', id: m2 });
+	await Promise.all([A.reset(), B.reset()]);
+	await A.control({ fault: 'malformed', count: -1 });
+	for (let i = 0; i < 30 && (await A.stats()).faults < 2; i++)
+		assert.equal((await ask(m2)).choices.length, 1, 'served by B after all');
+	assert.ok((await A.stats()).faults >= 1, 'A was tried');
 	await Promise.all([A.reset(), B.reset()]);
 });

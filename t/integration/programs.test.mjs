@@ -124,7 +124,7 @@ test('bad Content-Length values are 400, never a crash', async () => {
 
 test('--listen :PORT binds loopback only', async () => {
 	const dir = scratch('app');
-	const port = 20000 + Math.floor(Math.random() * 30000);
+	const port = 17000 + Math.floor(Math.random() * 3000);
 	const app = await start(bin('infrpool-app'), ['-c', writeConfig(dir), '--listen', `:${port}`, '--workers', '1'],
 		/listening on/);
 	try {
@@ -146,7 +146,7 @@ test('the installed sample configuration starts every program', async () => {
 		/listening on/, env);
 	app.kill('SIGTERM');
 	assert.equal((await app.exited).code, 0);
-	const port = 20000 + Math.floor(Math.random() * 30000);
+	const port = 17000 + Math.floor(Math.random() * 3000);
 	const relay = await start(bin('infrpool-relay'), ['-c', sample, '--listen', `127.0.0.1:${port}`], /listening on/);
 	relay.kill('SIGTERM');
 	assert.equal((await relay.exited).code, 0);
@@ -172,7 +172,7 @@ test('./dev stack-down never signals a pid that is not the stack\'s program', as
 test('infrpool-app --listen on a TCP port', async () => {
 	const dir = scratch('app');
 	const conf = writeConfig(dir);
-	const port = 20000 + Math.floor(Math.random() * 30000);
+	const port = 17000 + Math.floor(Math.random() * 3000);
 	const app = await start(bin('infrpool-app'), ['-c', conf, '--listen', `127.0.0.1:${port}`, '--workers', '1'],
 		/listening on/);
 	try {
@@ -210,7 +210,7 @@ test('a bad config value names file, line and key; so does a bad environment val
 
 test('infrpool-relay answers /healthz and stops cleanly on SIGTERM', async () => {
 	const dir = scratch('relay');
-	const port = 20000 + Math.floor(Math.random() * 30000);
+	const port = 17000 + Math.floor(Math.random() * 3000);
 	const relay = await start(bin('infrpool-relay'), ['-c', writeConfig(dir), '--listen', `127.0.0.1:${port}`],
 		/listening on/);
 	try {

@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { builddir, waitFor } from './stack.mjs';
 
-let nextPort = 21000 + Math.floor(Math.random() * 20000);
+// 12000–16999: below the ephemeral range, apart from ./dev's 20000–31999.
+let nextPort = 12000 + Math.floor(Math.random() * 4000);
 
 // Start a mock on a fresh loopback port; resolves to a handle.
 export async function startMock(args = []) {

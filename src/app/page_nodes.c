@@ -1,0 +1,653 @@
+/* page_nodes.c: the supplier's nodes page: state, prices, today; add, reprice, rotate, remove */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "arena.h"
+#include "cfg.h"
+#include "json.h"
+#include "log.h"
+#include "money.h"
+#include "node.h"
+
+#define DEFAULT_UPSTREAM	"http://127.0.0.1:8000/v1"
+
+/* What a render of the page carries besides the nodes. */
+struct view {
+	int		 status;
+	json_t		*form;		/* the add form's values, or NULL */
+	json_t		*errors;	/* the add form's errors, or NULL */
+	int64_t		 edit_id;	/* the node whose prices failed, or 0 */
+	json_t		*edit;		/* model -> {in, out, error_in, error_out} */
+	json_t		*secret;	/* {name, token, command}, shown once */
+	const char	*flash;		/* a message for this render only */
+};
+
+/*
+ * Dollars for a page, from micro-USD: at least two decimals, no trailing
+ * zeros beyond them ("0.10", "1.50", "0.000001"). In the arena.
+ */
+static const char *
+dollars(struct arena *a, int64_t micro)
+{
+	char	buf[32];
+	size_t	n;
+
+	money_format(micro, buf, sizeof(buf));
+	n = strlen(buf);
+	while (n >= 4 && buf[n - 1] == '0' && buf[n - 3] != '.')
+		n--;
+	buf[n] = '\0';
+	return arena_strdup(a, buf);
+}
+
+/* "$" and dollars(), as a new JSON string. */
+static json_t *
+usd(struct arena *a, int64_t micro)
+{
+	return json_string(arena_printf(a, "$%s", dollars(a, micro)));
+}
+
+/* The integer field key of obj (0 when absent or null). */
+static int64_t
+int_of(json_t *obj, const char *key)
+{
+	return json_integer_value(json_object_get(obj, key));
+}
+
+/* The micro-USD of a {micro_usd, usd} field key of obj. */
+static int64_t
+micro_of(json_t *obj, const char *key)
+{
+	return int_of(json_object_get(obj, key), "micro_usd");
+}
+
+/*
+ * The page's rows for one node's models: the prices as form values in
+ * dollars, or, for the node whose edit failed, what was sent and why.
+ */
+static json_t *
+model_rows(struct req *r, json_t *node, const struct view *v)
+{
+	json_t		*rows = json_array(), *m, *e;
+	const char	*id;
+	size_t		 i;
+	int		 editing = v->edit_id == int_of(node, "id");
+
+	json_array_foreach(json_object_get(node, "models"), i, m) {
+		id = json_string_value(json_object_get(m, "model"));
+		e = editing ? json_object_get(v->edit, id) : NULL;
+		json_array_append_new(rows, json_pack("{s:I, s:I, s:s, s:O,"
+		    " s:s, s:s, s:o, s:o}",
+		    "node_id", (json_int_t)int_of(node, "id"),
+		    "idx", (json_int_t)i, "model", id,
+		    "upstream_model", json_object_get(m, "upstream_model"),
+		    "price_in", e ? json_string_value(json_object_get(e,
+		    "in")) : dollars(r->arena, int_of(m, "price_in")),
+		    "price_out", e ? json_string_value(json_object_get(e,
+		    "out")) : dollars(r->arena, int_of(m, "price_out")),
+		    "error_in", json_incref(e ? json_object_get(e, "error_in") :
+		    json_null()),
+		    "error_out", json_incref(e ? json_object_get(e,
+		    "error_out") : json_null())));
+	}
+	return rows;
+}
+
+/* Today's success rate as "97%", or "—" before the first request. */
+static json_t *
+success_rate(json_t *today)
+{
+	int64_t	n = int_of(today, "requests"), ok = int_of(today, "ok");
+
+	if (n <= 0)
+		return json_string("—");
+	return json_sprintf("%lld%%", (long long)(ok * 100 / n));
+}
+
+/* A nullable count with a unit as the page shows it, "—" when null. */
+static json_t *
+maybe(json_t *node, const char *key, const char *unit)
+{
+	json_t	*v = json_object_get(node, key);
+
+	if (!json_is_integer(v))
+		return json_string("—");
+	return json_sprintf("%lld%s", (long long)json_integer_value(v), unit);
+}
+
+/* One node of node_list() as the page shows it; a new object. */
+static json_t *
+node_view(struct req *r, json_t *node, const struct view *v)
+{
+	json_t		*today = json_object_get(node, "today");
+	const char	*state = json_string_value(json_object_get(node,
+			    "state"));
+	int		 live = strcmp(state, "online") == 0 ||
+			    strcmp(state, "parked") == 0;
+
+	return json_pack("{s:O, s:O, s:O, s:b, s:O, s:b, s:s, s:O, s:O,"
+	    " s:O, s:O, s:b, s:o, s:o, s:O, s:O, s:O, s:O, s:o, s:o, s:o,"
+	    " s:o, s:b, s:b}",
+	    "id", json_object_get(node, "id"),
+	    "name", json_object_get(node, "name"),
+	    "connection", json_object_get(node, "connection"),
+	    "is_worker", strcmp(json_string_value(json_object_get(node,
+	    "connection")), "worker") == 0,
+	    "state", json_object_get(node, "state"),
+	    "suspended", strcmp(json_string_value(json_object_get(node,
+	    "status")), "suspended") == 0,
+	    "supply_type", strcmp(json_string_value(json_object_get(node,
+	    "supply_type")), "cloud") == 0 ? "cloud" : "self-hosted",
+	    "max_concurrency", json_object_get(node, "max_concurrency"),
+	    "context_length", json_object_get(node, "context_length"),
+	    "base_url", json_object_get(node, "base_url"),
+	    "last_seen_at", json_object_get(node, "last_seen_at"),
+	    "has_api_token", json_is_true(json_object_get(node,
+	    "has_api_token")),
+	    "inflight", live ? maybe(node, "inflight", "") : json_string("—"),
+	    "rtt", maybe(node, "last_rtt_ms", " ms"),
+	    "today_requests", json_object_get(today, "requests"),
+	    "today_ok", json_object_get(today, "ok"),
+	    "today_in", json_object_get(today, "tokens_in"),
+	    "today_out", json_object_get(today, "tokens_out"),
+	    "success", success_rate(today),
+	    "today_earnings", usd(r->arena, micro_of(today, "earnings")),
+	    "earnings", usd(r->arena, micro_of(node, "earnings")),
+	    "models", model_rows(r, node, v),
+	    "no_token", strcmp(json_string_value(json_object_get(node,
+	    "connection")), "worker") == 0 &&
+	    !json_is_true(json_object_get(node, "has_node_token")),
+	    "editing", v->edit_id == int_of(node, "id"));
+}
+
+/* The add form's starting values: a self-hosted worker. */
+static json_t *
+form_defaults(void)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+	    "name", "", "supply_type", "self_hosted", "connection", "worker",
+	    "max_concurrency", "4", "context_length", "8192", "base_url", "",
+	    "model", "", "upstream_model", "", "price_in", "",
+	    "price_out", "");
+}
+
+/* Mark the add form's choices as selected, for the template. */
+static void
+form_choices(json_t *form)
+{
+	const char	*st = json_string_value(json_object_get(form,
+			    "supply_type"));
+	const char	*cn = json_string_value(json_object_get(form,
+			    "connection"));
+
+	json_object_set_new(form, "is_cloud", json_boolean(strcmp(st,
+	    "cloud") == 0));
+	json_object_set_new(form, "is_endpoint", json_boolean(strcmp(cn,
+	    "endpoint") == 0));
+}
+
+/* Render the page: the caller's nodes and what v carries. Takes v's refs. */
+static int
+render(struct req *r, struct view *v)
+{
+	json_t	*nodes = node_list(r->app->db, r->arena, r->auth.user_id);
+	json_t	*views, *n, *ctx;
+	size_t	 i;
+
+	if (nodes == NULL) {
+		json_decref(v->form);
+		json_decref(v->errors);
+		json_decref(v->secret);
+		return 500;
+	}
+	json_arena(r->arena, nodes);
+	views = json_array();
+	json_array_foreach(nodes, i, n)
+		json_array_append_new(views, node_view(r, n, v));
+	if (v->form == NULL)
+		v->form = form_defaults();
+	form_choices(v->form);
+	ctx = json_pack("{s:s, s:b, s:o, s:o, s:o, s:o}", "title", "Nodes",
+	    "has_nodes", json_array_size(views) > 0, "nodes", views,
+	    "form", v->form, "errors", v->errors ? v->errors : json_object(),
+	    "secret", v->secret ? v->secret : json_null());
+	if (v->flash != NULL)
+		json_object_set_new(ctx, "flash", json_string(v->flash));
+	return resp_page(r, v->status, "nodes", ctx);
+}
+
+/* GET /nodes */
+int
+page_nodes(struct req *r)
+{
+	struct view	v = { .status = 200 };
+
+	return render(r, &v);
+}
+
+/* The node id in the path, or 0 when it is not one. */
+static int64_t
+path_id(struct req *r)
+{
+	char		*end;
+	long long	 id = strtoll(r->params[0], &end, 10);
+
+	return *end != '\0' || id <= 0 || !isdigit((unsigned char)
+	    r->params[0][0]) ? 0 : id;
+}
+
+/* A whole number of at most 9 digits in [min, max], or -1. */
+static long long
+form_int(const char *s, long long min, long long max)
+{
+	long long	v = 0;
+	size_t		n = strlen(s);
+
+	if (n < 1 || n > 9 || strspn(s, "0123456789") != n)
+		return -1;
+	v = strtoll(s, NULL, 10);
+	return v >= min && v <= max ? v : -1;
+}
+
+/* A price in dollars per 1M tokens ("$" allowed) as micro-USD, or -1. */
+static int64_t
+form_price(const char *s)
+{
+	int64_t	v;
+
+	while (*s == ' ')
+		s++;
+	if (*s == '$')
+		s++;
+	if (money_parse(s, &v) == -1 || v < 1 || v > NODE_PRICE_MAX)
+		return -1;
+	return v;
+}
+
+/* The site's address for workers: [app] base_url, else this request's. */
+static const char *
+site_url(struct req *r)
+{
+	const char	*cfg = cfg_str(r->app->cfg, "app", "base_url", "");
+	const char	*host = req_param(r, "HTTP_HOST");
+	const char	*https = req_param(r, "HTTPS");
+	size_t		 n = strlen(cfg);
+
+	if (n > 0) {
+		while (n > 1 && cfg[n - 1] == '/')
+			n--;
+		return arena_strndup(r->arena, cfg, n);
+	}
+	if (host == NULL || *host == '\0' || strlen(host) > 255 ||
+	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-:[]") != strlen(host))
+		host = "your-site.example";
+	return arena_printf(r->arena, "%s://%s", https != NULL &&
+	    (strcasecmp(https, "on") == 0 || strcmp(https, "1") == 0) ?
+	    "https" : "http", host);
+}
+
+/* What the page shows once: the token and the command that uses it. */
+static json_t *
+secret_view(struct req *r, const char *name, const char *token,
+    long long concurrency)
+{
+	return json_pack("{s:s, s:s, s:s}", "name", name, "token", token,
+	    "command", arena_printf(r->arena, "INFRPOOL_WORKER_TOKEN=%s"
+	    " infrpool-worker --platform %s --upstream " DEFAULT_UPSTREAM
+	    " --concurrency %lld", token, site_url(r), concurrency));
+}
+
+/* The add form's field key, trimmed of surrounding spaces ("" when absent). */
+static const char *
+field(struct req *r, const char *key)
+{
+	const char	*v = req_form(r, key);
+	size_t		 n;
+
+	if (v == NULL)
+		return "";
+	while (*v == ' ')
+		v++;
+	for (n = strlen(v); n > 0 && v[n - 1] == ' '; n--)
+		;
+	return arena_strndup(r->arena, v, n);
+}
+
+/* Note msg as the error of field key; returns -1. */
+static int
+note(json_t *errors, const char *key, const char *msg)
+{
+	json_object_set_new(errors, key, json_string(msg));
+	return -1;
+}
+
+/* 1 when a token is at most NODE_TOKEN_MAX bytes of visible ASCII. */
+static int
+token_ok(const char *s)
+{
+	size_t	n = strlen(s);
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return 0;
+	return n <= NODE_TOKEN_MAX;
+}
+
+/* Check the endpoint fields of the add form into spec; errors noted. */
+static void
+form_endpoint(struct req *r, json_t *form, struct node_spec *spec,
+    json_t *errors)
+{
+	const char	*url = field(r, "base_url");
+	const char	*tok = field(r, "api_token");
+
+	json_object_set_new(form, "base_url", json_string(url));
+	if (strcmp(spec->connection, "worker") == 0) {
+		if (*url != '\0')
+			note(errors, "base_url", "A worker node has no base"
+			    " URL: leave this empty, or choose an endpoint.");
+		if (*tok != '\0')
+			note(errors, "api_token", "A worker node has no API"
+			    " token: leave this empty.");
+		return;
+	}
+	if (!node_url_ok(url))
+		note(errors, "base_url", "Enter the endpoint's http:// or"
+		    " https:// URL (at most 500 characters), such as"
+		    " https://api.example.com/v1.");
+	spec->base_url = url;
+	if (!token_ok(tok))
+		note(errors, "api_token", "An API token is at most 4096"
+		    " visible characters, without spaces.");
+	spec->api_token = tok;
+}
+
+/* Check the add form's one model row into m; errors noted. */
+static void
+form_model(struct req *r, json_t *form, struct node_model *m,
+    json_t *errors)
+{
+	const char	*pin = field(r, "price_in");
+	const char	*pout = field(r, "price_out");
+
+	m->model = field(r, "model");
+	m->upstream_model = field(r, "upstream_model");
+	json_object_set_new(form, "model", json_string(m->model));
+	json_object_set_new(form, "upstream_model",
+	    json_string(m->upstream_model));
+	json_object_set_new(form, "price_in", json_string(pin));
+	json_object_set_new(form, "price_out", json_string(pout));
+	if (!node_model_id_ok(m->model))
+		note(errors, "model", "Use 1 to 100 characters of A-Z, a-z, 0-9"
+		    " and . _ : / - (such as meta-llama/llama-3.1-8b).");
+	if (*m->upstream_model == '\0')
+		m->upstream_model = m->model;
+	else if (!node_text_ok(m->upstream_model, NODE_UPSTREAM_MAX))
+		note(errors, "upstream_model", "Use 1 to 200 characters"
+		    " without control characters.");
+	if ((m->price_in = form_price(pin)) < 0)
+		note(errors, "price_in", "Enter dollars per 1M tokens, such as"
+		    " 0.10 (from 0.000001 to 1000000, six decimals at most).");
+	if ((m->price_out = form_price(pout)) < 0)
+		note(errors, "price_out", "Enter dollars per 1M tokens, such as"
+		    " 0.30 (from 0.000001 to 1000000, six decimals at most).");
+}
+
+/* Take one of two words from field key into *out; errors noted. */
+static void
+form_word(struct req *r, json_t *form, const char *key, const char *a,
+    const char *b, const char **out, json_t *errors)
+{
+	const char	*v = field(r, key);
+
+	if (strcmp(v, a) != 0 && strcmp(v, b) != 0) {
+		note(errors, key, "Choose one of the offered options.");
+		v = a;
+	}
+	json_object_set_new(form, key, json_string(v));
+	*out = v;
+}
+
+/* Check the whole add form into spec; the values and errors are noted. */
+static void
+form_node(struct req *r, json_t *form, struct node_spec *spec,
+    struct node_model *m, json_t *errors)
+{
+	const char	*conc = field(r, "max_concurrency");
+	const char	*ctx = field(r, "context_length");
+
+	memset(spec, 0, sizeof(*spec));
+	spec->name = field(r, "name");
+	json_object_set_new(form, "name", json_string(spec->name));
+	if (!node_text_ok(spec->name, NODE_NAME_MAX))
+		note(errors, "name", "Give the node a name of 1 to 100"
+		    " characters.");
+	form_word(r, form, "supply_type", "self_hosted", "cloud",
+	    &spec->supply_type, errors);
+	form_word(r, form, "connection", "worker", "endpoint",
+	    &spec->connection, errors);
+	json_object_set_new(form, "max_concurrency", json_string(conc));
+	json_object_set_new(form, "context_length", json_string(ctx));
+	if ((spec->max_concurrency = form_int(conc, 1,
+	    NODE_CONCURRENCY_MAX)) < 0)
+		note(errors, "max_concurrency", "Enter how many requests it can"
+		    " run at once, from 1 to 1024.");
+	if ((spec->context_length = form_int(ctx, 1, NODE_CONTEXT_MAX)) < 0)
+		note(errors, "context_length", "Enter the context length in"
+		    " tokens, from 1 to 10000000.");
+	form_endpoint(r, form, spec, errors);
+	form_model(r, form, m, errors);
+	spec->models = m;
+	spec->nmodels = 1;
+}
+
+/* POST /nodes: add a node; a worker's token is shown on this page only. */
+int
+page_nodes_create(struct req *r)
+{
+	struct view		 v = { .status = 400 };
+	struct node_spec	 spec;
+	struct node_model	 m;
+	char			 token[NODE_WTOKEN_LEN + 1];
+	int64_t			 id;
+	int			 rc;
+
+	v.form = json_object();
+	v.errors = json_object();
+	form_node(r, v.form, &spec, &m, v.errors);
+	if (json_object_size(v.errors) > 0)
+		return render(r, &v);
+	switch (node_create(r->app->db, r->arena, &r->app->keys,
+	    r->auth.user_id, &spec, &id, token)) {
+	case NODE_OK:
+		break;
+	case NODE_NO_KEYS:
+		note(v.errors, "api_token", "API tokens cannot be stored: the"
+		    " operator has not configured [crypto] keys. Leave it"
+		    " empty, or ask the operator.");
+		v.status = 503;
+		return render(r, &v);
+	default:
+		json_decref(v.form);
+		json_decref(v.errors);
+		return 500;
+	}
+	log_info("node %lld added from the page (%s)", (long long)id,
+	    spec.connection);
+	json_decref(v.form);
+	json_decref(v.errors);
+	if (*token == '\0')
+		return resp_redirect(r, "/nodes", "node_added");
+	/* Shown in this response only: no redirect, no flash, no storage. */
+	memset(&v, 0, sizeof(v));
+	v.status = 201;
+	v.secret = secret_view(r, spec.name, token, spec.max_concurrency);
+	v.flash = "Your worker node is added. Start the worker with the"
+	    " command below; its token is shown this once.";
+	rc = render(r, &v);
+	explicit_bzero(token, sizeof(token));
+	return rc;
+}
+
+/*
+ * Read the prices form (fields m<i>, in<i>, out<i>) into the n models ms
+ * of the node, noting what was sent and each error in edit. 0, -1 when a
+ * price is wrong, or 1 when the form names no model or one the node no
+ * longer has.
+ */
+static int
+form_prices(struct req *r, struct node_model *ms, size_t n, json_t *edit)
+{
+	const char	*id, *pin, *pout;
+	json_t		*e;
+	size_t		 i, k;
+	int		 rc = 0;
+
+	for (i = 0; i < NODE_MODELS_MAX && (id = req_form(r, arena_printf(
+	    r->arena, "m%zu", i))) != NULL; i++) {
+		for (k = 0; k < n && strcmp(ms[k].model, id) != 0; k++)
+			;
+		if (k == n)
+			return 1;	/* the models changed since: reload */
+		pin = field(r, arena_printf(r->arena, "in%zu", i));
+		pout = field(r, arena_printf(r->arena, "out%zu", i));
+		e = json_pack("{s:s, s:s, s:n, s:n}", "in", pin, "out", pout,
+		    "error_in", "error_out");
+		json_object_set_new(edit, id, e);
+		if ((ms[k].price_in = form_price(pin)) < 0)
+			rc = note(e, "error_in", "Enter dollars per 1M tokens,"
+			    " such as 0.10.");
+		if ((ms[k].price_out = form_price(pout)) < 0)
+			rc = note(e, "error_out", "Enter dollars per 1M tokens,"
+			    " such as 0.30.");
+	}
+	return i == 0 ? 1 : rc;
+}
+
+/* The node's models as specs (in the arena) to edit; *n is their count. */
+static struct node_model *
+node_models(struct req *r, json_t *node, size_t *n)
+{
+	json_t			*list = json_object_get(node, "models"), *m;
+	struct node_model	*ms;
+	size_t			 i;
+
+	*n = json_array_size(list);
+	ms = arena_calloc(r->arena, *n ? *n : 1, sizeof(*ms));
+	json_array_foreach(list, i, m) {
+		ms[i].model = json_string_value(json_object_get(m, "model"));
+		ms[i].upstream_model = json_string_value(json_object_get(m,
+		    "upstream_model"));
+		ms[i].price_in = int_of(m, "price_in");
+		ms[i].price_out = int_of(m, "price_out");
+	}
+	return ms;
+}
+
+/* POST /nodes/{id}/prices: new prices for the node's models. */
+int
+page_nodes_prices(struct req *r)
+{
+	struct view		 v = { .status = 400 };
+	struct node_spec	 spec;
+	struct node_model	*ms;
+	json_t			*node;
+	int64_t			 id = path_id(r);
+	int			 rc;
+
+	if (id == 0)
+		return 404;
+	switch (node_get(r->app->db, r->arena, r->auth.user_id, id, &node)) {
+	case NODE_OK:
+		json_arena(r->arena, node);
+		break;
+	case NODE_NOT_FOUND:
+		return 404;
+	default:
+		return 500;
+	}
+	memset(&spec, 0, sizeof(spec));
+	spec.models = ms = node_models(r, node, &spec.nmodels);
+	v.edit = json_arena(r->arena, json_object());
+	v.edit_id = id;
+	if ((rc = form_prices(r, ms, spec.nmodels, v.edit)) == 1)
+		return resp_error(r, 409, "This node's models changed since"
+		    " the page was loaded: reload it and try again.");
+	if (rc == -1)
+		return render(r, &v);
+	switch (node_update(r->app->db, r->arena, &r->app->keys,
+	    r->auth.user_id, id, &spec)) {
+	case NODE_OK:
+		log_info("node %lld: prices changed from the page",
+		    (long long)id);
+		return resp_redirect(r, "/nodes", "node_prices");
+	case NODE_NOT_FOUND:
+		return 404;
+	default:
+		return 500;
+	}
+}
+
+/* POST /nodes/{id}/token: a new token for a worker node, shown once. */
+int
+page_nodes_token(struct req *r)
+{
+	struct view	 v = { .status = 200 };
+	char		 token[NODE_WTOKEN_LEN + 1];
+	json_t		*node;
+	int64_t		 id = path_id(r);
+	int		 rc;
+
+	if (id == 0)
+		return 404;
+	switch (node_rotate_token(r->app->db, r->arena, r->auth.user_id, id,
+	    token)) {
+	case NODE_OK:
+		break;
+	case NODE_NOT_FOUND:
+		return 404;
+	case NODE_NOT_WORKER:
+		return resp_error(r, 400, "Only worker nodes have a node"
+		    " token; an endpoint node is called with its API token.");
+	default:
+		return 500;
+	}
+	log_info("node %lld: node token rotated from the page", (long long)id);
+	if (node_get(r->app->db, r->arena, r->auth.user_id, id, &node) !=
+	    NODE_OK)
+		return 500;
+	json_arena(r->arena, node);
+	v.secret = secret_view(r, json_string_value(json_object_get(node,
+	    "name")), token, int_of(node, "max_concurrency"));
+	v.flash = "The node has a new token; the old one stopped working."
+	    " Restart the worker with the command below.";
+	rc = render(r, &v);
+	explicit_bzero(token, sizeof(token));
+	return rc;
+}
+
+/* POST /nodes/{id}/delete: remove the node (kept for its history). */
+int
+page_nodes_delete(struct req *r)
+{
+	int64_t	id = path_id(r);
+
+	if (id == 0)
+		return 404;
+	switch (node_delete(r->app->db, r->arena, r->auth.user_id, id)) {
+	case NODE_OK:
+		log_info("node %lld removed from the page", (long long)id);
+		return resp_redirect(r, "/nodes", "node_removed");
+	case NODE_NOT_FOUND:
+		return 404;
+	default:
+		return 500;
+	}
+}
