@@ -34,20 +34,6 @@ bad(struct req *r, const char *param, const char *msg)
 	    "invalid_request", param, msg);
 }
 
-/* The request body as a JSON object in the arena, or NULL after a 400. */
-static json_t *
-body_json(struct req *r)
-{
-	char	 err[256];
-	json_t	*body;
-
-	if ((body = json_parse_limited(r->body ? r->body : "", r->body_len,
-	    err, sizeof(err))) == NULL)
-		resp_api_error(r, 400, "invalid_request_error", "invalid_json",
-		    NULL, err);
-	return json_arena(r->arena, body);
-}
-
 /* Name param as the field a getter's message (already in e) is about; -1. */
 static int
 named(struct verr *e, const char *param)
@@ -206,7 +192,7 @@ api_internal_admit(struct req *r)
 	json_t			*body;
 	int			 rc;
 
-	if ((body = body_json(r)) == NULL)
+	if ((body = req_json(r)) == NULL)
 		return 400;
 	if (parse_admit(r, body, &in, &e) == -1)
 		return bad(r, e.param, e.msg);
@@ -275,7 +261,7 @@ api_internal_settle(struct req *r)
 	struct verr		 e;
 	json_t			*body;
 
-	if ((body = body_json(r)) == NULL)
+	if ((body = req_json(r)) == NULL)
 		return 400;
 	if (parse_settle(body, &s, &e) == -1)
 		return bad(r, e.param, e.msg);

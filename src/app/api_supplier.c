@@ -265,20 +265,6 @@ parse_node(struct req *r, json_t *body, int create, const char *connection,
 	return parse_models(r, body, create, spec, e);
 }
 
-/* The request body as a JSON object in the arena, or NULL after a 400. */
-static json_t *
-body_json(struct req *r)
-{
-	char	 err[256];
-	json_t	*body;
-
-	if ((body = json_parse_limited(r->body ? r->body : "", r->body_len,
-	    err, sizeof(err))) == NULL)
-		resp_api_error(r, 400, "invalid_request_error", "invalid_json",
-		    NULL, err);
-	return json_arena(r->arena, body);
-}
-
 /* The node id in the path, or 0 when it is not one. */
 static int64_t
 path_id(struct req *r)
@@ -360,7 +346,7 @@ api_supplier_node_create(struct req *r)
 	char			 token[NODE_WTOKEN_LEN + 1];
 	int			 rc;
 
-	if ((body = body_json(r)) == NULL)
+	if ((body = req_json(r)) == NULL)
 		return 400;
 	if (parse_node(r, body, 1, NULL, &spec, &e) == -1)
 		return bad(r, e.param, e.msg);
@@ -403,7 +389,7 @@ api_supplier_node_update(struct req *r)
 		return 500;
 	}
 	conn = json_string_value(json_object_get(node, "connection"));
-	if ((body = body_json(r)) == NULL)
+	if ((body = req_json(r)) == NULL)
 		return 400;
 	if (parse_node(r, body, 0, conn, &spec, &e) == -1)
 		return bad(r, e.param, e.msg);

@@ -12,20 +12,6 @@
 #include "log.h"
 #include "node.h"
 
-/* The request body as a JSON object in the arena, or NULL after a 400. */
-static json_t *
-body_json(struct req *r)
-{
-	char	 err[256];
-	json_t	*body;
-
-	if ((body = json_parse_limited(r->body ? r->body : "", r->body_len,
-	    err, sizeof(err))) == NULL)
-		resp_api_error(r, 400, "invalid_request_error", "invalid_json",
-		    NULL, err);
-	return json_arena(r->arena, body);
-}
-
 /* A 400 in the API's shape naming param; returns 400. */
 static int
 bad(struct req *r, const char *param, const char *msg)
@@ -60,7 +46,7 @@ api_worker_auth(struct req *r)
 	char			 err[160];
 	json_t			*body;
 
-	if ((body = body_json(r)) == NULL)
+	if ((body = req_json(r)) == NULL)
 		return 400;
 	if (json_get_str(body, "token", 0, &token, err, sizeof(err)) < 0)
 		return bad(r, "token", err);
@@ -134,7 +120,7 @@ api_worker_seen(struct req *r)
 	json_t			*body, *list;
 	size_t			 i, n;
 
-	if ((body = body_json(r)) == NULL)
+	if ((body = req_json(r)) == NULL)
 		return 400;
 	list = json_object_get(body, "nodes");
 	if (!json_is_array(list) || (n = json_array_size(list)) >

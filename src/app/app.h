@@ -128,6 +128,7 @@ int		 req_read_body(struct req *, size_t max);
 int		 req_parse_form(struct req *);
 const char	*req_form(struct req *, const char *key);
 const char	*req_client_ip(struct req *);
+json_t		*req_json(struct req *);
 char		*url_decode(struct arena *, const char *, size_t, int plus);
 
 /*

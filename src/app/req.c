@@ -8,6 +8,7 @@
 
 #include "app.h"
 #include "arena.h"
+#include "json.h"
 
 #define REQ_MAX_PAIRS	64	/* query parameters or cookies kept */
 
@@ -245,4 +246,21 @@ req_client_ip(struct req *r)
 	const char	*ip = req_param(r, "REMOTE_ADDR");
 
 	return ip != NULL ? ip : "";
+}
+
+/*
+ * The request body as a JSON object, registered with the arena; NULL
+ * after answering 400 invalid_json (the parser's message names the place).
+ */
+json_t *
+req_json(struct req *r)
+{
+	char	 err[256];
+	json_t	*body;
+
+	if ((body = json_parse_limited(r->body ? r->body : "", r->body_len,
+	    err, sizeof(err))) == NULL)
+		resp_api_error(r, 400, "invalid_request_error", "invalid_json",
+		    NULL, err);
+	return json_arena(r->arena, body);
 }

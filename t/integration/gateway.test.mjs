@@ -145,7 +145,7 @@ test('errors in OpenAI\'s shape: bad key, unknown model, bad body, too poor', as
 	await addNode(s, supplier, A, { name: 'pricey', id: 'pricey/model', price_in: 1000000000000, price_out: 1 });
 	await assert.rejects(client.chat.completions.create({ model: 'pricey/model', max_tokens: 1,
 		messages: [{ role: 'user', content: 'x' }] }), (e) => e.status === 402);
-	assert.equal((await balance(consumer.c)).held.micro_usd, 0);
+	assert.equal((await settled(consumer.c)).held.micro_usd, 0);
 });
 
 test('n > 1 is refused: it would be work nobody holds or pays for', async () => {
