@@ -649,7 +649,7 @@ call_node(struct infer *in)
 	attempt_reset(in);
 	sse_free(&in->sse);
 	sse_init(&in->sse, EVENT_MAX, on_event, in);
-	in->x = xfer_post(str_cstr(&url), h, str_cstr(&body), body.len,
+	in->x = xfer_post_endpoint(str_cstr(&url), h, str_cstr(&body), body.len,
 	    (long)relay->rc.request_ms, &up_cb, in);
 	str_free(&url);
 	str_free(&body);

@@ -165,6 +165,7 @@ setup_relay(struct cfg *c, struct relay_cfg *rc)
 	rc->worker_idle_ms *= 1000;
 		cfg_seconds(c, "relay", "report_interval", 10, 1, 3600, &rc->report_ms);
 	rc->report_ms *= 1000;
+	cfg_bool(c, "relay", "allow_private_endpoints", 0, &rc->allow_private);
 	rc->app_url = cfg_str(c, "relay", "app_url", "http://127.0.0.1:8081");
 	rc->secret = cfg_str(c, "internal", "secret", "");
 	if (cfg_error(c) != NULL) {

@@ -29,6 +29,7 @@ struct relay_cfg {
 	long long	 poll_hold_ms;		/* a worker's long-poll is held this long */
 	long long	 worker_idle_ms;	/* a job silent this long has failed */
 	long long	 report_ms;		/* node state to the app this often */
+	int		 allow_private;		/* endpoints may be loopback/private */
 };
 
 struct node_state;
@@ -66,6 +67,9 @@ struct xfer_cb {
 int		 upstream_init(struct relay *);
 void		 upstream_free(struct relay *);
 struct xfer	*xfer_post(const char *url, struct curl_slist *headers,
+		    const char *body, size_t len, long timeout_ms,
+		    const struct xfer_cb *, void *arg);
+struct xfer	*xfer_post_endpoint(const char *url, struct curl_slist *headers,
 		    const char *body, size_t len, long timeout_ms,
 		    const struct xfer_cb *, void *arg);
 void		 xfer_cancel(struct xfer *);

@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "log.h"
 #include "relay.h"
 
@@ -189,9 +193,13 @@ header_cb(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
-struct xfer *
-xfer_post(const char *url, struct curl_slist *headers, const char *body,
-    size_t len, long timeout_ms, const struct xfer_cb *cb, void *arg)
+static curl_socket_t	open_public(void *, curlsocktype, struct curl_sockaddr *);
+
+/* Start a POST; public_only refuses private addresses (endpoints). */
+static struct xfer *
+start(const char *url, struct curl_slist *headers, const char *body,
+    size_t len, long timeout_ms, const struct xfer_cb *cb, void *arg,
+    int public_only)
 {
 	struct xfer	*x;
 
@@ -220,6 +228,8 @@ xfer_post(const char *url, struct curl_slist *headers, const char *body,
 	curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	/* Never let a body or a header reach our log through curl. */
 	curl_easy_setopt(x->easy, CURLOPT_VERBOSE, 0L);
+	if (public_only && !relay->rc.allow_private)
+		curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION, open_public);
 	if (curl_multi_add_handle(relay->multi, x->easy) != CURLM_OK) {
 		curl_easy_cleanup(x->easy);
 		curl_slist_free_all(headers);
@@ -228,6 +238,72 @@ xfer_post(const char *url, struct curl_slist *headers, const char *body,
 		return NULL;
 	}
 	return x;
+}
+
+/* Is this IPv4 address (host order) loopback, private, link-local or such? */
+static int
+private_v4(uint32_t a)
+{
+	return (a >> 24) == 0 || (a >> 24) == 10 || (a >> 24) == 127 ||
+	    (a >> 20) == (172 << 4 | 1) || (a >> 16) == (192 << 8 | 168) ||
+	    (a >> 16) == (169 << 8 | 254) || (a >> 22) == (100 << 2 | 1) ||
+	    (a >> 28) == 14 || (a >> 28) == 15;
+}
+
+/* The same for a socket address of either family. */
+static int
+private_addr(const struct sockaddr *sa)
+{
+	const struct sockaddr_in6	*s6 = (const struct sockaddr_in6 *)sa;
+	const unsigned char		*b = s6->sin6_addr.s6_addr;
+	uint32_t			 v4;
+
+	if (sa->sa_family == AF_INET)
+		return private_v4(ntohl(((const struct sockaddr_in *)sa)->
+		    sin_addr.s_addr));
+	if (sa->sa_family != AF_INET6)
+		return 1;
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		memcpy(&v4, b + 12, 4);
+		return private_v4(ntohl(v4));
+	}
+	return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr) ||
+	    IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr) ||
+	    IN6_IS_ADDR_MULTICAST(&s6->sin6_addr) || (b[0] & 0xfe) == 0xfc;
+}
+
+/*
+ * Open the socket for a supplier's endpoint only when the address it
+ * resolved to is public: a node URL must not reach the operator's own
+ * network (a metadata service, the internal listener, the relay itself).
+ * Checked at connect time, so a name that re-resolves cannot slip by.
+ */
+static curl_socket_t
+open_public(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	if (purpose == CURLSOCKTYPE_IPCXN && private_addr(&a->addr)) {
+		log_warn("refused an endpoint on a private address");
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype, a->protocol);
+}
+
+/* POST to the app (any address). */
+struct xfer *
+xfer_post(const char *url, struct curl_slist *headers, const char *body,
+    size_t len, long timeout_ms, const struct xfer_cb *cb, void *arg)
+{
+	return start(url, headers, body, len, timeout_ms, cb, arg, 0);
+}
+
+/* POST to a supplier's endpoint: public addresses only, unless allowed. */
+struct xfer *
+xfer_post_endpoint(const char *url, struct curl_slist *headers,
+    const char *body, size_t len, long timeout_ms, const struct xfer_cb *cb,
+    void *arg)
+{
+	return start(url, headers, body, len, timeout_ms, cb, arg, 1);
 }
 
 /* Deferred removal of a cancelled transfer, outside any curl callback. */

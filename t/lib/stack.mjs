@@ -38,12 +38,16 @@ export function readEnv(path) {
 // conf: extra infrpool.conf lines (whole sections, or keys dev does not set);
 // cookieSecure: run with Secure __Host- cookies as in production.
 // logLevel: [log] level for every program of the stack.
-export async function startStack({ front = 'lighttpd', conf = '', cookieSecure = false, logLevel = 'info' } = {}) {
+// allowPrivate: may endpoint nodes sit on loopback/private addresses (the
+// mocks do)?
+export async function startStack({ front = 'lighttpd', conf = '', cookieSecure = false, logLevel = 'info',
+	allowPrivate = true } = {}) {
 	const dir = scratch('stack');
 	const args = ['stack-up', dir];
 	if (front === 'apache') args.push('--apache');
 	const penv = { ...process.env, INFRPOOL_STACK_CONF: conf,
-		INFRPOOL_STACK_COOKIE_SECURE: cookieSecure ? 'yes' : 'no', INFRPOOL_STACK_LOG_LEVEL: logLevel };
+		INFRPOOL_STACK_COOKIE_SECURE: cookieSecure ? 'yes' : 'no', INFRPOOL_STACK_LOG_LEVEL: logLevel,
+		INFRPOOL_STACK_ALLOW_PRIVATE: allowPrivate ? 'yes' : 'no' };
 	delete penv.INFRPOOL_PORT;
 	try {
 		await run(join(srcdir, 'dev'), args, { env: penv, timeout: 120000 });
