@@ -514,7 +514,7 @@ on_first_byte_timeout(evutil_socket_t fd, short what, void *arg)
 		return;
 	attempt_cancel(in);
 	log_warn("node %lld: no first byte in %lld ms", (long long)in->cur->node_id,
-	    relay->rc.first_byte_ms);
+	    in->stream ? relay->rc.first_byte_ms : relay->rc.answer_ms);
 	up_done(NULL, CURLE_OPERATION_TIMEDOUT, 0, in);
 }
 
@@ -608,19 +608,32 @@ attempt_reset(struct infer *in)
 	str_reset(&in->up_body);
 }
 
+/*
+ * Arm the wait for the node's first byte: a stream's first chunk comes
+ * early (first_byte_timeout); a whole answer's first byte is its last, so
+ * it gets answer_timeout.
+ */
+static void
+arm_first_byte(struct infer *in)
+{
+	long long	ms = in->stream ? relay->rc.first_byte_ms :
+			    relay->rc.answer_ms;
+	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(in->first_byte, &tv);
+}
+
 /* Give the chosen worker node a job; it picks it up with its next poll. */
 static int
 call_worker(struct infer *in)
 {
-	struct timeval	 tv = { relay->rc.first_byte_ms / 1000,
-			    (relay->rc.first_byte_ms % 1000) * 1000 };
 	json_t		*b;
 
 	attempt_reset(in);
 	b = upstream_json(in);
 	in->job = job_dispatch(in->cur->node_id, in->endpoint, in->stream, b, in);
 	json_decref(b);
-	evtimer_add(in->first_byte, &tv);
+	arm_first_byte(in);
 	return 0;
 }
 
@@ -630,8 +643,6 @@ call_node(struct infer *in)
 {
 	struct curl_slist	*h = NULL;
 	struct str		 url = STR_INIT, body = STR_INIT, auth = STR_INIT;
-	struct timeval		 tv = { relay->rc.first_byte_ms / 1000,
-				    (relay->rc.first_byte_ms % 1000) * 1000 };
 	size_t			 n = strlen(in->cur->base_url);
 
 	if (strcmp(in->cur->connection, "worker") == 0)
@@ -656,7 +667,7 @@ call_node(struct infer *in)
 	str_free(&auth);
 	if (in->x == NULL)
 		return -1;
-	evtimer_add(in->first_byte, &tv);
+	arm_first_byte(in);
 	return 0;
 }
 

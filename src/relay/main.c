@@ -146,6 +146,8 @@ setup_relay(struct cfg *c, struct relay_cfg *rc)
 	cfg_seconds(c, "relay", "first_byte_timeout", 60, 1, 3600,
 	    &rc->first_byte_ms);
 	rc->first_byte_ms *= 1000;
+	cfg_seconds(c, "relay", "answer_timeout", 300, 1, 86400, &rc->answer_ms);
+	rc->answer_ms *= 1000;
 	cfg_seconds(c, "relay", "request_timeout", 600, 1, 86400, &rc->request_ms);
 	rc->request_ms *= 1000;
 	cfg_size(c, "relay", "max_body", 8 << 20, 1024, 256 << 20, &rc->max_body);

@@ -18,7 +18,8 @@ struct relay_cfg {
 	const char	*secret;		/* [internal] secret */
 	long long	 keepalive_ms;		/* ": keep-alive" while silent */
 	long long	 failover;		/* extra attempts before the first byte */
-	long long	 first_byte_ms;		/* upstream silence before its first byte */
+	long long	 first_byte_ms;		/* a stream's silence before its first byte */
+	long long	 answer_ms;		/* a whole (non-streamed) answer's wait */
 	long long	 request_ms;		/* whole upstream call */
 	size_t		 max_body;		/* a client request body */
 	size_t		 out_high;		/* pause upstream above this backlog */

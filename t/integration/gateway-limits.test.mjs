@@ -23,7 +23,7 @@ async function userWithKey(tag) {
 before(async () => {
 	s = await startStack({ conf: '[gateway]\nrequests_per_minute = 5\nramp_start_pct = 100\n' +
 		'max_tokens_cap = 1000000\n' +
-		'[relay]\nmax_body = 64k\nout_buffer = 4k\nstall_timeout = 2\n' });
+		'[relay]\nmax_body = 64k\nout_buffer = 4k\nstall_timeout = 2\nfirst_byte_timeout = 1\n' });
 	m = await startMock();
 	supplier = await userWithKey('sup');
 	consumer = await userWithKey('con');
@@ -94,5 +94,18 @@ test('a consumer who stops reading is paused, then cut off and billed for what w
 	assert.ok(row.tokens_out > 0 && row.tokens_out < 200000, `billed ${row.tokens_out}`);
 	const health = await (await fetch(`${s.env.INFRPOOL_RELAY_URL}/healthz`)).json();
 	assert.equal(health.active, 0, 'nothing left in the relay');
+	await m.reset();
+});
+
+test('a whole answer may take longer than a stream\'s first byte (answer_timeout)', async () => {
+	const key = await consumer.key('patience');
+	await m.reset();
+	await m.control({ first_token_ms: 2000 });
+	// Not streamed: the first byte is the whole answer; 2 s is within answer_timeout.
+	let res = await chat(key);
+	assert.equal(res.status, 200, await res.clone().text());
+	// Streamed: 2 s of silence is over first_byte_timeout (1 s): the node failed.
+	res = await chat(key, { stream: true });
+	assert.equal(res.status, 502);
 	await m.reset();
 });

@@ -49,7 +49,7 @@ async function settled(c) {
 }
 
 before(async () => {
-	s = await startStack({ conf: '[relay]\nkeepalive = 1\nbreaker_park = 2\nfirst_byte_timeout = 3\n' +
+	s = await startStack({ conf: '[relay]\nkeepalive = 1\nbreaker_park = 2\nfirst_byte_timeout = 3\nanswer_timeout = 3\n' +
 		'[gateway]\nramp_start_pct = 100\n' });
 	[A, B] = await Promise.all([startMock(), startMock()]);
 	supplier = await userWithKey(s, 'supplier');

@@ -46,7 +46,7 @@ async function nodeState() {
 }
 
 before(async () => {
-	s = await startStack({ conf: '[relay]\nreport_interval = 1\nfirst_byte_timeout = 5\n' +
+	s = await startStack({ conf: '[relay]\nreport_interval = 1\nfirst_byte_timeout = 5\nanswer_timeout = 5\n' +
 		'worker_idle_timeout = 3\nbreaker_park = 1\n' +
 		'[gateway]\nramp_start_pct = 100\n' });
 	m = await startMock();
