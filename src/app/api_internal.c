@@ -26,14 +26,6 @@ api_internal_ping(struct req *r)
 	return resp_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* A 400 in the API's shape naming param; returns 400. */
-static int
-bad(struct req *r, const char *param, const char *msg)
-{
-	return resp_api_error(r, 400, "invalid_request_error",
-	    "invalid_request", param, msg);
-}
-
 /* Name param as the field a getter's message (already in e) is about; -1. */
 static int
 named(struct verr *e, const char *param)
@@ -162,7 +154,7 @@ admit_refused(struct req *r, int rc, const struct gw_admit *in,
 		    " now; try again later." :
 		    "No node can serve this model right now; try again later.");
 	case GW_TOO_COSTLY:
-		return bad(r, "max_tokens", "The worst-case cost of this"
+		return resp_bad(r, "max_tokens", "The worst-case cost of this"
 		    " request is too large to hold; send a smaller prompt or"
 		    " max_tokens.");
 	case GW_RATE_LIMITED:
@@ -195,7 +187,7 @@ api_internal_admit(struct req *r)
 	if ((body = req_json(r)) == NULL)
 		return 400;
 	if (parse_admit(r, body, &in, &e) == -1)
-		return bad(r, e.param, e.msg);
+		return resp_bad(r, e.param, e.msg);
 	rc = gateway_admit(r->app->db, r->arena, &r->app->gateway,
 	    &r->app->keys, &in, &out);
 	if (rc != GW_OK) {
@@ -264,7 +256,7 @@ api_internal_settle(struct req *r)
 	if ((body = req_json(r)) == NULL)
 		return 400;
 	if (parse_settle(body, &s, &e) == -1)
-		return bad(r, e.param, e.msg);
+		return resp_bad(r, e.param, e.msg);
 	switch (gateway_settle(r->app->db, r->arena, &r->app->gateway, &s,
 	    &out)) {
 	case GW_OK:
@@ -274,7 +266,7 @@ api_internal_settle(struct req *r)
 		    "not_found", "hold_id", "No admitted request has this"
 		    " hold.");
 	case GW_BAD_NODE:
-		return bad(r, "node_id", s.node_id > 0 ? "'node_id' was not a"
+		return resp_bad(r, "node_id", s.node_id > 0 ? "'node_id' was not a"
 		    " candidate of this request" : "'node_id' is required"
 		    " when a node served the request");
 	default:

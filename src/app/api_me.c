@@ -55,28 +55,12 @@ api_me(struct req *r)
 	return resp_json(r, 200, me);
 }
 
-/* A positive integer query parameter; def when absent, -1 when malformed. */
-static long long
-query_int(struct req *r, const char *key, long long def, long long max)
-{
-	const char	*v = req_query(r, key);
-	char		*end;
-	long long	 n;
-
-	if (v == NULL)
-		return def;
-	n = strtoll(v, &end, 10);
-	if (*v < '0' || *v > '9' || *end != '\0' || n < 1 || n > max)
-		return -1;
-	return n;
-}
-
 /* GET /v1/me/transfers?limit=N&before=ID: newest first, paged by id. */
 int
 api_me_transfers(struct req *r)
 {
-	long long	 limit = query_int(r, "limit", PAGE_DEFAULT, PAGE_MAX);
-	long long	 before = query_int(r, "before", 0, INT64_MAX);
+	long long	 limit = req_query_int(r, "limit", PAGE_DEFAULT, PAGE_MAX);
+	long long	 before = req_query_int(r, "before", 0, INT64_MAX);
 	int64_t		 next;
 	json_t		*data;
 

@@ -25,14 +25,6 @@ static const char *const update_fields[] = { "name", "max_concurrency",
 static const char *const model_fields[] = { "model", "upstream_model",
 	"price_in", "price_out", NULL };
 
-/* A 400 in the API's shape naming param; returns 400. */
-static int
-bad(struct req *r, const char *param, const char *msg)
-{
-	return resp_api_error(r, 400, "invalid_request_error",
-	    "invalid_request", param, msg);
-}
-
 /* Name param as the field a getter's message (already in e) is about; -1. */
 static int
 named(struct verr *e, const char *param)
@@ -349,7 +341,7 @@ api_supplier_node_create(struct req *r)
 	if ((body = req_json(r)) == NULL)
 		return 400;
 	if (parse_node(r, body, 1, NULL, &spec, &e) == -1)
-		return bad(r, e.param, e.msg);
+		return resp_bad(r, e.param, e.msg);
 	switch (node_create(r->app->db, r->arena, &r->app->keys,
 	    r->auth.user_id, &spec, &id, token)) {
 	case NODE_OK:
@@ -392,7 +384,7 @@ api_supplier_node_update(struct req *r)
 	if ((body = req_json(r)) == NULL)
 		return 400;
 	if (parse_node(r, body, 0, conn, &spec, &e) == -1)
-		return bad(r, e.param, e.msg);
+		return resp_bad(r, e.param, e.msg);
 	switch (node_update(r->app->db, r->arena, &r->app->keys,
 	    r->auth.user_id, id, &spec)) {
 	case NODE_OK:
@@ -448,7 +440,7 @@ api_supplier_node_token(struct req *r)
 	case NODE_NOT_FOUND:
 		return no_node(r);
 	case NODE_NOT_WORKER:
-		return bad(r, NULL, "Only worker nodes have a node token; an"
+		return resp_bad(r, NULL, "Only worker nodes have a node token; an"
 		    " endpoint node is called with its api_token.");
 	default:
 		return 500;

@@ -13,14 +13,6 @@
 #define PAGE_DEFAULT	50
 #define PAGE_MAX	200
 
-/* A 400 in the API's shape naming param; returns 400. */
-static int
-bad(struct req *r, const char *param, const char *msg)
-{
-	return resp_api_error(r, 400, "invalid_request_error",
-	    "invalid_request", param, msg);
-}
-
 /* The n digits at s as a number, or -1 when one is not a digit. */
 static int
 digits(const char *s, int n)
@@ -101,22 +93,6 @@ query_time(struct req *r, const char *key, int *ok)
 	return c;
 }
 
-/* A positive integer query parameter; def when absent, -1 when malformed. */
-static long long
-query_int(struct req *r, const char *key, long long def, long long max)
-{
-	const char	*v = req_query(r, key);
-	char		*end;
-	long long	 n;
-
-	if (v == NULL)
-		return def;
-	n = strtoll(v, &end, 10);
-	if (*v < '0' || *v > '9' || *end != '\0' || n < 1 || n > max)
-		return -1;
-	return n;
-}
-
 /*
  * Read limit, before, model, since and until into q; 0, or the status of
  * the 400 already written.
@@ -124,27 +100,27 @@ query_int(struct req *r, const char *key, long long def, long long max)
 static int
 parse_query(struct req *r, struct gw_usage *q)
 {
-	long long	limit = query_int(r, "limit", PAGE_DEFAULT, PAGE_MAX);
-	long long	before = query_int(r, "before", 0, INT64_MAX);
+	long long	limit = req_query_int(r, "limit", PAGE_DEFAULT, PAGE_MAX);
+	long long	before = req_query_int(r, "before", 0, INT64_MAX);
 	int		since_ok, until_ok;
 
 	if (limit < 0)
-		return bad(r, "limit", "'limit' must be an integer between 1"
+		return resp_bad(r, "limit", "'limit' must be an integer between 1"
 		    " and 200");
 	if (before < 0)
-		return bad(r, "before", "'before' must be a request id");
+		return resp_bad(r, "before", "'before' must be a request id");
 	q->limit = (int)limit;
 	q->before = before;
 	q->model = req_query(r, "model");
 	q->since = query_time(r, "since", &since_ok);
 	q->until = query_time(r, "until", &until_ok);
 	if (q->model != NULL && !node_model_id_ok(q->model))
-		return bad(r, "model", "'model' must be a model id");
+		return resp_bad(r, "model", "'model' must be a model id");
 	if (!since_ok)
-		return bad(r, "since", "'since' must be an RFC 3339 timestamp,"
+		return resp_bad(r, "since", "'since' must be an RFC 3339 timestamp,"
 		    " like 2026-05-01T00:00:00Z");
 	if (!until_ok)
-		return bad(r, "until", "'until' must be an RFC 3339 timestamp,"
+		return resp_bad(r, "until", "'until' must be an RFC 3339 timestamp,"
 		    " like 2026-05-01T00:00:00Z");
 	return 0;
 }

@@ -12,14 +12,6 @@
 #include "log.h"
 #include "node.h"
 
-/* A 400 in the API's shape naming param; returns 400. */
-static int
-bad(struct req *r, const char *param, const char *msg)
-{
-	return resp_api_error(r, 400, "invalid_request_error",
-	    "invalid_request", param, msg);
-}
-
 /* The 403 for a node token whose node may not work: suspended or deleted. */
 static int
 refused(struct req *r, const struct node_auth *n)
@@ -49,7 +41,7 @@ api_worker_auth(struct req *r)
 	if ((body = req_json(r)) == NULL)
 		return 400;
 	if (json_get_str(body, "token", 0, &token, err, sizeof(err)) < 0)
-		return bad(r, "token", err);
+		return resp_bad(r, "token", err);
 	switch (node_token_auth(r->app->db, r->arena, token, &n)) {
 	case NODE_OK:
 		break;
@@ -125,13 +117,13 @@ api_worker_seen(struct req *r)
 	list = json_object_get(body, "nodes");
 	if (!json_is_array(list) || (n = json_array_size(list)) >
 	    NODE_REPORT_MAX)
-		return bad(r, "nodes", "'nodes' must be an array of at most"
+		return resp_bad(r, "nodes", "'nodes' must be an array of at most"
 		    " 100000 nodes");
 	st = arena_calloc(r->arena, n ? n : 1, sizeof(*st));
 	for (i = 0; i < n; i++)
 		if (parse_state(r, json_array_get(list, i), i, &st[i], &param,
 		    msg, sizeof(msg)) == -1)
-			return bad(r, param, msg);
+			return resp_bad(r, param, msg);
 	if (n > 0 && node_report(r->app->db, r->arena, st, n) != NODE_OK)
 		return 500;
 	log_debug("node report: %zu nodes", n);

@@ -129,6 +129,8 @@ int		 req_parse_form(struct req *);
 const char	*req_form(struct req *, const char *key);
 const char	*req_client_ip(struct req *);
 json_t		*req_json(struct req *);
+long long	 req_query_int(struct req *, const char *key, long long def,
+		    long long max);
 char		*url_decode(struct arena *, const char *, size_t, int plus);
 
 /*
@@ -144,6 +146,7 @@ int		 resp_redirect(struct req *, const char *location,
 int		 resp_json(struct req *, int status, json_t *);
 int		 resp_page(struct req *, int status, const char *tmpl, json_t *);
 int		 resp_error(struct req *, int status, const char *message);
+int		 resp_bad(struct req *, const char *param, const char *message);
 int		 resp_api_error(struct req *, int status, const char *type,
 		    const char *code, const char *param, const char *message);
 void		 resp_send(struct req *);

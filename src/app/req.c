@@ -264,3 +264,19 @@ req_json(struct req *r)
 		    NULL, err);
 	return json_arena(r->arena, body);
 }
+
+/* A positive integer query parameter; def when absent, -1 when malformed. */
+long long
+req_query_int(struct req *r, const char *key, long long def, long long max)
+{
+	const char	*v = req_query(r, key);
+	char		*end;
+	long long	 n;
+
+	if (v == NULL)
+		return def;
+	n = strtoll(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || n < 1 || n > max)
+		return -1;
+	return n;
+}

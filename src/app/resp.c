@@ -201,6 +201,14 @@ resp_api_error(struct req *r, int status, const char *type, const char *code,
 	return resp_json(r, status, err);
 }
 
+/* A 400 in the API's shape naming param; returns 400. */
+int
+resp_bad(struct req *r, const char *param, const char *msg)
+{
+	return resp_api_error(r, 400, "invalid_request_error",
+	    "invalid_request", param, msg);
+}
+
 /* The error for status: OpenAI's JSON shape under /v1/, a page elsewhere. */
 int
 resp_error(struct req *r, int status, const char *message)
