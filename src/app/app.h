@@ -50,6 +50,7 @@ struct app {
 #define R_APIKEY	0x04	/* Authorization: Bearer <api key> */
 #define R_CSRF		0x08	/* a CSRF token in the form or header */
 #define R_INTERNAL	0x10	/* the relay, with the shared secret */
+#define R_ADMIN		0x20	/* a session with the operator's role */
 
 struct kv {
 	const char	*key;
@@ -154,6 +155,7 @@ const char	*status_text(int);
 
 /* auth.c: sessions, API keys and CSRF tokens. */
 int		 auth_check(struct req *, int flags);
+int		 auth_is_admin(struct req *);
 const char	*auth_cookie_name(struct req *, const char *base);
 const char	*auth_csrf_token(struct req *);
 int		 auth_login(struct req *, int64_t user_id);
@@ -175,6 +177,15 @@ int		 page_login(struct req *);
 int		 page_logout(struct req *);
 int		 page_account(struct req *);
 int		 page_password(struct req *);
+int		 page_settings(struct req *);
+int		 page_usage(struct req *);
+int		 page_models(struct req *);
+int		 page_quickstart(struct req *);
+int		 page_admin(struct req *);
+int		 page_admin_users(struct req *);
+int		 page_admin_nodes(struct req *);
+int		 page_admin_suspend(struct req *);
+int		 page_admin_unsuspend(struct req *);
 int		 page_keys(struct req *);
 int		 page_keys_create(struct req *);
 int		 page_keys_revoke(struct req *);
@@ -203,6 +214,21 @@ int		 page_nodes_create(struct req *);
 int		 page_nodes_prices(struct req *);
 int		 page_nodes_token(struct req *);
 int		 page_nodes_delete(struct req *);
+
+/* view.c: what several pages show the same way. */
+struct stats_day;
+enum view_measure { VIEW_TOKENS, VIEW_REQUESTS, VIEW_COST, VIEW_EARNING,
+		    VIEW_FEE };
+const char	*view_dollars(struct arena *, int64_t micro);	/* "0.10" */
+json_t		*view_usd(struct arena *, int64_t micro);	/* "$0.10" */
+json_t		*view_count(int64_t);				/* "1,234" */
+/* One measure of STATS_DAYS days as an inline SVG bar chart (a string). */
+json_t		*view_chart(const char *id, const char *title,
+		    const struct stats_day *, enum view_measure);
+/* The site's public URL: [app] base_url, else this request's host. */
+const char	*view_site_url(struct req *);
+/* The {} segment of the path as an id, or 0 when it is not one. */
+int64_t		 view_path_id(struct req *);
 
 /* api_usage.c: every request of the caller, for the export; NULL on error. */
 json_t		*usage_export(struct req *);

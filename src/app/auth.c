@@ -104,20 +104,31 @@ auth_check(struct req *r, int flags)
 {
 	int	rc = from_session(r);
 
-	if (rc == -1 && (flags & (R_SESSION | R_APIKEY)))
+	if (rc == -1 && (flags & (R_SESSION | R_APIKEY | R_ADMIN)))
 		return 503;
 	if (rc != 0 && (flags & R_APIKEY) && (rc = from_apikey(r)) == -1)
 		return 503;
-	if ((flags & (R_SESSION | R_APIKEY)) && r->auth.via == AUTH_NONE) {
+	if ((flags & (R_SESSION | R_APIKEY | R_ADMIN)) &&
+	    r->auth.via == AUTH_NONE) {
 		if (!r->api) {
 			resp_redirect(r, "/login", NULL);
 			return 303;
 		}
 		return 401;
 	}
+	if ((flags & R_ADMIN) && !auth_is_admin(r))
+		return 403;
 	if ((flags & R_CSRF) && !csrf_ok(r))
 		return 403;
 	return 0;
+}
+
+/* Is the caller an operator, logged in with a browser session? */
+int
+auth_is_admin(struct req *r)
+{
+	return r->auth.via == AUTH_SESSION && r->auth.role != NULL &&
+	    strcmp(r->auth.role, "admin") == 0;
 }
 
 /*

@@ -1,21 +1,24 @@
-/* page_account.c: sign up, log in, log out, the account overview, change password */
+/* page_account.c: sign up, log in, log out, the dashboard, settings (password) */
 #include "config.h"
 
 #include <string.h>
 
+#include "apikey.h"
 #include "app.h"
 #include "arena.h"
 #include "iphash.h"
+#include "json.h"
 #include "ledger.h"
 #include "log.h"
 #include "money.h"
 #include "ratelimit.h"
 #include "session.h"
+#include "stats.h"
 #include "user.h"
 
 #define PASSWORD_MAX	1024
 
-/* A balance as the pages show it: "$1.234567". */
+/* A balance as the pages show it: "$1.234567", every micro-dollar. */
 static json_t *
 dollars(int64_t micro)
 {
@@ -176,34 +179,59 @@ page_logout(struct req *r)
 	return resp_redirect(r, "/", "logout");
 }
 
-/* The overview: balances, recent transfers, the password form. */
-static int
-account_page(struct req *r, int status, json_t *errors)
+/*
+ * The dashboard: balances, the last STATS_DAYS days of spending, recent
+ * transfers, and what to do next when there is nothing yet.
+ */
+int
+page_account(struct req *r)
 {
 	struct ledger_balances	 b;
-	json_t			*recent;
-	int64_t			 next;
+	struct stats_day	 days[STATS_DAYS];
+	json_t			*recent, *keys;
+	int64_t			 next, spent = 0, requests = 0;
+	size_t			 i;
 
 	if (ledger_balances(r->app->db, r->arena, r->auth.user_id, &b) != 0 ||
-	    (recent = ledger_user_transfers(r->app->db, r->arena,
-	    r->auth.user_id, 0, 10, &next)) == NULL) {
-		json_decref(errors);
+	    stats_days(r->app->db, r->arena, STATS_CONSUMER, r->auth.user_id,
+	    days) == -1 ||
+	    (keys = apikey_list(r->app->db, r->arena, r->auth.user_id)) == NULL)
 		return 500;
+	json_arena(r->arena, keys);
+	if ((recent = ledger_user_transfers(r->app->db, r->arena,
+	    r->auth.user_id, 0, 10, &next)) == NULL)
+		return 500;
+	for (i = 0; i < STATS_DAYS; i++) {
+		spent += days[i].cost;
+		requests += days[i].requests;
 	}
-	return resp_page(r, status, "account", json_pack("{s:s, s:{s:o, s:o,"
-	    " s:o, s:o}, s:o, s:b, s:o, s:b}", "title", "Your account",
+	return resp_page(r, 200, "account", json_pack("{s:s, s:{s:o, s:o,"
+	    " s:o, s:o}, s:o, s:b, s:b, s:b, s:o, s:o, s:b, s:o}",
+	    "title", "Dashboard",
 	    "balance", "credit", dollars(b.credit), "earnings",
 	    dollars(b.earnings), "held", dollars(b.credit_held + b.earnings_held),
 	    "spendable", dollars(b.credit - b.credit_held + b.earnings -
 	    b.earnings_held), "transfers", recent,
-	    "more", next != 0, "errors", errors ? errors : json_object(),
-	    "has_transfers", json_array_size(recent) > 0));
+	    "more", next != 0, "has_transfers", json_array_size(recent) > 0,
+	    "has_keys", json_array_size(keys) > 0,
+	    "spent_30d", view_usd(r->arena, spent),
+	    "requests_30d", view_count(requests), "any_requests", requests > 0,
+	    "html_spend_chart", view_chart("spend", "Your spending per day, "
+	    "last 30 days (UTC)", days, VIEW_COST)));
+}
+
+/* Settings: the password form (with errors) and the export. */
+static int
+settings_page(struct req *r, int status, json_t *errors)
+{
+	return resp_page(r, status, "settings", json_pack("{s:s, s:o}",
+	    "title", "Settings", "errors", errors ? errors : json_object()));
 }
 
 int
-page_account(struct req *r)
+page_settings(struct req *r)
 {
-	return account_page(r, 200, NULL);
+	return settings_page(r, 200, NULL);
 }
 
 int
@@ -217,10 +245,10 @@ page_password(struct req *r)
 	if (user_by_id(r->app->db, r->arena, r->auth.user_id, &u) != 0)
 		return 500;
 	if (cur == NULL || !passwd_verify(u.password_hash, cur))
-		return account_page(r, 400, json_pack("{s:s}", "current",
+		return settings_page(r, 400, json_pack("{s:s}", "current",
 		    "That is not your current password."));
 	if ((problem = password_problem(r, pw)) != NULL)
-		return account_page(r, 400, json_pack("{s:s}", "password",
+		return settings_page(r, 400, json_pack("{s:s}", "password",
 		    problem));
 	if (hash_password(r, pw, hash) == -1 ||
 	    user_set_password(r->app->db, r->arena, u.id, hash) == -1 ||
@@ -228,5 +256,5 @@ page_password(struct req *r)
 	    r->auth.token) == -1)
 		return 500;
 	log_info("password changed user=%lld", (long long)u.id);
-	return resp_redirect(r, "/account", "password");
+	return resp_redirect(r, "/settings", "password");
 }

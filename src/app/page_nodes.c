@@ -1,18 +1,16 @@
 /* page_nodes.c: the supplier's nodes page: state, prices, today; add, reprice, rotate, remove */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "app.h"
 #include "arena.h"
-#include "cfg.h"
 #include "json.h"
 #include "log.h"
 #include "money.h"
 #include "node.h"
+#include "stats.h"
 
 #define DEFAULT_UPSTREAM	"http://127.0.0.1:8000/v1"
 
@@ -26,31 +24,6 @@ struct view {
 	json_t		*secret;	/* {name, token, command}, shown once */
 	const char	*flash;		/* a message for this render only */
 };
-
-/*
- * Dollars for a page, from micro-USD: at least two decimals, no trailing
- * zeros beyond them ("0.10", "1.50", "0.000001"). In the arena.
- */
-static const char *
-dollars(struct arena *a, int64_t micro)
-{
-	char	buf[32];
-	size_t	n;
-
-	money_format(micro, buf, sizeof(buf));
-	n = strlen(buf);
-	while (n >= 4 && buf[n - 1] == '0' && buf[n - 3] != '.')
-		n--;
-	buf[n] = '\0';
-	return arena_strdup(a, buf);
-}
-
-/* "$" and dollars(), as a new JSON string. */
-static json_t *
-usd(struct arena *a, int64_t micro)
-{
-	return json_string(arena_printf(a, "$%s", dollars(a, micro)));
-}
 
 /* The integer field key of obj (0 when absent or null). */
 static int64_t
@@ -87,9 +60,9 @@ model_rows(struct req *r, json_t *node, const struct view *v)
 		    "idx", (json_int_t)i, "model", id,
 		    "upstream_model", json_object_get(m, "upstream_model"),
 		    "price_in", e ? json_string_value(json_object_get(e,
-		    "in")) : dollars(r->arena, int_of(m, "price_in")),
+		    "in")) : view_dollars(r->arena, int_of(m, "price_in")),
 		    "price_out", e ? json_string_value(json_object_get(e,
-		    "out")) : dollars(r->arena, int_of(m, "price_out")),
+		    "out")) : view_dollars(r->arena, int_of(m, "price_out")),
 		    "error_in", json_incref(e ? json_object_get(e, "error_in") :
 		    json_null()),
 		    "error_out", json_incref(e ? json_object_get(e,
@@ -130,7 +103,7 @@ node_view(struct req *r, json_t *node, const struct view *v)
 	int		 live = strcmp(state, "online") == 0 ||
 			    strcmp(state, "parked") == 0;
 
-	return json_pack("{s:O, s:O, s:O, s:b, s:O, s:b, s:s, s:O, s:O,"
+	return json_pack("{s:O, s:O, s:O, s:b, s:O, s:b, s:O, s:s, s:O, s:O,"
 	    " s:O, s:O, s:b, s:o, s:o, s:O, s:O, s:O, s:O, s:o, s:o, s:o,"
 	    " s:o, s:b, s:b}",
 	    "id", json_object_get(node, "id"),
@@ -141,6 +114,7 @@ node_view(struct req *r, json_t *node, const struct view *v)
 	    "state", json_object_get(node, "state"),
 	    "suspended", strcmp(json_string_value(json_object_get(node,
 	    "status")), "suspended") == 0,
+	    "suspended_reason", json_object_get(node, "suspended_reason"),
 	    "supply_type", strcmp(json_string_value(json_object_get(node,
 	    "supply_type")), "cloud") == 0 ? "cloud" : "self-hosted",
 	    "max_concurrency", json_object_get(node, "max_concurrency"),
@@ -156,8 +130,8 @@ node_view(struct req *r, json_t *node, const struct view *v)
 	    "today_in", json_object_get(today, "tokens_in"),
 	    "today_out", json_object_get(today, "tokens_out"),
 	    "success", success_rate(today),
-	    "today_earnings", usd(r->arena, micro_of(today, "earnings")),
-	    "earnings", usd(r->arena, micro_of(node, "earnings")),
+	    "today_earnings", view_usd(r->arena, micro_of(today, "earnings")),
+	    "earnings", view_usd(r->arena, micro_of(node, "earnings")),
 	    "models", model_rows(r, node, v),
 	    "no_token", strcmp(json_string_value(json_object_get(node,
 	    "connection")), "worker") == 0 &&
@@ -191,13 +165,43 @@ form_choices(json_t *form)
 	    "endpoint") == 0));
 }
 
+/*
+ * The last STATS_DAYS days of what the caller's nodes served into ctx:
+ * "served" {requests, success (of the requests that succeeded or failed
+ * by the node's doing), earned, tokens} and the earnings chart.
+ */
+static void
+served(struct req *r, json_t *ctx, const struct stats_day *days)
+{
+	int64_t	req = 0, ok = 0, bad = 0, earned = 0, tokens = 0;
+	size_t	i;
+
+	for (i = 0; i < STATS_DAYS; i++) {
+		req += days[i].requests;
+		ok += days[i].success;
+		bad += days[i].failure;
+		earned += days[i].earning;
+		tokens += days[i].tokens_in + days[i].tokens_out;
+	}
+	json_object_set_new(ctx, "served", json_pack("{s:o, s:o, s:o, s:o,"
+	    " s:b}", "requests", view_count(req), "success", ok + bad > 0 ?
+	    json_sprintf("%lld%%", (long long)(ok * 100 / (ok + bad))) :
+	    json_string("—"), "earned", view_usd(r->arena, earned),
+	    "tokens", view_count(tokens), "any", req > 0));
+	json_object_set_new(ctx, "html_earnings_chart", view_chart("earned",
+	    "Your nodes' earnings per day, last 30 days (UTC)", days,
+	    VIEW_EARNING));
+}
+
 /* Render the page: the caller's nodes and what v carries. Takes v's refs. */
 static int
 render(struct req *r, struct view *v)
 {
-	json_t	*nodes = node_list(r->app->db, r->arena, r->auth.user_id);
-	json_t	*views, *n, *ctx;
-	size_t	 i;
+	json_t		*nodes = node_list(r->app->db, r->arena,
+			    r->auth.user_id);
+	json_t		*views, *n, *ctx;
+	struct stats_day days[STATS_DAYS];
+	size_t		 i;
 
 	if (nodes == NULL) {
 		json_decref(v->form);
@@ -206,6 +210,13 @@ render(struct req *r, struct view *v)
 		return 500;
 	}
 	json_arena(r->arena, nodes);
+	if (stats_days(r->app->db, r->arena, STATS_SUPPLIER, r->auth.user_id,
+	    days) == -1) {
+		json_decref(v->form);
+		json_decref(v->errors);
+		json_decref(v->secret);
+		return 500;
+	}
 	views = json_array();
 	json_array_foreach(nodes, i, n)
 		json_array_append_new(views, node_view(r, n, v));
@@ -218,6 +229,7 @@ render(struct req *r, struct view *v)
 	    "secret", v->secret ? v->secret : json_null());
 	if (v->flash != NULL)
 		json_object_set_new(ctx, "flash", json_string(v->flash));
+	served(r, ctx, days);
 	return resp_page(r, v->status, "nodes", ctx);
 }
 
@@ -228,17 +240,6 @@ page_nodes(struct req *r)
 	struct view	v = { .status = 200 };
 
 	return render(r, &v);
-}
-
-/* The node id in the path, or 0 when it is not one. */
-static int64_t
-path_id(struct req *r)
-{
-	char		*end;
-	long long	 id = strtoll(r->params[0], &end, 10);
-
-	return *end != '\0' || id <= 0 || !isdigit((unsigned char)
-	    r->params[0][0]) ? 0 : id;
 }
 
 /* A whole number of at most 9 digits in [min, max], or -1. */
@@ -269,29 +270,6 @@ form_price(const char *s)
 	return v;
 }
 
-/* The site's address for workers: [app] base_url, else this request's. */
-static const char *
-site_url(struct req *r)
-{
-	const char	*cfg = cfg_str(r->app->cfg, "app", "base_url", "");
-	const char	*host = req_param(r, "HTTP_HOST");
-	const char	*https = req_param(r, "HTTPS");
-	size_t		 n = strlen(cfg);
-
-	if (n > 0) {
-		while (n > 1 && cfg[n - 1] == '/')
-			n--;
-		return arena_strndup(r->arena, cfg, n);
-	}
-	if (host == NULL || *host == '\0' || strlen(host) > 255 ||
-	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789.-:[]") != strlen(host))
-		host = "your-site.example";
-	return arena_printf(r->arena, "%s://%s", https != NULL &&
-	    (strcasecmp(https, "on") == 0 || strcmp(https, "1") == 0) ?
-	    "https" : "http", host);
-}
-
 /* What the page shows once: the token and the command that uses it. */
 static json_t *
 secret_view(struct req *r, const char *name, const char *token,
@@ -300,7 +278,7 @@ secret_view(struct req *r, const char *name, const char *token,
 	return json_pack("{s:s, s:s, s:s}", "name", name, "token", token,
 	    "command", arena_printf(r->arena, "INFRPOOL_WORKER_TOKEN=%s"
 	    " infrpool-worker --platform %s --upstream " DEFAULT_UPSTREAM
-	    " --concurrency %lld", token, site_url(r), concurrency));
+	    " --concurrency %lld", token, view_site_url(r), concurrency));
 }
 
 /* The add form's field key, trimmed of surrounding spaces ("" when absent). */
@@ -559,7 +537,7 @@ page_nodes_prices(struct req *r)
 	struct node_spec	 spec;
 	struct node_model	*ms;
 	json_t			*node;
-	int64_t			 id = path_id(r);
+	int64_t			 id = view_path_id(r);
 	int			 rc;
 
 	if (id == 0)
@@ -602,7 +580,7 @@ page_nodes_token(struct req *r)
 	struct view	 v = { .status = 200 };
 	char		 token[NODE_WTOKEN_LEN + 1];
 	json_t		*node;
-	int64_t		 id = path_id(r);
+	int64_t		 id = view_path_id(r);
 	int		 rc;
 
 	if (id == 0)
@@ -637,7 +615,7 @@ page_nodes_token(struct req *r)
 int
 page_nodes_delete(struct req *r)
 {
-	int64_t	id = path_id(r);
+	int64_t	id = view_path_id(r);
 
 	if (id == 0)
 		return 404;

@@ -123,7 +123,33 @@ static const struct {
 	{ "node_added", "Your node is added. The relay offers it traffic once it answers." },
 	{ "node_prices", "The prices are saved; requests admitted from now on pay them." },
 	{ "node_removed", "The node is removed: it gets no more traffic. Its history stays in your usage." },
+	{ "node_suspended", "The node is suspended: it gets no new requests, and its supplier sees the reason." },
+	{ "node_unsuspended", "The node is active again and back in the pool." },
 };
+
+/*
+ * Where the page is, for the navigation's aria-current: "here" {first
+ * path segment: true} and, under /admin, "here_admin" {second or
+ * "overview": true}. Segments are route names of ours, not user data.
+ */
+static void
+here(struct req *r, json_t *ctx)
+{
+	const char	*p = r->path ? r->path : "/";
+	size_t		 n;
+
+	if (*p == '/')
+		p++;
+	n = strcspn(p, "/");
+	if (n == 0 || n > 32)
+		return;
+	json_object_set_new(ctx, "here", json_pack("{s:b}",
+	    arena_strndup(r->arena, p, n), 1));
+	if (n == 5 && strncmp(p, "admin", 5) == 0)
+		json_object_set_new(ctx, "here_admin", json_pack("{s:b}",
+		    p[5] == '/' && p[6] != '\0' ? arena_strndup(r->arena, p + 6,
+		    strcspn(p + 6, "/")) : "overview", 1));
+}
 
 /* Add the flash message (and clear its cookie), the user and the CSRF token. */
 static void
@@ -138,6 +164,7 @@ page_context(struct req *r, json_t *ctx)
 			    json_string(flashes[i].text));
 			resp_cookie(r, "flash", "", -1, 1);
 		}
+	here(r, ctx);
 	if (r->auth.via == AUTH_SESSION) {
 		json_object_set_new(ctx, "me", json_pack("{s:s, s:b}", "email",
 		    r->auth.email, "admin", strcmp(r->auth.role, "admin") == 0));

@@ -21,6 +21,15 @@ static const struct route routes[] = {
 	{ "POST",   "/logout",		R_SESSION | R_CSRF,	page_logout,		0 },
 	{ "GET",    "/account",		R_SESSION,		page_account,		0 },
 	{ "POST",   "/account/password", R_SESSION | R_CSRF,	page_password,		0 },
+	{ "GET",    "/settings",	R_SESSION,		page_settings,		0 },
+	{ "GET",    "/usage",		R_SESSION,		page_usage,		0 },
+	{ "GET",    "/models",		R_PUBLIC,		page_models,		0 },
+	{ "GET",    "/quickstart",	R_SESSION,		page_quickstart,	0 },
+	{ "GET",    "/admin",		R_ADMIN,		page_admin,		0 },
+	{ "GET",    "/admin/users",	R_ADMIN,		page_admin_users,	0 },
+	{ "GET",    "/admin/nodes",	R_ADMIN,		page_admin_nodes,	0 },
+	{ "POST",   "/admin/nodes/{}/suspend", R_ADMIN | R_CSRF, page_admin_suspend, 0 },
+	{ "POST",   "/admin/nodes/{}/unsuspend", R_ADMIN | R_CSRF, page_admin_unsuspend, 0 },
 	{ "GET",    "/keys",		R_SESSION,		page_keys,		0 },
 	{ "POST",   "/keys",		R_SESSION | R_CSRF,	page_keys_create,	0 },
 	{ "POST",   "/keys/{}/revoke",	R_SESSION | R_CSRF,	page_keys_revoke,	0 },
@@ -177,6 +186,8 @@ route_dispatch(struct req *r)
 		return;
 	}
 	if (rt == NULL) {
+		/* Who is asking, for the page's navigation; no error if none. */
+		(void)auth_check(r, R_PUBLIC);
 		resp_error(r, status, status == 404 ?
 		    "There is nothing at this address." :
 		    "This address does not take that method.");
@@ -193,9 +204,11 @@ route_dispatch(struct req *r)
 	if ((status = check_access(r, rt)) != 0) {
 		if (status == 303)
 			return;
-		resp_error(r, status, status == 403 && (rt->flags & R_CSRF) ?
-		    "The form expired or did not come from this site: "
-		    "reload the page and try again." : NULL);
+		resp_error(r, status, status != 403 ? NULL :
+		    (rt->flags & R_ADMIN) && !auth_is_admin(r) ?
+		    "This page is for the platform's operators." :
+		    (rt->flags & R_CSRF) ? "The form expired or did not come "
+		    "from this site: reload the page and try again." : NULL);
 		return;
 	}
 	status = rt->fn(r);

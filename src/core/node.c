@@ -96,6 +96,27 @@ static const struct db_stmt q_delete = {
 	" AND status <> 'deleted'",
 	2, 0
 };
+/* The operator's switch; the reason is kept on the node and in the log. */
+static const struct db_stmt q_suspend = {
+	"node_suspend",
+	"UPDATE nodes SET status = 'suspended', suspended_reason = $2,"
+	" suspended_at = now(), updated_at = now()"
+	" WHERE id = $1 AND status = 'active'",
+	2, 0
+};
+static const struct db_stmt q_unsuspend = {
+	"node_unsuspend",
+	"UPDATE nodes SET status = 'active', suspended_reason = NULL,"
+	" suspended_at = NULL, updated_at = now()"
+	" WHERE id = $1 AND status = 'suspended'",
+	1, 0
+};
+static const struct db_stmt q_admin_log = {
+	"node_admin_log",
+	"INSERT INTO admin_actions (admin_id, action, node_id, reason)"
+	" VALUES ($1, $2, $3, $4)",
+	4, 0
+};
 /*
  * A node as JSON, built by the database; never a token. The state follows
  * docs/worker-protocol.md §4: a worker not seen lately, or any node whose
@@ -105,7 +126,8 @@ static const struct db_stmt q_delete = {
 #define NODE_JSON \
 	"SELECT json_build_object('id', n.id, 'object', 'node', 'name', n.name," \
 	" 'supply_type', n.supply_type, 'connection', n.connection," \
-	" 'status', n.status, 'max_concurrency', n.max_concurrency," \
+	" 'status', n.status, 'suspended_reason', n.suspended_reason," \
+	" 'max_concurrency', n.max_concurrency," \
 	" 'context_length', n.context_length, 'base_url', n.base_url," \
 	" 'has_api_token', n.api_token_sealed IS NOT NULL," \
 	" 'has_node_token', n.node_token_hash IS NOT NULL," \
@@ -473,6 +495,35 @@ node_delete(struct db *db, struct arena *a, int64_t user_id, int64_t id)
 	if ((res = db_exec(db, a, &q_delete, p)) == NULL)
 		return NODE_ERROR;
 	return atoi(PQcmdTuples(res)) == 1 ? NODE_OK : NODE_NOT_FOUND;
+}
+
+/* Suspend or unsuspend as the operator, with the record; see node.h. */
+int
+node_set_suspended(struct db *db, struct arena *a, int64_t admin_id,
+    int64_t id, int suspend, const char *reason)
+{
+	const char	*p[4];
+	PGresult	*res;
+	int		 rc = NODE_ERROR;
+
+	if (db_begin(db) == -1)
+		return NODE_ERROR;
+	p[0] = db_i64(a, id);
+	p[1] = suspend ? reason : NULL;
+	if ((res = db_exec(db, a, suspend ? &q_suspend : &q_unsuspend,
+	    p)) == NULL)
+		goto out;
+	if (atoi(PQcmdTuples(res)) != 1) {
+		rc = NODE_NOT_FOUND;
+		goto out;
+	}
+	p[0] = db_i64(a, admin_id);
+	p[1] = suspend ? "node_suspend" : "node_unsuspend";
+	p[2] = db_i64(a, id);
+	p[3] = suspend ? reason : NULL;
+	rc = db_exec(db, a, &q_admin_log, p) == NULL ? NODE_ERROR : NODE_OK;
+out:
+	return finish(db, rc);
 }
 
 /* Replace the micro-USD integer obj[key] with {micro_usd, usd}. */

@@ -148,6 +148,16 @@ int	 node_delete(struct db *, struct arena *, int64_t user_id, int64_t id);
 int	 node_get(struct db *, struct arena *, int64_t user_id, int64_t id,
 	    json_t **out);
 
+/*
+ * The operator suspends (reason: 1..500 characters, checked by the
+ * caller) or unsuspends node id, as admin_id, recorded in admin_actions.
+ * A suspended node leaves the catalog and gets no new requests. NODE_OK,
+ * NODE_NOT_FOUND (no such node, or not active / not suspended) or
+ * NODE_ERROR.
+ */
+int	 node_set_suspended(struct db *, struct arena *, int64_t admin_id,
+	    int64_t id, int suspend, const char *reason);
+
 /* Every live node of user_id, newest first, as node_get's objects; NULL on error. */
 json_t	*node_list(struct db *, struct arena *, int64_t user_id);
 

@@ -299,7 +299,7 @@ test('the /nodes page: empty state, add, escaped names, errors beside fields', a
 	assert.equal((await new Client(s.url).get('/nodes')).status, 303, 'a session is needed');
 	let res = await u.c.get('/nodes');
 	assert.equal(res.status, 200);
-	assert.match(res.text_, /<a href="\/nodes">Nodes<\/a>/, 'the header links the page');
+	assert.match(res.text_, /<a href="\/nodes" aria-current="page">Nodes<\/a>/, 'the header links the page, marked current');
 	assert.match(res.text_, /You have no nodes yet\. A <strong>node<\/strong> is/);
 	assert.match(res.text_, /<label for="price_in">/);
 	const m = modelId('page');
@@ -311,7 +311,7 @@ test('the /nodes page: empty state, add, escaped names, errors beside fields', a
 	assert.equal(res.status, 403);
 	res = await u.c.post('/nodes', { form: { csrf: u.csrf, ...form } });
 	assert.equal(res.status, 201, res.text_);
-	const tok = /<code class="key" id="node-token">(ipn_[0-9A-Za-z]{43})<\/code>/.exec(res.text_)?.[1];
+	const tok = /<code class="key" id="node-token"[^>]*>(ipn_[0-9A-Za-z]{43})<\/code>/.exec(res.text_)?.[1];
 	assert.ok(tok, 'the token is on the page');
 	assert.ok(res.text_.includes(`<code>INFRPOOL_WORKER_TOKEN=${tok} infrpool-worker --platform ${s.url}` +
 		' --upstream http://127.0.0.1:8000/v1 --concurrency 3</code>'), res.text_);
@@ -408,7 +408,7 @@ test('the /nodes page: edit prices, rotate the token once, remove', async () => 
 	const old = w.node_token;
 	res = await u.c.post(`/nodes/${w.id}/token`, { form: { csrf: u.csrf } });
 	assert.equal(res.status, 200, res.text_);
-	const tok = /<code class="key" id="node-token">(ipn_[0-9A-Za-z]{43})<\/code>/.exec(res.text_)?.[1];
+	const tok = /<code class="key" id="node-token"[^>]*>(ipn_[0-9A-Za-z]{43})<\/code>/.exec(res.text_)?.[1];
 	assert.ok(tok && tok !== old);
 	assert.ok(res.text_.includes(`INFRPOOL_WORKER_TOKEN=${tok} infrpool-worker --platform ${s.url}` +
 		' --upstream http://127.0.0.1:8000/v1 --concurrency 3'));

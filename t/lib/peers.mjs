@@ -2,6 +2,7 @@
 // installed by ./dev test into t/node_modules. INFRPOOL_NODE_MODULES points
 // there when the tests run from another tree (make distcheck).
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
 const modules = process.env.INFRPOOL_NODE_MODULES ??
@@ -11,4 +12,10 @@ const modules = process.env.INFRPOOL_NODE_MODULES ??
 export async function OpenAI() {
 	const pkg = join(modules, 'openai', 'index.mjs');
 	return (await import(pathToFileURL(pkg).href)).default;
+}
+
+// A CommonJS package from the same node_modules: html-validate,
+// playwright-core.
+export function requirePeer(name) {
+	return createRequire(join(modules, 'noop.js'))(name);
 }
