@@ -142,49 +142,48 @@ reason_ok(const char *s)
 	    strspn(s, " ") < strlen(s);
 }
 
+/*
+ * Suspend (with the form's reason) or unsuspend the node in the path,
+ * then back to the list with a flash; a node not in the state to change
+ * gets the list again with the error beside it.
+ */
+static int
+set_suspended(struct req *r, int suspend)
+{
+	int64_t		 id = view_path_id(r);
+	const char	*reason = suspend ? req_form(r, "reason") : NULL;
+
+	if (id == 0)
+		return 404;
+	if (suspend && !reason_ok(reason))
+		return nodes_page(r, 400, id, "Give the supplier a reason of 1 "
+		    "to 500 characters; they see it on their nodes page.");
+	switch (node_set_suspended(r->app->db, r->arena, r->auth.user_id, id,
+	    suspend, reason)) {
+	case NODE_OK:
+		log_info("node %lld %s by user=%lld", (long long)id, suspend ?
+		    "suspended" : "unsuspended", (long long)r->auth.user_id);
+		return resp_redirect(r, "/admin/nodes", suspend ?
+		    "node_suspended" : "node_unsuspended");
+	case NODE_NOT_FOUND:
+		return nodes_page(r, 409, id, suspend ? "This node is not "
+		    "active: it may be suspended or removed already." :
+		    "This node is not suspended.");
+	default:
+		return 500;
+	}
+}
+
 /* POST /admin/nodes/{id}/suspend with a reason. */
 int
 page_admin_suspend(struct req *r)
 {
-	int64_t		 id = view_path_id(r);
-	const char	*reason = req_form(r, "reason");
-
-	if (id == 0)
-		return 404;
-	if (!reason_ok(reason))
-		return nodes_page(r, 400, id, "Give the supplier a reason of 1 "
-		    "to 500 characters; they see it on their nodes page.");
-	switch (node_set_suspended(r->app->db, r->arena, r->auth.user_id, id,
-	    1, reason)) {
-	case NODE_OK:
-		log_info("node %lld suspended by user=%lld", (long long)id,
-		    (long long)r->auth.user_id);
-		return resp_redirect(r, "/admin/nodes", "node_suspended");
-	case NODE_NOT_FOUND:
-		return nodes_page(r, 409, id, "This node is not active: it may "
-		    "be suspended or removed already.");
-	default:
-		return 500;
-	}
+	return set_suspended(r, 1);
 }
 
 /* POST /admin/nodes/{id}/unsuspend */
 int
 page_admin_unsuspend(struct req *r)
 {
-	int64_t	id = view_path_id(r);
-
-	if (id == 0)
-		return 404;
-	switch (node_set_suspended(r->app->db, r->arena, r->auth.user_id, id,
-	    0, NULL)) {
-	case NODE_OK:
-		log_info("node %lld unsuspended by user=%lld", (long long)id,
-		    (long long)r->auth.user_id);
-		return resp_redirect(r, "/admin/nodes", "node_unsuspended");
-	case NODE_NOT_FOUND:
-		return nodes_page(r, 409, id, "This node is not suspended.");
-	default:
-		return 500;
-	}
+	return set_suspended(r, 0);
 }

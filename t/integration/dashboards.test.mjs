@@ -91,6 +91,41 @@ test('a newcomer sees empty states that say what to do next, on valid pages', as
 	await page(new Client(s.url), '/signup');
 });
 
+test('every form\'s error, secret and flash states are valid HTML too', async () => {
+	const anon = new Client(s.url);
+	let res = await anon.submit('/signup', '/signup', { email: 'not an email', password: 'x' });
+	assert.equal(res.status, 400);
+	await assertValidHtml(res.text_, 'signup errors');
+	res = await anon.submit('/login', '/login', { email: 'nobody@example.test', password: 'wrong one' });
+	assert.equal(res.status, 401);
+	await assertValidHtml(res.text_, 'login failed');
+	const u = await user('forms');
+	res = await u.c.submit('/keys', '/keys', { name: '', expires: 'never' });
+	assert.equal(res.status, 400);
+	await assertValidHtml(res.text_, 'key errors');
+	res = await u.c.submit('/keys', '/keys', { name: 'k <1>', expires: '30' });
+	assert.equal(res.status, 201);
+	await assertValidHtml(res.text_, 'key shown once');
+	res = await u.c.submit('/settings', '/account/password', { current: 'nope', password: 'x' });
+	assert.equal(res.status, 400);
+	await assertValidHtml(res.text_, 'password errors');
+	res = await u.c.submit('/nodes', '/nodes', { name: '', connection: 'endpoint', max_concurrency: 'many' });
+	assert.equal(res.status, 400);
+	await assertValidHtml(res.text_, 'node errors');
+	res = await u.c.submit('/nodes', '/nodes', { name: 'gpu', supply_type: 'self_hosted', connection: 'worker',
+		max_concurrency: '2', context_length: '4096', model: 'forms/m', price_in: '0.1', price_out: '0.2' });
+	assert.equal(res.status, 201);
+	assert.match(res.text_, /id="node-token"/);
+	await assertValidHtml(res.text_, 'node token shown once');
+	const keyId = /action="\/keys\/(\d+)\/revoke"/.exec((await u.c.get('/keys')).text_)[1];
+	res = await u.c.submit('/keys', `/keys/${keyId}/revoke`, {});
+	assert.equal(res.status, 303);
+	assert.match(await page(u.c, '/keys'), /<p class="flash" role="status">The key is revoked/);
+	res = await u.c.submit('/account', '/logout', {});
+	assert.equal(res.status, 303);
+	await page(u.c, '/', 200);
+});
+
 test('usage: requests appear in the table and charts; filters and paging work', async () => {
 	for (const id of [model, model, other])
 		await client.chat.completions.create({ model: id, max_tokens: 5,
