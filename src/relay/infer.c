@@ -391,8 +391,11 @@ send_answer(struct infer *in)
 		in->malformed = 1;
 		return -1;
 	}
-	if (json_is_object(usage = json_object_get(obj, "usage")))
+	if (json_is_object(usage = json_object_get(obj, "usage"))) {
+		/* A worker's last batch may have brought one already. */
+		json_decref(in->usage);
 		in->usage = json_incref(usage);
+	}
 	count_chunk(in, obj);
 	in->ttft_ms = util_now_ms() - in->t0_ms;
 	public_model(in, obj);
