@@ -11,7 +11,7 @@
 /* The drawing's box, in its own units; CSS scales it to the page. */
 #define W	600
 #define H	180
-#define LEFT	64	/* the axis labels' column */
+#define LEFT	84	/* the axis labels' column */
 #define TOP	8
 #define BOTTOM	24	/* the bar labels' row */
 #define PLOT_W	(W - LEFT - 4)

@@ -109,8 +109,8 @@ test('sign up, key, call, usage, earning, suspension: the whole loop in Chromium
 	assert.equal((await sup.locator('.badge.online').count()) >= 1, true, 'shown online');
 
 	// --- the consumer signs up: the dashboard shows the signup credits.
-	const con = await session();
-	await signup(con, uniqueEmail('bcon'));
+	const con = await session(), conEmail = uniqueEmail('bcon');
+	await signup(con, conEmail);
 	assert.match(await con.locator('.flash').textContent(), /signup credits/);
 	assert.equal(micro(await con.locator('#credit').textContent()), 1000000);
 	assert.equal(micro(await con.locator('#spendable').textContent()), 1000000);
@@ -198,8 +198,16 @@ test('sign up, key, call, usage, earning, suspension: the whole loop in Chromium
 	const phone = await session({ width: 375, height: 740 });
 	await phone.goto('/login');
 	await shot(phone, 'phone-login');
-	let width = await phone.evaluate(() => document.documentElement.scrollWidth);
-	assert.ok(width <= 375, `no sideways scroll at 375 px (${width})`);
+	await phone.getByLabel('Email').fill(conEmail);
+	await phone.getByLabel('Password').fill(PW);
+	await Promise.all([phone.waitForURL('**/account'), phone.getByRole('button', { name: 'Log in' }).click()]);
+	let width;
+	for (const p of ['/account', '/usage', '/models', '/quickstart']) {
+		await phone.goto(p);
+		width = await phone.evaluate(() => document.documentElement.scrollWidth);
+		assert.ok(width <= 375, `${p}: no sideways scroll at 375 px (${width})`);
+		await shot(phone, `phone-${p.slice(1)}`);
+	}
 	for (const p of [sup, con, adm, phone])
 		assert.deepEqual(p.jsErrors ?? [], [], 'no script errors, nothing refused (CSP included)');
 	// The 404 page (whose own status the console reports) in the same style.
