@@ -71,15 +71,19 @@ model_rows(struct req *r, json_t *node, const struct view *v)
 	return rows;
 }
 
-/* Today's success rate as "97%", or "—" before the first request. */
+/*
+ * Today's success rate as "97%": successes over successes and failures
+ * by the node's doing (a consumer who hangs up is neither); "—" before
+ * the first such request.
+ */
 static json_t *
 success_rate(json_t *today)
 {
-	int64_t	n = int_of(today, "requests"), ok = int_of(today, "ok");
+	int64_t	ok = int_of(today, "success"), bad = int_of(today, "failure");
 
-	if (n <= 0)
+	if (ok + bad <= 0)
 		return json_string("—");
-	return json_sprintf("%lld%%", (long long)(ok * 100 / n));
+	return json_sprintf("%lld%%", (long long)(ok * 100 / (ok + bad)));
 }
 
 /* A nullable count with a unit as the page shows it, "—" when null. */

@@ -146,12 +146,15 @@ static const struct db_stmt q_admin_log = {
 	"  m.price_in, 'price_out', m.price_out) ORDER BY m.model)" \
 	"  FROM node_models m WHERE m.node_id = n.id), '[]'::json)," \
 	" 'today', json_build_object('requests', t.requests, 'ok', t.ok," \
+	"  'success', t.success, 'failure', t.failure," \
 	"  'tokens_in', t.tokens_in, 'tokens_out', t.tokens_out," \
 	"  'earnings', t.earnings)," \
 	" 'earnings', (SELECT coalesce(sum(r.earning), 0) FROM requests r" \
 	"  WHERE r.node_id = n.id))::text" \
 	" FROM nodes n CROSS JOIN LATERAL (SELECT count(*) AS requests," \
 	"  count(*) FILTER (WHERE r.status = 'ok') AS ok," \
+	"  count(*) FILTER (WHERE r.outcome = 'success') AS success," \
+	"  count(*) FILTER (WHERE r.outcome = 'failure') AS failure," \
 	"  coalesce(sum(r.tokens_in), 0) AS tokens_in," \
 	"  coalesce(sum(r.tokens_out), 0) AS tokens_out," \
 	"  coalesce(sum(r.earning), 0) AS earnings FROM requests r" \

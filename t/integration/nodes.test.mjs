@@ -243,7 +243,7 @@ test("today's numbers and earnings come from the node's settled requests", async
 	const n = await addNode(sup, endpointNode(m, { models: [{ model: m, upstream_model: 'u', price_in: 100000, price_out: 300000 }] }));
 	const other = await addNode(sup, endpointNode(m, { models: [{ model: m, upstream_model: 'u', price_in: 100000, price_out: 300000 }] }));
 	let got = await getNode(sup, n.id);
-	assert.deepEqual(got.today, { requests: 0, ok: 0, tokens_in: 0, tokens_out: 0,
+	assert.deepEqual(got.today, { requests: 0, ok: 0, success: 0, failure: 0, tokens_in: 0, tokens_out: 0,
 		earnings: { micro_usd: 0, usd: '0.000000' } });
 	assert.deepEqual(got.earnings, { micro_usd: 0, usd: '0.000000' });
 	const run = async (node, settle) => {
@@ -258,6 +258,8 @@ test("today's numbers and earnings come from the node's settled requests", async
 	const ok1 = await run(n.id, { status: 'ok', tokens_in: 500, tokens_out: 50, outcome: 'success' });
 	const ok2 = await run(n.id, { status: 'ok', tokens_in: 900, tokens_out: 100, outcome: 'success' });
 	const failed = await run(n.id, { status: 'failed', tokens_in: 100, tokens_out: 10, outcome: 'failure' });
+	// A consumer who hangs up is not the node's failure: the rate stays 1 of 2.
+	const gone = await run(n.id, { status: 'cancelled', tokens_in: 10, tokens_out: 1, outcome: 'neutral' });
 	await run(null, { status: 'unserved', tokens_in: null, tokens_out: null, outcome: null });
 	await run(other.id, { status: 'ok', tokens_in: 700, tokens_out: 70, outcome: 'success' });
 	assert.ok(ok1.earning > 0 && ok2.earning > 0);
@@ -265,9 +267,9 @@ test("today's numbers and earnings come from the node's settled requests", async
 	await s.sql(`UPDATE requests SET created_at = now() - interval '2 days' WHERE hold_id = ${ok2.hold}`);
 	got = await getNode(sup, n.id);
 	const micro = (v) => ({ micro_usd: v, usd: `0.${String(v).padStart(6, '0')}` });
-	assert.deepEqual(got.today, { requests: 2, ok: 1, tokens_in: 600, tokens_out: 60,
-		earnings: micro(ok1.earning + failed.earning) });
-	assert.deepEqual(got.earnings, micro(ok1.earning + ok2.earning + failed.earning));
+	assert.deepEqual(got.today, { requests: 3, ok: 1, success: 1, failure: 1, tokens_in: 610, tokens_out: 61,
+		earnings: micro(ok1.earning + failed.earning + gone.earning) });
+	assert.deepEqual(got.earnings, micro(ok1.earning + ok2.earning + failed.earning + gone.earning));
 	const sum = await s.sql(`SELECT sum(earning) FROM requests WHERE node_id = ${n.id}`);
 	assert.equal(got.earnings.micro_usd, Number(sum));
 	assert.equal((await getNode(sup, other.id)).today.requests, 1);
@@ -279,10 +281,10 @@ test("today's numbers and earnings come from the node's settled requests", async
 	assert.deepEqual(r.body.today, got.today);
 	// The page shows the same numbers, in dollars.
 	const page = (await sup.c.get('/nodes')).text_;
-	assert.ok(page.includes(`<dt>Earned today</dt><dd>${dollars(ok1.earning + failed.earning)}</dd>`), page);
-	assert.ok(page.includes(`<dt>Earned overall</dt><dd>${dollars(ok1.earning + ok2.earning + failed.earning)}</dd>`));
+	assert.ok(page.includes(`<dt>Earned today</dt><dd>${dollars(ok1.earning + failed.earning + gone.earning)}</dd>`), page);
+	assert.ok(page.includes(`<dt>Earned overall</dt><dd>${dollars(ok1.earning + ok2.earning + failed.earning + gone.earning)}</dd>`));
 	assert.match(page, /<dt>Success today<\/dt><dd>50%<\/dd>/);
-	assert.match(page, /<dt>Tokens today \(in \/ out\)<\/dt><dd>600 \/ 60<\/dd>/);
+	assert.match(page, /<dt>Tokens today \(in \/ out\)<\/dt><dd>610 \/ 61<\/dd>/);
 });
 
 // The id of the node called name on a /nodes page of u.
