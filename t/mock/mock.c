@@ -1458,8 +1458,13 @@ on_request(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
 	const char		*path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const struct route	*rt;
+	struct bufferevent	*bev;
 	size_t			 i;
 
+	/* As model servers do: a stream's chunks leave as they are made. */
+	bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
+	if (bev != NULL)
+		(void)util_tcp_nodelay(bufferevent_getfd(bev));
 	for (i = 0; i < nitems(routes); i++)
 		if (path != NULL && strcmp(path, routes[i].path) == 0)
 			break;
