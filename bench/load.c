@@ -82,6 +82,7 @@ struct load {
 	int64_t			 start_us, end_us;
 	long			 scheduled, issued, inflight, open, peak_open;
 	long			 ok, errors, lost, timeouts;
+	long			 ev_min, ev_max;	/* stream: events a stream */
 	struct samples		 lat, ttft, gap;
 	struct event		*tick;
 };
@@ -214,6 +215,12 @@ stream_done(struct conn *c, struct evhttp_request *req)
 
 	if (req != NULL)
 		read_events(c, evhttp_request_get_input_buffer(req));
+	if (status == 200) {
+		if (l->ev_min == 0 || c->events < l->ev_min)
+			l->ev_min = c->events;
+		if (c->events > l->ev_max)
+			l->ev_max = c->events;
+	}
 	if (status != 200)
 		l->errors++;
 	else if ((l->expect > 0 && c->events != l->expect) || !c->done_seen)
@@ -472,6 +479,8 @@ report(struct load *l)
 		json_object_set_new(o, "lost", json_integer(l->lost));
 		json_object_set_new(o, "peak_open",
 		    json_integer(l->peak_open));
+		json_object_set_new(o, "events_min", json_integer(l->ev_min));
+		json_object_set_new(o, "events_max", json_integer(l->ev_max));
 		json_object_set_new(o, "ttft_us", summary(&l->ttft));
 		json_object_set_new(o, "gap_us", summary(&l->gap));
 	}
