@@ -83,6 +83,7 @@ struct load {
 	long			 scheduled, issued, inflight, open, peak_open;
 	long			 ok, errors, lost, timeouts;
 	long			 ev_min, ev_max;	/* stream: events a stream */
+	long			 statuses[600];	/* answers by status; 0: none */
 	struct samples		 lat, ttft, gap;
 	struct event		*tick;
 };
@@ -215,6 +216,7 @@ stream_done(struct conn *c, struct evhttp_request *req)
 
 	if (req != NULL)
 		read_events(c, evhttp_request_get_input_buffer(req));
+	l->statuses[status >= 0 && status < 600 ? status : 0]++;
 	if (status == 200) {
 		if (l->ev_min == 0 || c->events < l->ev_min)
 			l->ev_min = c->events;
@@ -249,6 +251,7 @@ on_done(struct evhttp_request *req, void *arg)
 	else {
 		if (l->mode == M_RATE || l->issued > l->warmup) {
 			sample_add(&l->lat, now - c->due_us);
+			l->statuses[status >= 0 && status < 600 ? status : 0]++;
 			if (status == 200)
 				l->ok++;
 			else
@@ -455,6 +458,22 @@ arm(struct load *l)
 	return -1;
 }
 
+/* The answers by status code ("0": the connection failed), a new object. */
+static json_t *
+statuses(const struct load *l)
+{
+	json_t	*o = json_object();
+	char	 k[8];
+	int	 i;
+
+	for (i = 0; i < 600; i++)
+		if (l->statuses[i] > 0) {
+			snprintf(k, sizeof(k), "%d", i);
+			json_object_set_new(o, k, json_integer(l->statuses[i]));
+		}
+	return o;
+}
+
 /* Print the run's results as one JSON object on standard output. */
 static void
 report(struct load *l)
@@ -475,6 +494,7 @@ report(struct load *l)
 	    "latency_us", summary(&l->lat));
 	if (l->mode == M_RATE)
 		json_object_set_new(o, "target_rps", json_real(l->rate));
+	json_object_set_new(o, "statuses", statuses(l));
 	if (l->mode == M_STREAM) {
 		json_object_set_new(o, "lost", json_integer(l->lost));
 		json_object_set_new(o, "peak_open",

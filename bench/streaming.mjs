@@ -52,12 +52,14 @@ async function capacity(t, expect) {
 		const x = await load(t, ['--stream', String(users), '--duration', String(CAP_S), '--ramp', '2',
 			'--expect', String(expect), '--timeout', '60'], 300000);
 		const step = { users, peak_open: x.peak_open, streams: x.ok + x.lost + x.errors, lost: x.lost,
-			errors: x.errors + x.timeouts, ttft_p99_ms: ms(x.ttft_us.p99), gap_p99_ms: ms(x.gap_us.p99) };
+			errors: x.errors + x.timeouts, statuses: x.statuses, ttft_p99_ms: ms(x.ttft_us.p99),
+			gap_p99_ms: ms(x.gap_us.p99) };
 		step.held = step.lost === 0 && step.errors === 0 && step.peak_open === users;
 		steps.push(step);
 		console.error(`  ${users} users: ${JSON.stringify(step)}`);
 		await sleep(3000);
-		if (!step.held) break;
+		// As in throughput.mjs: one bad level may be noise; two in a row end it.
+		if (!step.held && steps.length > 1 && !steps[steps.length - 2].held) break;
 	}
 	return { steps, most_held: Math.max(0, ...steps.filter((s) => s.held).map((s) => s.users)) };
 }

@@ -25,7 +25,7 @@ async function climb(t) {
 		const x = await load(t, ['--rate', String(rate), '--duration', String(STEP_S),
 			'--max-conns', String(MAX_CONNS), '--timeout', '10']);
 		const step = { rate, rps: x.ok / STEP_S, p50_ms: x.latency_us.p50 / 1000, p99_ms: x.latency_us.p99 / 1000,
-			errors: x.errors + x.timeouts, connections: x.connections };
+			errors: x.errors + x.timeouts, statuses: x.statuses, connections: x.connections };
 		step.clean = step.errors === 0 && x.ok >= 0.98 * rate * STEP_S;
 		steps.push(step);
 		await sleep(1000);	// let queues drain and settlements finish
