@@ -23,7 +23,8 @@
 /*
  * Every active node serving a model, with its price, declared concurrency,
  * age in seconds, endpoint settings and its successes and failures over
- * the health window.
+ * the health window: today and the 13 UTC days before (node_outcomes, a
+ * row a day, so the cost does not grow with the node's traffic).
  */
 static const struct db_stmt q_candidates = {
 	"gw_candidates",
@@ -33,12 +34,22 @@ static const struct db_stmt q_candidates = {
 	" n.base_url, n.api_token_sealed, h.ok, h.bad"
 	" FROM node_models m JOIN nodes n ON n.id = m.node_id"
 	" CROSS JOIN LATERAL (SELECT"
-	"  count(*) FILTER (WHERE r.outcome = 'success') AS ok,"
-	"  count(*) FILTER (WHERE r.outcome = 'failure') AS bad"
-	"  FROM requests r WHERE r.node_id = n.id"
-	"  AND r.created_at > now() - interval '14 days') h"
+	"  coalesce(sum(o.ok), 0)::bigint AS ok,"
+	"  coalesce(sum(o.bad), 0)::bigint AS bad"
+	"  FROM node_outcomes o WHERE o.node_id = n.id"
+	"  AND o.day > (now() AT TIME ZONE 'UTC')::date - 14) h"
 	" WHERE m.model = $1 AND n.status = 'active' ORDER BY n.id",
 	1, 0
+};
+/* Count a settled request's outcome in its node's row for today. */
+static const struct db_stmt q_outcome = {
+	"gw_count_outcome",
+	"INSERT INTO node_outcomes (node_id, day, ok, bad)"
+	" VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2, $3)"
+	" ON CONFLICT (node_id, day) DO UPDATE"
+	" SET ok = node_outcomes.ok + EXCLUDED.ok,"
+	" bad = node_outcomes.bad + EXCLUDED.bad",
+	3, 0
 };
 static const struct db_stmt q_insert = {
 	"gw_insert_request",
@@ -446,7 +457,26 @@ opt(struct arena *a, long long v)
 	return v >= 0 ? db_i64(a, v) : NULL;
 }
 
-/* Complete the request row; GW_OK or GW_ERROR. */
+/* Add a success or failure of the serving node to its health; GW_OK or
+ * GW_ERROR. Neutral and missing outcomes do not count. */
+static int
+count_outcome(struct db *db, struct arena *a, const struct gw_settle *s)
+{
+	const char	*p[3];
+	int		 ok;
+
+	if (s->node_id <= 0 || s->outcome == NULL ||
+	    strcmp(s->outcome, "neutral") == 0)
+		return GW_OK;
+	ok = strcmp(s->outcome, "success") == 0;
+	p[0] = db_i64(a, s->node_id);
+	p[1] = ok ? "1" : "0";
+	p[2] = ok ? "0" : "1";
+	return db_exec(db, a, &q_outcome, p) == NULL ? GW_ERROR : GW_OK;
+}
+
+/* Complete the request row and count the node's outcome; GW_OK or
+ * GW_ERROR. */
 static int
 complete(struct db *db, struct arena *a, const struct gw_settle *s,
     const struct settling *r)
@@ -468,7 +498,9 @@ complete(struct db *db, struct arena *a, const struct gw_settle *s,
 	p[12] = opt(a, s->duration_ms);
 	p[13] = db_i64(a, r->charge);
 	p[14] = db_i64(a, r->earning);
-	return db_exec(db, a, &q_finish, p) == NULL ? GW_ERROR : GW_OK;
+	if (db_exec(db, a, &q_finish, p) == NULL)
+		return GW_ERROR;
+	return count_outcome(db, a, s);
 }
 
 /* True for the statuses in which a node served (some of) the request. */

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +55,14 @@ util_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
 		return -1;
 	*port = (int)p;
 	return 0;
+}
+
+int
+util_tcp_nodelay(int fd)
+{
+	int	one = 1;
+
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 int

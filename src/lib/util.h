@@ -16,6 +16,13 @@ int64_t	 util_now_us(void);
 int	 util_parse_hostport(const char *, char *host, size_t hostlen,
 	    int *port);
 
+/*
+ * Turn Nagle's algorithm off on the TCP socket fd, so that small writes
+ * (the chunks of a stream) leave at once instead of waiting for the peer's
+ * delayed acknowledgement. Returns 0, or -1 with errno set.
+ */
+int	 util_tcp_nodelay(int fd);
+
 /* Write the current pid to path (0), or -1 with errno set. */
 int	 util_write_pidfile(const char *path);
 

@@ -1034,6 +1034,7 @@ infer_handle(struct evhttp_request *req, void *arg)
 	char		*data;
 
 	relay->requests++;
+	req_nodelay(req);
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
 		send_json_error(req, 405, "invalid_request_error",
 		    "method_not_allowed", NULL, "Use POST.");

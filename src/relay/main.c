@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -177,6 +178,21 @@ setup_relay(struct cfg *c, struct relay_cfg *rc)
 	if (*rc->secret == '\0')
 		log_warn("[internal] secret is empty: the app will refuse admission");
 	return 0;
+}
+
+/*
+ * Turn Nagle off on req's connection: a stream's chunks and a long-poll's
+ * job leave as soon as they are written, not after the web server's
+ * delayed acknowledgement of the previous write (milliseconds each).
+ */
+void
+req_nodelay(struct evhttp_request *req)
+{
+	struct evhttp_connection	*c = evhttp_request_get_connection(req);
+	struct bufferevent		*bev;
+
+	if (c != NULL && (bev = evhttp_connection_get_bufferevent(c)) != NULL)
+		(void)util_tcp_nodelay(bufferevent_getfd(bev));
 }
 
 /* Bind the listener named by addr ("127.0.0.1:8090"); 0 or -1. */

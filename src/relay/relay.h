@@ -128,6 +128,7 @@ void		 job_resume(struct job *);
 void		 worker_handle(struct evhttp_request *, void *arg);
 
 /* main.c */
+void	req_nodelay(struct evhttp_request *);
 void	send_json_error(struct evhttp_request *, int status, const char *type,
 	    const char *code, const char *param, const char *message);
 

@@ -355,10 +355,27 @@ test('health is the success share over 14 days; neutral outcomes do not count', 
 	let a = await admit({ model: m });
 	assert.equal(a.body.candidates[0].health, 250);
 	await settle({ hold_id: a.body.hold_id, status: 'unserved' });
-	// Outcomes older than the window are forgotten.
-	await s.sql(`UPDATE requests SET created_at = now() - interval '15 days' WHERE node_id = ${node.id} AND outcome = 'failure'`);
+	// Settlement counted them in the node's row for today (UTC).
+	assert.equal(await s.sql(`SELECT day = (now() AT TIME ZONE 'UTC')::date, ok, bad FROM node_outcomes WHERE node_id = ${node.id}`), 't|1|3');
+	// Outcomes of 13 days ago still count; older ones are forgotten.
+	await s.sql(`UPDATE node_outcomes SET day = day - 13 WHERE node_id = ${node.id}`);
+	a = await admit({ model: m });
+	assert.equal(a.body.candidates[0].health, 250);
+	await settle({ hold_id: a.body.hold_id, status: 'unserved' });
+	await s.sql(`UPDATE node_outcomes SET day = day - 1 WHERE node_id = ${node.id}`);
 	a = await admit({ model: m });
 	assert.equal(a.body.candidates[0].health, 1000);
+	await settle({ hold_id: a.body.hold_id, status: 'unserved' });
+});
+
+test('health comes from one row a node a day, not from counting every request again at each admit', async () => {
+	const m = modelId('history');
+	const node = await addNode(supplier, { models: [[m, 1, 1]] });
+	// 400 days of traffic, 1 in 4 a failure, as settlement leaves it.
+	await s.sql(`INSERT INTO node_outcomes (node_id, day, ok, bad) SELECT ${node.id},
+		(now() AT TIME ZONE 'UTC')::date - d, 75, 25 FROM generate_series(0, 399) d`);
+	const a = await admit({ model: m });
+	assert.equal(a.body.candidates[0].health, 750, 'only the last 14 days count');
 	await settle({ hold_id: a.body.hold_id, status: 'unserved' });
 });
 
