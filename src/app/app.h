@@ -222,6 +222,8 @@ enum view_measure { VIEW_TOKENS, VIEW_REQUESTS, VIEW_COST, VIEW_EARNING,
 const char	*view_dollars(struct arena *, int64_t micro);	/* "0.10" */
 json_t		*view_usd(struct arena *, int64_t micro);	/* "$0.10" */
 json_t		*view_count(int64_t);				/* "1,234" */
+/* A success rate, "97%", of what succeeded or failed; "—" when neither. */
+json_t		*view_rate(int64_t success, int64_t failure);
 /* One measure of STATS_DAYS days as an inline SVG bar chart (a string). */
 json_t		*view_chart(const char *id, const char *title,
 		    const struct stats_day *, enum view_measure);

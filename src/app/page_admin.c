@@ -106,16 +106,13 @@ nodes_page(struct req *r, int status, int64_t err_id, const char *err)
 {
 	json_t	*nodes = stats_nodes(r->app->db, r->arena), *n;
 	size_t	 i;
-	int64_t	 ok, bad;
 
 	if (nodes == NULL)
 		return 500;
 	json_array_foreach(nodes, i, n) {
-		ok = json_integer_value(json_object_get(n, "success_30d"));
-		bad = json_integer_value(json_object_get(n, "failure_30d"));
-		json_object_set_new(n, "success", ok + bad > 0 ? json_sprintf(
-		    "%lld%%", (long long)(ok * 100 / (ok + bad))) :
-		    json_string("—"));
+		json_object_set_new(n, "success", view_rate(json_integer_value(
+		    json_object_get(n, "success_30d")), json_integer_value(
+		    json_object_get(n, "failure_30d"))));
 		json_object_set_new(n, "suspended", json_boolean(strcmp(
 		    json_string_value(json_object_get(n, "status")),
 		    "suspended") == 0));

@@ -79,11 +79,7 @@ model_rows(struct req *r, json_t *node, const struct view *v)
 static json_t *
 success_rate(json_t *today)
 {
-	int64_t	ok = int_of(today, "success"), bad = int_of(today, "failure");
-
-	if (ok + bad <= 0)
-		return json_string("—");
-	return json_sprintf("%lld%%", (long long)(ok * 100 / (ok + bad)));
+	return view_rate(int_of(today, "success"), int_of(today, "failure"));
 }
 
 /* A nullable count with a unit as the page shows it, "—" when null. */
@@ -188,9 +184,7 @@ served(struct req *r, json_t *ctx, const struct stats_day *days)
 		tokens += days[i].tokens_in + days[i].tokens_out;
 	}
 	json_object_set_new(ctx, "served", json_pack("{s:o, s:o, s:o, s:o,"
-	    " s:b}", "requests", view_count(req), "success", ok + bad > 0 ?
-	    json_sprintf("%lld%%", (long long)(ok * 100 / (ok + bad))) :
-	    json_string("—"), "earned", view_usd(r->arena, earned),
+	    " s:b}", "requests", view_count(req), "success", view_rate(ok, bad), "earned", view_usd(r->arena, earned),
 	    "tokens", view_count(tokens), "any", req > 0));
 	json_object_set_new(ctx, "html_earnings_chart", view_chart("earned",
 	    "Your nodes' earnings per day, last 30 days (UTC)", days,

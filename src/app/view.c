@@ -70,6 +70,15 @@ fmt_count(int64_t v, char *buf, size_t len)
 }
 
 json_t *
+view_rate(int64_t success, int64_t failure)
+{
+	if (success < 0 || failure < 0 || success + failure == 0)
+		return json_string("—");
+	return json_sprintf("%lld%%", (long long)(success * 100 /
+	    (success + failure)));
+}
+
+json_t *
 view_count(int64_t v)
 {
 	char	buf[32];

@@ -15,10 +15,6 @@
 #include "str.h"
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-#define XSTR(x)	STR(x)
-#define STR(x)	#x
-/* The moment a state or a worker's contact turns stale. */
-#define STALE	"now() - interval '" XSTR(NODE_STALE_SECONDS) " seconds'"
 /* Midnight UTC today, as a timestamptz. */
 #define TODAY \
 	"(date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
@@ -133,12 +129,7 @@ static const struct db_stmt q_admin_log = {
 	" 'has_node_token', n.node_token_hash IS NOT NULL," \
 	" 'created_at', " TS("n.created_at") ", 'updated_at', " \
 	TS("n.updated_at") ", 'last_seen_at', " TS("n.last_seen_at") "," \
-	" 'state', CASE WHEN n.connection = 'worker' AND" \
-	"  (n.last_seen_at IS NULL OR n.last_seen_at < " STALE ")" \
-	"  THEN 'offline' WHEN n.state_at IS NULL THEN CASE n.connection" \
-	"  WHEN 'endpoint' THEN 'unknown' ELSE 'offline' END" \
-	"  WHEN n.state_at < " STALE " THEN 'offline'" \
-	"  WHEN n.parked THEN 'parked' ELSE 'online' END," \
+	" 'state', " NODE_STATE_SQL "," \
 	" 'state_at', " TS("n.state_at") ", 'last_rtt_ms', n.last_rtt_ms," \
 	" 'inflight', n.inflight," \
 	" 'models', coalesce((SELECT json_agg(json_build_object('model'," \

@@ -24,6 +24,23 @@ struct db;
 #define NODE_WTOKEN_RANDOM	43	/* base62 characters: 256 bits */
 #define NODE_WTOKEN_LEN		(4 + NODE_WTOKEN_RANDOM)
 #define NODE_STALE_SECONDS	30	/* older state or contact: offline */
+#define NODE_STALE_XSTR(x)	NODE_STALE_STR(x)
+#define NODE_STALE_STR(x)	#x
+/* The moment a state or a worker's contact turns stale, in SQL. */
+#define NODE_STALE_SQL	"now() - interval '" \
+	NODE_STALE_XSTR(NODE_STALE_SECONDS) " seconds'"
+/*
+ * A node's state over nodes n, in SQL (docs/worker-protocol.md §4): a
+ * worker not seen lately, or any node whose last report is stale, is
+ * offline; an endpoint never reported on is unknown.
+ */
+#define NODE_STATE_SQL \
+	"CASE WHEN n.connection = 'worker' AND" \
+	" (n.last_seen_at IS NULL OR n.last_seen_at < " NODE_STALE_SQL ")" \
+	" THEN 'offline' WHEN n.state_at IS NULL THEN CASE n.connection" \
+	" WHEN 'endpoint' THEN 'unknown' ELSE 'offline' END" \
+	" WHEN n.state_at < " NODE_STALE_SQL " THEN 'offline'" \
+	" WHEN n.parked THEN 'parked' ELSE 'online' END"
 #define NODE_REPORT_MAX		100000	/* nodes in one relay report */
 
 #define NODE_OK		0

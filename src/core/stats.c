@@ -13,7 +13,6 @@
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 #define XSTR(x)	STR(x)
 #define STR(x)	#x
-#define STALE	"now() - interval '" XSTR(NODE_STALE_SECONDS) " seconds'"
 
 /*
  * The last STATS_DAYS UTC days, each with its finished requests of the
@@ -86,12 +85,7 @@ static const struct db_stmt q_nodes = {
 	"stats_nodes",
 	"SELECT coalesce(json_agg(x ORDER BY x.id DESC), '[]')::text FROM ("
 	" SELECT n.id, n.name, u.email AS owner, n.connection, n.supply_type,"
-	"  n.status, CASE WHEN n.connection = 'worker' AND"
-	"   (n.last_seen_at IS NULL OR n.last_seen_at < " STALE ")"
-	"   THEN 'offline' WHEN n.state_at IS NULL THEN"
-	"   CASE n.connection WHEN 'endpoint' THEN 'unknown' ELSE 'offline' END"
-	"   WHEN n.state_at < " STALE " THEN 'offline'"
-	"   WHEN n.parked THEN 'parked' ELSE 'online' END AS state,"
+	"  n.status, " NODE_STATE_SQL " AS state,"
 	"  n.suspended_reason, " TS("n.suspended_at") " AS suspended_at,"
 	"  (SELECT string_agg(m.model, ', ' ORDER BY m.model) FROM node_models m"
 	"   WHERE m.node_id = n.id) AS models,"
