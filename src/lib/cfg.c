@@ -11,6 +11,7 @@
 
 #include "cfg.h"
 #include "str.h"
+#include "util.h"
 
 struct cfg_entry {
 	char	*sect;
@@ -27,20 +28,6 @@ struct cfg {
 	char			 where[256];	/* scratch for cfg_where() */
 	char			 env[128];	/* scratch for env names */
 };
-
-/* Strip leading and trailing white space in place; returns the start. */
-static char *
-trim(char *s)
-{
-	char	*e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
 
 /* A section or key name: lower-case letters, digits, '_' and '.'. */
 static int
@@ -98,7 +85,7 @@ parse_line(struct cfg *c, char *line, char *sect, size_t sectlen, int lineno)
 		if ((end = strchr(line, ']')) == NULL || end[1] != '\0')
 			return "expected '[section]'";
 		*end = '\0';
-		line = trim(line + 1);
+		line = util_trim(line + 1);
 		if (!valid_name(line) || strlen(line) >= sectlen)
 			return "bad section name";
 		snprintf(sect, sectlen, "%s", line);
@@ -107,8 +94,8 @@ parse_line(struct cfg *c, char *line, char *sect, size_t sectlen, int lineno)
 	if ((eq = strchr(line, '=')) == NULL)
 		return "expected 'key = value'";
 	*eq = '\0';
-	key = trim(line);
-	val = trim(eq + 1);
+	key = util_trim(line);
+	val = util_trim(eq + 1);
 	if (*sect == '\0')
 		return "key outside any [section]";
 	if (!valid_name(key))
@@ -142,7 +129,7 @@ parse_file(struct cfg *c, FILE *f, char *err, size_t errlen)
 			rc = -1;
 			break;
 		}
-		s = trim(line);
+		s = util_trim(line);
 		if (*s == '\0' || *s == '#' || *s == ';')
 			continue;
 		if ((msg = parse_line(c, s, sect, sizeof(sect), lineno)) != NULL) {
@@ -416,4 +403,14 @@ cfg_seconds(struct cfg *c, const char *sect, const char *key, long long def,
 
 	return cfg_scaled(c, sect, key, def, min, max, out, "smhd", mult,
 	    "expected a duration such as 30, 30s, 15m, 12h or 90d");
+}
+
+int
+cfg_ms(struct cfg *c, const char *sect, const char *key, long long def,
+    long long min, long long max, long long *out_ms)
+{
+	int	rc = cfg_seconds(c, sect, key, def, min, max, out_ms);
+
+	*out_ms *= 1000;
+	return rc;
 }

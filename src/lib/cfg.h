@@ -42,6 +42,14 @@ int		 cfg_octal(struct cfg *, const char *sect, const char *key,
 int		 cfg_seconds(struct cfg *, const char *sect, const char *key,
 		    long long def, long long min, long long max, long long *out);
 
+/*
+ * A duration as cfg_seconds reads it (def, min and max in seconds), handed
+ * back in milliseconds in *out_ms: every timer of the relay and the worker
+ * counts in ms.
+ */
+int		 cfg_ms(struct cfg *, const char *sect, const char *key,
+		    long long def, long long min, long long max,
+		    long long *out_ms);
 /* The first error any getter recorded, or NULL. Owned by the cfg. */
 const char	*cfg_error(const struct cfg *);
 

@@ -14,6 +14,7 @@
 
 #include "crypto.h"
 #include "str.h"
+#include "util.h"
 
 #define NONCE_LEN	12
 #define TAG_LEN		16
@@ -24,19 +25,6 @@ static const char	 b62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 static const char	 b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* Format a message into err when the caller gave room for one. */
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Fill buf with n CSPRNG bytes. Returns 0 or -1. */
 int
@@ -372,18 +360,6 @@ parse_id(const char *p, size_t n, unsigned *id)
 	return *id <= CRYPTO_KEYID_MAX ? 0 : -1;
 }
 
-/* Narrow p/n to leave out leading and trailing blanks. */
-static void
-trim(const char **p, size_t *n)
-{
-	while (*n > 0 && (**p == ' ' || **p == '\t')) {
-		(*p)++;
-		(*n)--;
-	}
-	while (*n > 0 && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
-		(*n)--;
-}
-
 /* Add entry number idx, "<id>:<hex>" of n bytes at p. Returns 0 or -1. */
 static int
 keyring_parse_entry(struct crypto_keyring *kr, size_t idx, const char *p,
@@ -394,21 +370,21 @@ keyring_parse_entry(struct crypto_keyring *kr, size_t idx, const char *p,
 	unsigned	 id;
 	int		 rc = -1;
 
-	trim(&p, &n);
+	util_trim_span(&p, &n);
 	if ((colon = memchr(p, ':', n)) == NULL)
-		seterr(err, errlen, "key entry %zu: expected <id>:<64 hex "
+		util_seterr(err, errlen, "key entry %zu: expected <id>:<64 hex "
 		    "digits>", idx);
 	else if (parse_id(p, (size_t)(colon - p), &id) == -1)
-		seterr(err, errlen, "key entry %zu: id must be a number from "
+		util_seterr(err, errlen, "key entry %zu: id must be a number from "
 		    "1 to %d", idx, CRYPTO_KEYID_MAX);
 	else if (keyring_find(kr, id) != NULL)
-		seterr(err, errlen, "key entry %zu: duplicate id %u", idx, id);
+		util_seterr(err, errlen, "key entry %zu: duplicate id %u", idx, id);
 	else if (kr->nkeys == CRYPTO_KEYS_MAX)
-		seterr(err, errlen, "key entry %zu (id %u): more than %d keys",
+		util_seterr(err, errlen, "key entry %zu (id %u): more than %d keys",
 		    idx, id, CRYPTO_KEYS_MAX);
 	else if (hex_decode_n(colon + 1, n - (size_t)(colon + 1 - p), key,
 	    sizeof(key)) == -1)
-		seterr(err, errlen, "key entry %zu (id %u): key must be 64 "
+		util_seterr(err, errlen, "key entry %zu (id %u): key must be 64 "
 		    "hex digits", idx, id);
 	else
 		rc = crypto_keyring_add(kr, id, key);

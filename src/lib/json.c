@@ -9,19 +9,7 @@
 #include "arena.h"
 #include "json.h"
 #include "str.h"
-
-/* Format a message into err when the caller gave room for one. */
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "util.h"
 
 /* Parse buf as one JSON object. Returns a new reference or NULL and err. */
 json_t *
@@ -31,13 +19,13 @@ json_parse_limited(const char *buf, size_t len, char *err, size_t errlen)
 	json_t		*v;
 
 	if ((v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
-		seterr(err, errlen, "line %d column %d: %s", je.line,
+		util_seterr(err, errlen, "line %d column %d: %s", je.line,
 		    je.column, je.text);
 		return NULL;
 	}
 	if (!json_is_object(v)) {
 		json_decref(v);
-		seterr(err, errlen, "body must be a JSON object");
+		util_seterr(err, errlen, "body must be a JSON object");
 		return NULL;
 	}
 	return v;
@@ -56,7 +44,7 @@ lookup(json_t *obj, const char *key, int required, json_t **v, char *err,
 		return JSON_GET_OK;
 	if (!required)
 		return JSON_GET_ABSENT;
-	seterr(err, errlen, "'%s' is required", key);
+	util_seterr(err, errlen, "'%s' is required", key);
 	return JSON_GET_MISSING;
 }
 
@@ -72,7 +60,7 @@ json_get_str(json_t *obj, const char *key, int required, const char **out,
 		return rc;
 	if (!json_is_string(v) ||
 	    strlen(json_string_value(v)) != json_string_length(v)) {
-		seterr(err, errlen, "'%s' must be a string", key);
+		util_seterr(err, errlen, "'%s' must be a string", key);
 		return JSON_GET_TYPE;
 	}
 	*out = json_string_value(v);
@@ -99,7 +87,7 @@ json_get_int(json_t *obj, const char *key, int required, long long min,
 		}
 		rc = JSON_GET_RANGE;
 	}
-	seterr(err, errlen, "'%s' must be an integer between %lld and %lld",
+	util_seterr(err, errlen, "'%s' must be an integer between %lld and %lld",
 	    key, min, max);
 	return rc;
 }
@@ -115,7 +103,7 @@ json_get_bool(json_t *obj, const char *key, int required, int *out,
 	if ((rc = lookup(obj, key, required, &v, err, errlen)) != JSON_GET_OK)
 		return rc;
 	if (!json_is_boolean(v)) {
-		seterr(err, errlen, "'%s' must be true or false", key);
+		util_seterr(err, errlen, "'%s' must be true or false", key);
 		return JSON_GET_TYPE;
 	}
 	*out = json_is_true(v);

@@ -1,7 +1,9 @@
 /* util.c: small helpers shared by every program: time, addresses, files */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,4 +105,38 @@ util_read_file(const char *path, size_t max, size_t *lenp)
 	if (lenp != NULL)
 		*lenp = n;
 	return buf;
+}
+
+void
+util_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+char *
+util_trim(char *s)
+{
+	const char	*p = s;
+	size_t		 n = strlen(s);
+
+	util_trim_span(&p, &n);
+	s[p - s + n] = '\0';
+	return s + (p - s);
+}
+
+void
+util_trim_span(const char **p, size_t *n)
+{
+	while (*n > 0 && isspace((unsigned char)**p)) {
+		(*p)++;
+		(*n)--;
+	}
+	while (*n > 0 && isspace((unsigned char)(*p)[*n - 1]))
+		(*n)--;
 }

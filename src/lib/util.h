@@ -32,4 +32,17 @@ int	 util_write_pidfile(const char *path);
  */
 char	*util_read_file(const char *path, size_t max, size_t *lenp);
 
+/*
+ * Format a message into err (errlen bytes) when the caller gave room for
+ * one: err may be NULL or errlen 0, and then nothing is written.
+ */
+void	 util_seterr(char *err, size_t errlen, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/* Strip leading and trailing white space of s in place; returns the start. */
+char	*util_trim(char *s);
+
+/* Narrow the span p/n to leave out its leading and trailing white space. */
+void	 util_trim_span(const char **p, size_t *n);
+
 #endif

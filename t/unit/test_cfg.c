@@ -120,6 +120,12 @@ START_TEST(test_sizes_and_durations)
 	ck_assert_uint_eq(sz, 2097152);
 	ck_assert_int_eq(cfg_seconds(c, "app", "idle", 0, 0, 86400, &sec), 0);
 	ck_assert_int_eq(sec, 900);
+	ck_assert_int_eq(cfg_ms(c, "app", "idle", 0, 0, 86400, &sec), 0);
+	ck_assert_int_eq(sec, 900000);
+	ck_assert_int_eq(cfg_ms(c, "app", "absent", 30, 0, 86400, &sec), 0);
+	ck_assert_int_eq(sec, 30000);
+	ck_assert_int_eq(cfg_ms(c, "app", "bad", 7, 0, 86400, &sec), -1);
+	ck_assert_int_eq(sec, 7000);
 	ck_assert_int_eq(cfg_size(c, "app", "bad", 5, 0, 1 << 30, &sz), -1);
 	ck_assert_uint_eq(sz, 5);
 	cfg_free(c);
