@@ -7,16 +7,17 @@
 
 #include "json.h"
 #include "log.h"
+#include "loop.h"
 #include "relay.h"
 #include "str.h"
+#include "xfer.h"
 
 #define APP_TIMEOUT_MS		10000
 #define APP_BODY_MAX		(4 * 1024 * 1024)
 #define SETTLE_GIVE_UP_MS	(15 * 60 * 1000)
 
-/* One call to the app: the answer is gathered here. */
+/* One call to the app. */
 struct call {
-	struct str	 body;
 	char		 retry_after[16];
 	admit_fn	 done;
 	void		*arg;
@@ -27,46 +28,26 @@ struct call {
 	struct event	*retry;
 };
 
-/* Headers for the app: JSON and the shared secret. */
-static struct curl_slist *
-app_headers(void)
-{
-	struct curl_slist	*h = NULL;
-	struct str		 s = STR_INIT;
-
-	str_printf(&s, "X-Infrpool-Secret: %s", relay->rc.secret);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	h = curl_slist_append(h, "Expect:");
-	h = curl_slist_append(h, str_cstr(&s));
-	str_free(&s);
-	return h;
-}
-
-/* Gather the answer, bounded. */
-static int
-call_data(struct xfer *x, const char *p, size_t n, void *arg)
-{
-	struct call	*c = arg;
-
-	if (c->body.len + n > APP_BODY_MAX)
-		return -1;
-	str_append(&c->body, p, n);
-	return 0;
-}
-
 /* Start a POST of v (compact JSON) to the app's path. */
 static struct xfer *
 post(const char *path, json_t *v, const struct xfer_cb *cb, struct call *c)
 {
-	struct str	 url = STR_INIT, body = STR_INIT;
+	struct str	 url = STR_INIT, body = STR_INIT, secret = STR_INIT;
 	struct xfer	*x;
 
 	str_printf(&url, "%s%s", relay->rc.app_url, path);
+	str_printf(&secret, "X-Infrpool-Secret: %s", relay->rc.secret);
 	json_to_str(v, &body);
-	str_reset(&c->body);
-	x = xfer_post(str_cstr(&url), app_headers(), str_cstr(&body), body.len,
-	    APP_TIMEOUT_MS, cb, c);
+	x = xfer_start(relay->app_pool, &(struct xfer_req){
+	    .url = str_cstr(&url),
+	    .headers = xfer_json_headers(NULL, str_cstr(&secret)),
+	    .body = str_cstr(&body),
+	    .len = body.len,
+	    .timeout_ms = APP_TIMEOUT_MS,
+	    .max_body = APP_BODY_MAX,
+	}, cb, c);
 	str_free(&url);
+	str_free(&secret);
 	str_free(&body);
 	return x;
 }
@@ -77,18 +58,19 @@ admit_done(struct xfer *x, CURLcode rc, long status, void *arg)
 {
 	struct call	*c = arg;
 	json_t		*body = NULL;
+	const char	*p;
+	size_t		 n;
 
+	p = xfer_body(x, &n);
 	if (rc != CURLE_OK) {
 		log_error("the app did not answer: %s", curl_easy_strerror(rc));
 		status = 0;
-	} else if ((body = json_loadb(str_cstr(&c->body), c->body.len, 0,
-	    NULL)) == NULL) {
+	} else if ((body = json_loadb(p, n, 0, NULL)) == NULL) {
 		log_error("the app answered %ld without JSON", status);
 		status = 0;
 	}
 	c->done(status, body, c->retry_after[0] ? c->retry_after : NULL, c->arg);
 	json_decref(body);
-	str_free(&c->body);
 	free(c);
 }
 
@@ -102,8 +84,10 @@ admit_header(struct xfer *x, const char *name, const char *value, void *arg)
 		snprintf(c->retry_after, sizeof(c->retry_after), "%s", value);
 }
 
-static const struct xfer_cb admit_cb = { NULL, call_data, admit_header,
-    admit_done };
+static const struct xfer_cb	admit_cb = {
+	.on_header = admit_header,
+	.on_done = admit_done,
+};
 
 /*
  * POST req to the app's internal path (docs/internal.md,
@@ -150,7 +134,6 @@ settle_free(struct call *c)
 	if (c->retry != NULL)
 		event_free(c->retry);
 	json_decref(c->req);
-	str_free(&c->body);
 	free(c);
 }
 
@@ -159,7 +142,6 @@ static void
 settle_done(struct xfer *x, CURLcode rc, long status, void *arg)
 {
 	struct call	*c = arg;
-	struct timeval	 tv;
 	json_int_t	 hold = json_integer_value(json_object_get(c->req, "hold_id"));
 
 	if (rc == CURLE_OK && status >= 200 && status < 500) {
@@ -179,15 +161,16 @@ settle_done(struct xfer *x, CURLcode rc, long status, void *arg)
 	log_warn("settle hold %lld failed (%s, %ld): again in %lld ms",
 	    (long long)hold, rc == CURLE_OK ? "status" : curl_easy_strerror(rc),
 	    status, c->delay_ms);
-	tv.tv_sec = c->delay_ms / 1000;
-	tv.tv_usec = (c->delay_ms % 1000) * 1000;
-	if (c->retry == NULL)
-		c->retry = evtimer_new(relay->base, settle_retry, c);
-	evtimer_add(c->retry, &tv);
+	if (c->retry == NULL &&
+	    (c->retry = evtimer_new(relay->base, settle_retry, c)) == NULL)
+		abort();
+	loop_timer_in(c->retry, c->delay_ms);
 	c->delay_ms = c->delay_ms * 2 > 30000 ? 30000 : c->delay_ms * 2;
 }
 
-static const struct xfer_cb settle_cb = { NULL, call_data, NULL, settle_done };
+static const struct xfer_cb	settle_cb = {
+	.on_done = settle_done,
+};
 
 /* Send (or resend) a settlement. */
 static void

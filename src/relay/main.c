@@ -21,50 +21,13 @@
 #include "relay.h"
 #include "str.h"
 #include "util.h"
-
-struct relay	*relay;
+#include "xfer.h"
 
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: infrpool-relay [-c config] [--listen host:port]"
 	    " [--pidfile path]\n");
-}
-
-/* Headers on every relay response, as the app sends them. */
-static void
-common_headers(struct evhttp_request *req, const char *type)
-{
-	struct evkeyvalq	*h = evhttp_request_get_output_headers(req);
-
-	evhttp_add_header(h, "Content-Type", type);
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	evhttp_add_header(h, "Cache-Control", "no-store");
-}
-
-/* Send an OpenAI-shaped error built with Jansson (messages are ours). */
-void
-send_json_error(struct evhttp_request *req, int status, const char *type,
-    const char *code, const char *param, const char *message)
-{
-	struct evbuffer	*b = evbuffer_new();
-	struct str	 s = STR_INIT;
-	json_t		*e;
-
-	e = json_pack("{s:{s:s, s:s, s:o, s:s}}", "error", "message", message,
-	    "type", type, "param", param ? json_string(param) : json_null(),
-	    "code", code);
-	json_to_str(e, &s);
-	str_putc(&s, '\n');
-	json_decref(e);
-	evbuffer_add(b, s.buf, s.len);
-	str_free(&s);
-	common_headers(req, "application/json");
-	evhttp_send_reply(req, status, status == 404 ? "Not Found" :
-	    status == 405 ? "Method Not Allowed" : status == 400 ? "Bad Request" :
-	    status == 413 ? "Payload Too Large" : status == 502 ? "Bad Gateway" :
-	    status == 503 ? "Service Unavailable" : "Error", b);
-	evbuffer_free(b);
 }
 
 /* GET /healthz: the relay is up; how long and how busy. */
@@ -77,7 +40,7 @@ on_healthz(struct evhttp_request *req, void *arg)
 	rl->requests++;
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
 	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
-		send_json_error(req, 405, "invalid_request_error",
+		reply_error(req, 405, "invalid_request_error",
 		    "method_not_allowed", NULL,
 		    "This address does not take that method.");
 		return;
@@ -87,7 +50,7 @@ on_healthz(struct evhttp_request *req, void *arg)
 	    "\"uptime_s\":%lld,\"requests\":%llu,\"active\":%llu}\n",
 	    PACKAGE_VERSION, (long long)((util_now_ms() - rl->started_ms) / 1000),
 	    rl->requests, rl->active);
-	common_headers(req, "application/json");
+	reply_headers(req, "application/json");
 	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
 }
@@ -104,7 +67,7 @@ on_other(struct evhttp_request *req, void *arg)
 		return;
 	}
 	rl->requests++;
-	send_json_error(req, 404, "invalid_request_error", "not_found", NULL,
+	reply_error(req, 404, "invalid_request_error", "not_found", NULL,
 	    "There is nothing at this address.");
 }
 
@@ -137,62 +100,22 @@ setup_log(struct cfg *c)
 	return 0;
 }
 
-/* Read [relay] and [internal]; -1 after printing the error. */
+/*
+ * The two pools of HTTP calls: to the app, and to suppliers' endpoints
+ * (public addresses only unless [relay] allow_private_endpoints). 0 or -1.
+ */
 static int
-setup_relay(struct cfg *c, struct relay_cfg *rc)
+pools_new(struct relay *rl)
 {
-	cfg_seconds(c, "relay", "keepalive", 15, 1, 3600, &rc->keepalive_ms);
-	rc->keepalive_ms *= 1000;
-	cfg_int(c, "relay", "failover", 2, 0, 16, &rc->failover);
-	cfg_seconds(c, "relay", "first_byte_timeout", 60, 1, 3600,
-	    &rc->first_byte_ms);
-	rc->first_byte_ms *= 1000;
-	cfg_seconds(c, "relay", "answer_timeout", 300, 1, 86400, &rc->answer_ms);
-	rc->answer_ms *= 1000;
-	cfg_seconds(c, "relay", "request_timeout", 600, 1, 86400, &rc->request_ms);
-	rc->request_ms *= 1000;
-	cfg_size(c, "relay", "max_body", 8 << 20, 1024, 256 << 20, &rc->max_body);
-	cfg_size(c, "relay", "out_buffer", 1 << 20, 4096, 64 << 20, &rc->out_high);
-	cfg_seconds(c, "relay", "stall_timeout", 30, 1, 3600, &rc->stall_ms);
-	rc->stall_ms *= 1000;
-	cfg_int(c, "relay", "breaker_failures", 3, 1, 16, &rc->breaker_failures);
-	cfg_seconds(c, "relay", "breaker_window", 60, 1, 86400,
-	    &rc->breaker_window_ms);
-	rc->breaker_window_ms *= 1000;
-	cfg_seconds(c, "relay", "breaker_park", 15, 1, 86400, &rc->breaker_park_ms);
-	rc->breaker_park_ms *= 1000;
-	cfg_seconds(c, "relay", "poll_hold", 25, 1, 300, &rc->poll_hold_ms);
-	rc->poll_hold_ms *= 1000;
-	cfg_seconds(c, "relay", "worker_idle_timeout", 60, 1, 3600,
-	    &rc->worker_idle_ms);
-	rc->worker_idle_ms *= 1000;
-		cfg_seconds(c, "relay", "report_interval", 10, 1, 3600, &rc->report_ms);
-	rc->report_ms *= 1000;
-	cfg_bool(c, "relay", "allow_private_endpoints", 0, &rc->allow_private);
-	rc->app_url = cfg_str(c, "relay", "app_url", "http://127.0.0.1:8081");
-	rc->secret = cfg_str(c, "internal", "secret", "");
-	if (cfg_error(c) != NULL) {
-		fprintf(stderr, "infrpool-relay: %s\n", cfg_error(c));
+	int	flags = rl->rc.allow_private ? 0 : XFER_PUBLIC_ONLY;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+	    (rl->app_pool = xfer_pool_new(rl->base, 0, NULL)) == NULL ||
+	    (rl->node_pool = xfer_pool_new(rl->base, flags, NULL)) == NULL) {
+		fprintf(stderr, "infrpool-relay: libcurl did not start\n");
 		return -1;
 	}
-	if (*rc->secret == '\0')
-		log_warn("[internal] secret is empty: the app will refuse admission");
 	return 0;
-}
-
-/*
- * Turn Nagle off on req's connection: a stream's chunks and a long-poll's
- * job leave as soon as they are written, not after the web server's
- * delayed acknowledgement of the previous write (milliseconds each).
- */
-void
-req_nodelay(struct evhttp_request *req)
-{
-	struct evhttp_connection	*c = evhttp_request_get_connection(req);
-	struct bufferevent		*bev;
-
-	if (c != NULL && (bev = evhttp_connection_get_bufferevent(c)) != NULL)
-		(void)util_tcp_nodelay(bufferevent_getfd(bev));
 }
 
 /* Bind the listener named by addr ("127.0.0.1:8090"); 0 or -1. */
@@ -260,7 +183,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "infrpool-relay: %s\n", err);
 		return 1;
 	}
-	if (setup_log(rl.cfg) == -1 || setup_relay(rl.cfg, &rl.rc) == -1)
+	if (setup_log(rl.cfg) == -1 || relay_config(rl.cfg, &rl.rc) == -1)
 		goto out;
 	if (listen == NULL)
 		listen = cfg_str(rl.cfg, "relay", "listen", "127.0.0.1:8090");
@@ -268,7 +191,7 @@ main(int argc, char **argv)
 	rl.base = event_base_new();
 	rl.http = evhttp_new(rl.base);
 	rl.started_ms = util_now_ms();
-	if (bind_listener(&rl, listen) == -1 || upstream_init(&rl) == -1)
+	if (bind_listener(&rl, listen) == -1 || pools_new(&rl) == -1)
 		goto out;
 	/*
 	 * Bounded like everything else in the relay. Bodies over max_body get
@@ -282,6 +205,7 @@ main(int argc, char **argv)
 	evhttp_set_cb(rl.http, "/v1/completions", infer_handle, "completions");
 	evhttp_set_cb(rl.http, "/v1/embeddings", infer_handle, "embeddings");
 	workers_init(&rl);
+	infer_init();
 	evhttp_set_gencb(rl.http, on_other, &rl);
 	sigterm = evsignal_new(rl.base, SIGTERM, on_signal, &rl);
 	sigint = evsignal_new(rl.base, SIGINT, on_signal, &rl);
@@ -303,7 +227,9 @@ out:
 	if (rl.http != NULL)
 		evhttp_free(rl.http);
 	workers_free();
-	upstream_free(&rl);
+	xfer_pool_free(rl.app_pool);
+	xfer_pool_free(rl.node_pool);
+	curl_global_cleanup();
 	free(rl.nodes);
 	if (rl.base != NULL)
 		event_base_free(rl.base);

@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "log.h"
 #include "relay.h"
@@ -84,8 +83,7 @@ spare(const struct candidate *c)
 }
 
 /*
- * The next candidate to try: live (endpoint nodes always are; a worker
- * when it polls), not parked, with spare capacity; the most spare wins,
+ * The next candidate to try: live (as the caller marked it), not parked, with spare capacity; the most spare wins,
  * ties go to the better health, then to chance, so equally idle nodes
  * share the traffic. Returns NULL when none is left.
  */
@@ -98,8 +96,7 @@ pick_next(struct candidate *c, size_t n)
 	long long		 s, bs = 0;
 
 	for (i = 0; i < n; i++) {
-		if (c[i].tried || (strcmp(c[i].connection, "endpoint") != 0 &&
-		    !worker_live(c[i].node_id)) ||
+		if (c[i].tried || !c[i].live ||
 		    !node_available(node_get(c[i].node_id), now) ||
 		    (s = spare(&c[i])) <= 0)
 			continue;

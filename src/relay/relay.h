@@ -1,18 +1,34 @@
-/* relay.h: the relay's shared state: settings, transfers, nodes, requests */
+/* relay.h: the relay's shared state and the faces of its pieces */
 #ifndef IP_RELAY_H
 #define IP_RELAY_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include <curl/curl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <jansson.h>
 
-struct cfg;
+/*
+ * The pieces, from the bottom up (a piece calls only those above it in
+ * this list, and reaches a higher one only through a callback table it is
+ * handed):
+ *
+ *   conf.c      the one struct relay and its settings
+ *   reply.c     headers, JSON bodies and OpenAI-shaped errors
+ *   pick.c      live node state, the breaker, the choice among candidates
+ *   appcall.c   calls to the app's internal API (admit, settle, workers)
+ *   workers.c   worker nodes: token checks, long-polls, jobs, batches
+ *   consumer.c  the consumer's side of a request (infer.h)
+ *   upstream.c  the node's side of a request: events, counting, answers
+ *   infer.c     one request: arrival, checks, admission, failover
+ *   main.c      the program: options, loop, /healthz
+ */
 
-/* Settings from [relay] and [internal]. */
+struct cfg;
+struct xfer_pool;
+
+/* Settings from [relay] and [internal]; durations in milliseconds. */
 struct relay_cfg {
 	const char	*app_url;		/* the app's internal listener */
 	const char	*secret;		/* [internal] secret */
@@ -40,41 +56,47 @@ struct relay {
 	struct evhttp		*http;
 	struct cfg		*cfg;
 	struct relay_cfg	 rc;
-	CURLM			*multi;
-	struct event		*curl_timer;
-	struct node_state	*nodes;		/* hash table by node id */
+	/*
+	 * Calls to the app and calls to suppliers' endpoints never share a
+	 * connection: a node's URL naming the app's internal listener must
+	 * not ride a connection the relay opened for itself.
+	 */
+	struct xfer_pool	*app_pool;
+	struct xfer_pool	*node_pool;	/* public addresses only, unless allowed */
+	struct node_state	*nodes;		/* hash table by node id (pick.c) */
 	size_t			 nnodes, nodecap;
 	int64_t			 started_ms;
 	unsigned long long	 requests, active;
 };
 
+/* conf.c */
 extern struct relay	*relay;		/* the one relay of this process */
 
-/* upstream.c: HTTP calls through libcurl's multi interface on our loop. */
-struct xfer;
+/*
+ * Read [relay] and [internal] from c into rc (durations in ms). Returns 0,
+ * or -1 after printing the first bad setting to stderr. Strings in rc are
+ * owned by c.
+ */
+int	relay_config(struct cfg *c, struct relay_cfg *rc);
 
-struct xfer_cb {
-	/* The status line arrived (before any body byte). */
-	void	(*on_status)(struct xfer *, long status, void *arg);
-	/* Body bytes; return 0 to go on or -1 to abort the transfer. */
-	int	(*on_data)(struct xfer *, const char *, size_t, void *arg);
-	/* One response header line (name and value trimmed); may be NULL. */
-	void	(*on_header)(struct xfer *, const char *name, const char *value,
-		    void *arg);
-	/* The end: CURLE_OK or why not. Never called after xfer_cancel(). */
-	void	(*on_done)(struct xfer *, CURLcode, long status, void *arg);
-};
-
-int		 upstream_init(struct relay *);
-void		 upstream_free(struct relay *);
-struct xfer	*xfer_post(const char *url, struct curl_slist *headers,
-		    const char *body, size_t len, long timeout_ms,
-		    const struct xfer_cb *, void *arg);
-struct xfer	*xfer_post_endpoint(const char *url, struct curl_slist *headers,
-		    const char *body, size_t len, long timeout_ms,
-		    const struct xfer_cb *, void *arg);
-void		 xfer_cancel(struct xfer *);
-void		 xfer_pause(struct xfer *, int paused);
+/* reply.c */
+/* Content-Type type, nosniff and no-store on req's answer. */
+void	reply_headers(struct evhttp_request *, const char *type);
+/* Send status with reason and the n bytes at p as the whole body. */
+void	reply_text(struct evhttp_request *, int status, const char *reason,
+	    const char *p, size_t n);
+/* Send v (borrowed) as a JSON body with status and reason. */
+void	reply_json(struct evhttp_request *, int status, const char *reason,
+	    json_t *v);
+/* Send an OpenAI-shaped error; param may be NULL. Messages are ours. */
+void	reply_error(struct evhttp_request *, int status, const char *type,
+	    const char *code, const char *param, const char *message);
+/*
+ * Turn Nagle off on req's connection: a stream's chunks and a long-poll's
+ * job leave as soon as they are written, not after the web server's
+ * delayed acknowledgement of the previous write (milliseconds each).
+ */
+void	reply_nodelay(struct evhttp_request *);
 
 /* pick.c: live node state, the breaker and the choice among candidates. */
 struct candidate {
@@ -86,6 +108,7 @@ struct candidate {
 	const char	*api_token;
 	long long	 capacity;
 	long long	 health;		/* permille */
+	int		 live;			/* set by the caller before a pick */
 	int		 tried;
 };
 
@@ -93,43 +116,89 @@ enum outcome { OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_NEUTRAL };
 
 typedef void (*node_fn)(int64_t id, long long inflight, int parked, void *arg);
 
-struct candidate	*pick_next(struct candidate *, size_t n);
+/*
+ * The candidate of the n at c to try next: live, not tried, not parked by
+ * the breaker (or due its one probe), with the most spare capacity; ties
+ * go to health, then chance. Marks it tried. NULL when none is left.
+ */
+struct candidate	*pick_next(struct candidate *c, size_t n);
+/* A call on node id begins: one more in flight. */
 void			 node_begin(int64_t node_id);
-void			 node_end(int64_t node_id, enum outcome);
+/* A call on node id ended with outcome o: the breaker counts it. */
+void			 node_end(int64_t node_id, enum outcome o);
+/* Calls in flight on node id now (0 for a node not seen yet). */
 long long		 node_inflight(int64_t node_id);
+/* "success", "failure" or "neutral". */
 const char		*outcome_name(enum outcome);
-void			 node_foreach(node_fn, void *arg);
+/* Call fn for every node seen, with its in-flight count and breaker. */
+void			 node_foreach(node_fn fn, void *arg);
 
-/* appcall.c: the app's internal API. */
+/* appcall.c: the app's internal API (docs/internal.md). */
+/*
+ * The app's answer: status (0 when the app could not be reached or did not
+ * answer JSON), its JSON body (borrowed, NULL with status 0) and its
+ * Retry-After header or NULL.
+ */
 typedef void (*admit_fn)(long status, json_t *body, const char *retry_after,
     void *arg);
-int	app_call(const char *path, json_t *req, admit_fn, void *arg);
-int	app_admit(json_t *req, admit_fn, void *arg);
+/*
+ * POST req (borrowed) to the app's internal path; done follows once.
+ * Returns 0, or -1 when the call could not start (done never follows).
+ */
+int	app_call(const char *path, json_t *req, admit_fn done, void *arg);
+/* Ask the app to admit req. As app_call. */
+int	app_admit(json_t *req, admit_fn done, void *arg);
+/*
+ * Settle a request, retrying with backoff until the app answers (the app
+ * makes repeats harmless). Takes the reference to req.
+ */
 void	app_settle(json_t *req);
-
-/* infer.c: one inference request from arrival to settlement. */
-struct infer;
-void	infer_handle(struct evhttp_request *, void *arg);
-/* What a worker sends back for the job of in (workers.c calls these). */
-void	infer_job_status(struct infer *, long status);
-int	infer_job_event(struct infer *, const char *data, size_t len);
-void	infer_job_done(struct infer *, const char *error, json_t *usage);
-int	infer_job_backlogged(struct infer *);
 
 /* workers.c: worker nodes: long-polls, jobs, result batches. */
 struct job;
-int		 workers_init(struct relay *);
+
+/*
+ * What a job tells the request it serves, filled with designated
+ * initializers. None follows job_cancel().
+ */
+struct job_cb {
+	/* The model server's status, from the first batch. */
+	void	(*on_status)(void *arg, long status);
+	/* One event: a stream's data payload or a piece of a whole answer;
+	 * -1 when it is malformed (the job then ends with on_done). */
+	int	(*on_event)(void *arg, const char *data, size_t len);
+	/* The last batch: error is NULL when it went well; usage (borrowed)
+	 * is the model server's, or NULL. */
+	void	(*on_done)(void *arg, const char *error, json_t *usage);
+	/* Does the consumer lag so far that the worker should wait? */
+	int	(*backlogged)(void *arg);
+};
+
+/* Set up the worker routes and timers on rl. Returns 0. */
+int		 workers_init(struct relay *rl);
+/* Free every worker node, job and token check. */
 void		 workers_free(void);
+/* Has node id's worker polled lately (so it can take a job)? */
 int		 worker_live(int64_t node_id);
+/*
+ * Queue a job for node id's worker: endpoint ("chat", …), stream, and
+ * body (borrowed, copied). cb and arg hear of it until job_cancel().
+ * Returns the job, owned by workers.c.
+ */
 struct job	*job_dispatch(int64_t node_id, const char *endpoint, int stream,
-		    json_t *body, struct infer *);
-void		 job_cancel(struct job *);
-void		 job_resume(struct job *);
+		    json_t *body, const struct job_cb *cb, void *arg);
+/* The request lets go of j (NULL is fine): the worker is told to stop. */
+void		 job_cancel(struct job *j);
+/* The consumer caught up: answer j's batch POST held for them. */
+void		 job_resume(struct job *j);
+/* POST /v1/worker/poll and /v1/worker/jobs/<id> (docs/worker-protocol.md). */
 void		 worker_handle(struct evhttp_request *, void *arg);
 
-/* main.c */
-void	req_nodelay(struct evhttp_request *);
-void	send_json_error(struct evhttp_request *, int status, const char *type,
-	    const char *code, const char *param, const char *message);
+/* infer.c */
+/* POST /v1/chat/completions, /v1/completions, /v1/embeddings; arg is
+ * "chat", "completions" or "embeddings". */
+void	infer_handle(struct evhttp_request *, void *arg);
+/* Set up the request pieces' callback tables; call once before the loop. */
+void	infer_init(void);
 
 #endif

@@ -1,344 +1,304 @@
-/* upstream.c: HTTP calls through libcurl's multi interface, driven by libevent */
+/* upstream.c: a request's node side: events, counting, answers */
 #include "config.h"
 
-#include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
 
-#include "log.h"
+#include "infer.h"
+#include "json.h"
 #include "relay.h"
+#include "util.h"
 
-struct xfer {
-	CURL			*easy;
-	struct curl_slist	*headers;
-	char			*body;
-	const struct xfer_cb	*cb;
-	void			*arg;
-	long			 status;
-	int			 status_sent;
-	int			 cancelled;
-	struct event		*reaper;	/* removes a cancelled transfer */
-};
+#define ERROR_BODY_MAX	(64 * 1024)
+#define ANSWER_MAX	(32 * 1024 * 1024)
+#define EVENT_MAX	(4 * 1024 * 1024)
 
-/* The libevent watch of one curl socket. */
-struct sockwatch {
-	struct event	*ev;
-};
-
-/* Hand finished transfers to their owners. */
+/* Replace the upstream's model name with the public id the consumer used. */
 static void
-check_done(void)
+public_model(struct infer *in, json_t *obj)
 {
-	CURLMsg		*m;
-	struct xfer	*x;
-	int		 left;
-	long		 status = 0;
+	if (json_object_get(obj, "model") != NULL)
+		json_object_set_new(obj, "model", json_string(in->model));
+}
 
-	while ((m = curl_multi_info_read(relay->multi, &left)) != NULL) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		CURLcode	rc = m->data.result;	/* m dies with the handle */
+/* Words in s: the relay's estimate of a whole answer's tokens. */
+static long long
+words(const char *s)
+{
+	long long	n = 0;
+	int		in = 0;
 
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-		curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-		curl_multi_remove_handle(relay->multi, x->easy);
-		if (!x->cancelled && x->cb->on_done != NULL)
-			x->cb->on_done(x, rc, status, x->arg);
-		if (x->reaper != NULL)
-			event_free(x->reaper);
-		curl_easy_cleanup(x->easy);
-		curl_slist_free_all(x->headers);
-		free(x->body);
-		free(x);
+	for (; *s != '\0'; s++) {
+		if (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
+			in = 0;
+		else if (!in) {
+			in = 1;
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * The relay's own count of what it forwarded: one per content-bearing
+ * chunk of a stream, or the words of a whole answer (chat message or
+ * completion text). The upstream's reported usage is billed when it
+ * gives one; this is the check on it and the fallback.
+ */
+static void
+count_chunk(struct infer *in, json_t *obj)
+{
+	json_t		*c, *delta;
+	const char	*s;
+	size_t		 i;
+
+	json_array_foreach(json_object_get(obj, "choices"), i, c) {
+		if ((delta = json_object_get(c, "delta")) != NULL)
+			s = json_string_value(json_object_get(delta, "content"));
+		else if ((s = json_string_value(json_object_get(c, "text"))) ==
+		    NULL)
+			s = json_string_value(json_object_get(json_object_get(c,
+			    "message"), "content"));
+		if (s != NULL && *s != '\0') {
+			in->counted_out += in->stream ? 1 : words(s);
+			if (in->ttft_ms < 0)
+				in->ttft_ms = util_now_ms() - in->t0_ms;
+		}
+		if (json_is_string(json_object_get(c, "finish_reason")))
+			in->finished = 1;
 	}
 }
 
-/* A watched socket is ready: tell curl. */
-static void
-on_socket(evutil_socket_t fd, short what, void *arg)
+/* Keep the usage object a node reported in obj, if any; returns it. */
+static json_t *
+keep_usage(struct infer *in, json_t *obj)
 {
-	int	running, action = 0;
+	json_t	*usage = json_object_get(obj, "usage");
 
-	if (what & EV_READ)
-		action |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		action |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(relay->multi, fd, action, &running);
-	check_done();
+	if (!json_is_object(usage))
+		return NULL;
+	json_decref(in->usage);
+	in->usage = json_incref(usage);
+	return usage;
 }
 
-/* curl's timer expired. */
-static void
-on_timer(evutil_socket_t fd, short what, void *arg)
+int
+upstream_event(struct infer *in, const char *data, size_t len)
 {
-	int	running;
+	json_t		*obj, *usage;
+	struct str	 out = STR_INIT;
 
-	curl_multi_socket_action(relay->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done();
-}
-
-/* curl wants a socket watched (or not). */
-static int
-socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *sockp)
-{
-	struct sockwatch	*w = sockp;
-	short			 ev = EV_PERSIST;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (w != NULL) {
-			event_free(w->ev);
-			free(w);
-		}
-		curl_multi_assign(relay->multi, s, NULL);
+	if (strcmp(data, "[DONE]") == 0) {
+		in->done_seen = 1;
 		return 0;
 	}
-	if (what & CURL_POLL_IN)
-		ev |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		ev |= EV_WRITE;
-	if (w == NULL) {
-		if ((w = calloc(1, sizeof(*w))) == NULL)
-			abort();
-		curl_multi_assign(relay->multi, s, w);
-	} else
-		event_free(w->ev);
-	w->ev = event_new(relay->base, s, ev, on_socket, NULL);
-	event_add(w->ev, NULL);
+	if ((obj = json_loadb(data, len, 0, NULL)) == NULL ||
+	    !json_is_object(obj) || json_object_get(obj, "error") != NULL) {
+		json_decref(obj);
+		in->malformed = 1;
+		return -1;
+	}
+	usage = keep_usage(in, obj);
+	count_chunk(in, obj);
+	if (json_array_size(json_object_get(obj, "choices")) == 0 &&
+	    usage != NULL && !in->want_usage) {
+		json_decref(obj);	/* the usage chunk we asked for, not them */
+		return 0;
+	}
+	public_model(in, obj);
+	if (!in->want_usage)
+		json_object_del(obj, "usage");
+	str_puts(&out, "data: ");
+	json_to_str(obj, &out);
+	str_puts(&out, "\n\n");
+	consumer_start_stream(in);
+	consumer_send(in, out.buf, out.len);
+	in->forwarded = 1;
+	str_free(&out);
+	json_decref(obj);
 	return 0;
 }
 
-/* curl wants its timer set to ms (-1: none). */
+/* The SSE parser's callback: one event of an endpoint's stream. */
 static int
-timer_cb(CURLM *multi, long ms, void *userp)
+on_sse(const char *data, size_t len, const char *event, void *arg)
 {
-	struct timeval	tv;
+	return upstream_event(arg, data, len);
+}
 
-	if (ms < 0) {
-		evtimer_del(relay->curl_timer);
-		return 0;
-	}
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(relay->curl_timer, &tv);
+void
+upstream_reset(struct infer *in)
+{
+	in->up_status = 0;
+	in->malformed = in->done_seen = in->finished = 0;
+	in->counted_out = 0;
+	in->ttft_ms = -1;
+	json_decref(in->usage);
+	in->usage = NULL;
+	str_reset(&in->up_body);
+	sse_free(&in->sse);
+	sse_init(&in->sse, EVENT_MAX, on_sse, in);
+}
+
+void
+upstream_status(struct infer *in, long status)
+{
+	in->up_status = status;
+}
+
+int
+upstream_data(struct infer *in, const char *p, size_t n)
+{
+	evtimer_del(in->first_byte);
+	if (in->up_status >= 200 && in->up_status < 300 && in->stream)
+		return sse_feed(&in->sse, p, n);
+	if (in->up_body.len + n > (in->up_status < 300 ? ANSWER_MAX :
+	    ERROR_BODY_MAX))
+		return in->up_status < 300 ? (in->malformed = 1, -1) : 0;
+	str_append(&in->up_body, p, n);
 	return 0;
 }
 
 int
-upstream_init(struct relay *rl)
+upstream_answer(struct infer *in)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
-	    (rl->multi = curl_multi_init()) == NULL)
+	json_t			*obj;
+	struct str		 out = STR_INIT;
+	struct evhttp_request	*req;
+
+	/* A 200 that is not an answer (an error, no choices) is the node's failure. */
+	if ((obj = json_loadb(str_cstr(&in->up_body), in->up_body.len, 0,
+	    NULL)) == NULL || !json_is_object(obj) ||
+	    json_object_get(obj, "error") != NULL ||
+	    !json_is_array(json_object_get(obj, strcmp(in->endpoint,
+	    "embeddings") == 0 ? "data" : "choices"))) {
+		json_decref(obj);
+		in->malformed = 1;
 		return -1;
-	rl->curl_timer = evtimer_new(rl->base, on_timer, NULL);
-	curl_multi_setopt(rl->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(rl->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	}
+	keep_usage(in, obj);	/* a worker's last batch may have brought one */
+	count_chunk(in, obj);
+	in->ttft_ms = util_now_ms() - in->t0_ms;
+	public_model(in, obj);
+	json_to_str(obj, &out);
+	json_decref(obj);
+	if ((req = consumer_take(in)) != NULL) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", "application/json");
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "X-Content-Type-Options", "nosniff");
+		reply_text(req, 200, "OK", out.buf, out.len);
+	}
+	in->forwarded = 1;
+	str_free(&out);
 	return 0;
 }
 
-void
-upstream_free(struct relay *rl)
-{
-	if (rl->multi != NULL)
-		curl_multi_cleanup(rl->multi);
-	if (rl->curl_timer != NULL)
-		event_free(rl->curl_timer);
-	curl_global_cleanup();
-}
-
-/* Body bytes from curl: the status first, then the owner's callback. */
-static size_t
-write_cb(char *p, size_t size, size_t n, void *arg)
-{
-	struct xfer	*x = arg;
-
-	if (x->cancelled)
-		return 0;	/* abort: the owner is gone */
-	if (!x->status_sent) {
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
-		x->status_sent = 1;
-		if (x->cb->on_status != NULL)
-			x->cb->on_status(x, x->status, x->arg);
-		if (x->cancelled)
-			return 0;
-	}
-	if (x->cb->on_data != NULL && x->cb->on_data(x, p, size * n, x->arg) == -1)
-		return 0;
-	return size * n;
-}
-
-/* A response header line: split it for the owner. */
-static size_t
-header_cb(char *p, size_t size, size_t n, void *arg)
-{
-	struct xfer	*x = arg;
-	char		 line[512], *colon, *v, *e;
-	size_t		 len = size * n;
-
-	if (x->cancelled || x->cb->on_header == NULL || len >= sizeof(line))
-		return len;
-	memcpy(line, p, len);
-	line[len] = '\0';
-	if ((colon = strchr(line, ':')) == NULL)
-		return len;
-	*colon = '\0';
-	for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
-		;
-	for (e = v + strlen(v); e > v && (e[-1] == '\r' || e[-1] == '\n' ||
-	    e[-1] == ' '); e--)
-		*(e - 1) = '\0';
-	x->cb->on_header(x, line, v, x->arg);
-	return len;
-}
-
-static curl_socket_t	open_public(void *, curlsocktype, struct curl_sockaddr *);
-
-/* Start a POST; public_only refuses private addresses (endpoints). */
-static struct xfer *
-start(const char *url, struct curl_slist *headers, const char *body,
-    size_t len, long timeout_ms, const struct xfer_cb *cb, void *arg,
-    int public_only)
-{
-	struct xfer	*x;
-
-	if ((x = calloc(1, sizeof(*x))) == NULL || (x->body = malloc(len + 1)) == NULL)
-		abort();
-	memcpy(x->body, body, len);
-	x->body[len] = '\0';
-	x->headers = headers;
-	x->cb = cb;
-	x->arg = arg;
-	if ((x->easy = curl_easy_init()) == NULL)
-		abort();
-	curl_easy_setopt(x->easy, CURLOPT_URL, url);
-	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body);
-	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
-	/* Never let a body or a header reach our log through curl. */
-	curl_easy_setopt(x->easy, CURLOPT_VERBOSE, 0L);
-	if (public_only && !relay->rc.allow_private)
-		curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION, open_public);
-	if (curl_multi_add_handle(relay->multi, x->easy) != CURLM_OK) {
-		curl_easy_cleanup(x->easy);
-		curl_slist_free_all(headers);
-		free(x->body);
-		free(x);
-		return NULL;
-	}
-	return x;
-}
-
-/* Is this IPv4 address (host order) loopback, private, link-local or such? */
-static int
-private_v4(uint32_t a)
-{
-	return (a >> 24) == 0 || (a >> 24) == 10 || (a >> 24) == 127 ||
-	    (a >> 20) == (172 << 4 | 1) || (a >> 16) == (192 << 8 | 168) ||
-	    (a >> 16) == (169 << 8 | 254) || (a >> 22) == (100 << 2 | 1) ||
-	    (a >> 28) == 14 || (a >> 28) == 15;
-}
-
-/* The same for a socket address of either family. */
-static int
-private_addr(const struct sockaddr *sa)
-{
-	const struct sockaddr_in6	*s6 = (const struct sockaddr_in6 *)sa;
-	const unsigned char		*b = s6->sin6_addr.s6_addr;
-	uint32_t			 v4;
-
-	if (sa->sa_family == AF_INET)
-		return private_v4(ntohl(((const struct sockaddr_in *)sa)->
-		    sin_addr.s_addr));
-	if (sa->sa_family != AF_INET6)
-		return 1;
-	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-		memcpy(&v4, b + 12, 4);
-		return private_v4(ntohl(v4));
-	}
-	return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
-	    IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr) ||
-	    IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr) ||
-	    IN6_IS_ADDR_MULTICAST(&s6->sin6_addr) || (b[0] & 0xfe) == 0xfc;
-}
-
 /*
- * Open the socket for a supplier's endpoint only when the address it
- * resolved to is public: a node URL must not reach the operator's own
- * network (a metadata service, the internal listener, the relay itself).
- * Checked at connect time, so a name that re-resolves cannot slip by.
- */
-static curl_socket_t
-open_public(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	if (purpose == CURLSOCKTYPE_IPCXN && private_addr(&a->addr)) {
-		log_warn("refused an endpoint on a private address");
-		return CURL_SOCKET_BAD;
-	}
-	return socket(a->family, a->socktype, a->protocol);
-}
-
-/* POST to the app (any address). */
-struct xfer *
-xfer_post(const char *url, struct curl_slist *headers, const char *body,
-    size_t len, long timeout_ms, const struct xfer_cb *cb, void *arg)
-{
-	return start(url, headers, body, len, timeout_ms, cb, arg, 0);
-}
-
-/* POST to a supplier's endpoint: public addresses only, unless allowed. */
-struct xfer *
-xfer_post_endpoint(const char *url, struct curl_slist *headers,
-    const char *body, size_t len, long timeout_ms, const struct xfer_cb *cb,
-    void *arg)
-{
-	return start(url, headers, body, len, timeout_ms, cb, arg, 1);
-}
-
-/* Deferred removal of a cancelled transfer, outside any curl callback. */
-static void
-reap_cancelled(evutil_socket_t fd, short what, void *arg)
-{
-	struct xfer	*x = arg;
-
-	curl_multi_remove_handle(relay->multi, x->easy);
-	event_free(x->reaper);
-	curl_easy_cleanup(x->easy);
-	curl_slist_free_all(x->headers);
-	free(x->body);
-	free(x);
-}
-
-/*
- * Stop a transfer: no callback follows. It may be inside a curl callback
- * right now, so the handle is removed from the loop a moment later.
+ * Pass the upstream's own 4xx (the consumer's input) on: unchanged when it
+ * is an OpenAI-shaped error, as an error event when a stream has started.
  */
 void
-xfer_cancel(struct xfer *x)
+upstream_reject(struct infer *in)
 {
-	struct timeval	now = { 0, 0 };
+	json_t			*obj = json_loadb(str_cstr(&in->up_body),
+				    in->up_body.len, 0, NULL);
+	struct evhttp_request	*req;
+	int			 shaped = json_is_object(obj) &&
+				    json_is_string(json_object_get(
+				    json_object_get(obj, "error"), "message"));
 
-	if (x == NULL || x->cancelled)
+	json_decref(obj);
+	if (in->started) {
+		consumer_stream_error(in, "The model server refused the "
+		    "request as invalid.");
 		return;
-	x->cancelled = 1;
-	x->reaper = evtimer_new(relay->base, reap_cancelled, x);
-	evtimer_add(x->reaper, &now);
+	}
+	if (!shaped) {
+		consumer_fail(in, (int)in->up_status, "invalid_request",
+		    "The model server refused the request as invalid.");
+		return;
+	}
+	if ((req = consumer_take(in)) == NULL)
+		return;
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	reply_text(req, (int)in->up_status, "Rejected", in->up_body.buf,
+	    in->up_body.len);
 }
 
-void
-xfer_pause(struct xfer *x, int paused)
+/*
+ * How the node did, judged by status: 2xx success; the consumer's own bad
+ * input (400, 422) neutral; everything else a failure: 5xx, 401/403 (the
+ * supplier's credentials), 404 and 413 (a wrong path or model name on the
+ * supplier's side), 429 (it is overloaded).
+ */
+int
+upstream_consumer_fault(long status)
 {
-	if (x != NULL && !x->cancelled)
-		curl_easy_pause(x->easy, paused ? CURLPAUSE_RECV : CURLPAUSE_CONT);
+	return status == 400 || status == 422;
+}
+
+json_t *
+upstream_json(struct infer *in)
+{
+	json_t	*b = json_deep_copy(in->body);
+
+	json_object_set_new(b, "model", json_string(in->cur->upstream_model));
+	json_object_del(b, "max_price");
+	if (strcmp(in->endpoint, "embeddings") != 0) {
+		/* Our cap, in the field the consumer used (newer models want
+		 * max_completion_tokens). */
+		if (json_object_get(b, "max_completion_tokens") != NULL &&
+		    json_object_get(b, "max_tokens") == NULL)
+			json_object_set_new(b, "max_completion_tokens",
+			    json_integer(in->max_tokens));
+		else {
+			json_object_del(b, "max_completion_tokens");
+			json_object_set_new(b, "max_tokens",
+			    json_integer(in->max_tokens));
+		}
+	}
+	if (in->stream)
+		json_object_set_new(b, "stream_options",
+		    json_pack("{s:b}", "include_usage", 1));
+	return b;
+}
+
+/* Bytes of the text strings in v: a string, or an array of strings or parts. */
+static size_t
+text_bytes(json_t *v)
+{
+	json_t	*e;
+	size_t	 i, n = 0;
+
+	if (json_is_string(v))
+		return json_string_length(v);
+	json_array_foreach(v, i, e) {
+		if (json_is_string(e))
+			n += json_string_length(e);
+		else if (json_is_object(e))	/* {"type":"text","text":…} */
+			n += json_string_length(json_object_get(e, "text"));
+	}
+	return n;
+}
+
+/*
+ * The relay's own count of the prompt: its text bytes / 4, rounded up. It
+ * is billed only when the node reports no usage (the hold was sized on
+ * the body's whole byte length, an upper bound).
+ */
+long long
+upstream_prompt_estimate(struct infer *in)
+{
+	json_t	*m;
+	size_t	 i, n = 0;
+
+	json_array_foreach(json_object_get(in->body, "messages"), i, m)
+		n += text_bytes(json_object_get(m, "content"));
+	n += text_bytes(json_object_get(in->body, "prompt"));
+	n += text_bytes(json_object_get(in->body, "input"));
+	return (long long)((n + 3) / 4);
 }

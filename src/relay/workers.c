@@ -10,6 +10,7 @@
 #include "crypto.h"
 #include "json.h"
 #include "log.h"
+#include "loop.h"
 #include "relay.h"
 #include "str.h"
 #include "util.h"
@@ -18,12 +19,14 @@
 #define AUTH_CACHE_MS	30000
 #define JOB_KEEP_MS	60000		/* a finished job answers "cancel" this long */
 #define BATCH_MAX	(8 * 1024 * 1024)
+#define SWEEP_MS	5000		/* forget finished jobs this often */
 
 /* A job: one attempt of one consumer request on one worker node. */
 struct job {
 	char		 id[32];
 	int64_t		 node_id;
-	struct infer	*in;		/* NULL once the request let go of it */
+	const struct job_cb *cb;	/* NULL once the request let go of it */
+	void		*arg;		/* the request's */
 	json_t		*msg;		/* {"id","endpoint","stream","body"} */
 	int		 handed;	/* given to a poll */
 	int		 next_seq;
@@ -108,17 +111,8 @@ worker_live(int64_t id)
 static void
 reply(struct evhttp_request *req, int status, json_t *v)
 {
-	struct evbuffer	*b = evbuffer_new();
-	struct str	 s = STR_INIT;
-
-	json_to_str(v, &s);
+	reply_json(req, status, status == 200 ? "OK" : "Refused", v);
 	json_decref(v);
-	evbuffer_add(b, s.buf, s.len);
-	str_free(&s);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "application/json");
-	evhttp_send_reply(req, status, status == 200 ? "OK" : "Refused", b);
-	evbuffer_free(b);
 }
 
 /* End the node's open poll with the jobs queued for it (maybe none). */
@@ -173,12 +167,10 @@ static void
 take_poll(struct evhttp_request *req, int64_t id, json_t *body)
 {
 	struct wnode	*w = wnode_get(id);
-	struct timeval	 tv = { relay->rc.poll_hold_ms / 1000,
-			    (relay->rc.poll_hold_ms % 1000) * 1000 };
 	json_t		*f = json_object_get(body, "free");
 
 	if (f != NULL && (!json_is_integer(f) || json_integer_value(f) < 0)) {
-		send_json_error(req, 400, "invalid_request_error",
+		reply_error(req, 400, "invalid_request_error",
 		    "invalid_request", "free", "'free' must be an integer >= 0.");
 		return;
 	}
@@ -196,7 +188,7 @@ take_poll(struct evhttp_request *req, int64_t id, json_t *body)
 	if (w->qhead != NULL && w->free > 0)
 		answer_poll(w);
 	else
-		evtimer_add(w->timer, &tv);
+		loop_timer_in(w->timer, relay->rc.poll_hold_ms);
 }
 
 /* Find a job by id. */
@@ -230,7 +222,7 @@ unqueue(struct job *j)
 
 struct job *
 job_dispatch(int64_t node_id, const char *endpoint, int stream, json_t *body,
-    struct infer *in)
+    const struct job_cb *cb, void *arg)
 {
 	struct wnode	*w = wnode_get(node_id);
 	struct job	*j;
@@ -242,7 +234,8 @@ job_dispatch(int64_t node_id, const char *endpoint, int stream, json_t *body,
 		abort();
 	snprintf(j->id, sizeof(j->id), "j_%llx%s", ++job_serial, rnd);
 	j->node_id = node_id;
-	j->in = in;
+	j->cb = cb;
+	j->arg = arg;
 	j->msg = json_pack("{s:s, s:s, s:b, s:O}", "id", j->id, "endpoint",
 	    endpoint, "stream", stream, "body", body);
 	j->next = jobs;
@@ -266,11 +259,11 @@ job_idle(evutil_socket_t fd, short what, void *arg)
 {
 	struct job	*j = arg;
 
-	if (j->in != NULL && !j->completed) {
+	if (j->cb != NULL && !j->completed) {
 		log_warn("node %lld: job %s silent for %lld ms", (long long)j->node_id,
 		    j->id, relay->rc.worker_idle_ms);
 		j->completed = 1;
-		infer_job_done(j->in, "the worker went silent", NULL);
+		j->cb->on_done(j->arg, "the worker went silent", NULL);
 	}
 }
 
@@ -279,7 +272,7 @@ static void
 ack(struct evhttp_request *req, struct job *j)
 {
 	reply(req, 200, json_pack("{s:i, s:b}", "next_seq", j->next_seq,
-	    "cancel", j->over && j->in == NULL && !j->completed));
+	    "cancel", j->over && j->cb == NULL && !j->completed));
 }
 
 /*
@@ -293,7 +286,7 @@ job_cancel(struct job *j)
 		return;
 	if (!j->handed)
 		unqueue(j);
-	j->in = NULL;
+	j->cb = NULL;
 	if (j->idle != NULL)
 		evtimer_del(j->idle);
 	if (!j->over) {
@@ -330,33 +323,29 @@ apply_batch(struct job *j, json_t *b, const char **msg)
 		*msg = "A batch needs 'seq' (an integer) and 'events' (an array).";
 		return 400;
 	}
-	if (seq < j->next_seq || j->in == NULL)
+	if (seq < j->next_seq || j->cb == NULL)
 		return 200;		/* a retry, or nobody listens: ack only */
 	if (seq > j->next_seq)
 		return 409;
 	j->next_seq++;
-	{
-		struct timeval tv = { relay->rc.worker_idle_ms / 1000,
-		    (relay->rc.worker_idle_ms % 1000) * 1000 };
-
-		if (j->idle == NULL)
-			j->idle = evtimer_new(relay->base, job_idle, j);
-		evtimer_add(j->idle, &tv);
-	}
+	if (j->idle == NULL &&
+	    (j->idle = evtimer_new(relay->base, job_idle, j)) == NULL)
+		abort();
+	loop_timer_in(j->idle, relay->rc.worker_idle_ms);
 	if (seq == 0)
-		infer_job_status(j->in, json_integer_value(json_object_get(b,
+		j->cb->on_status(j->arg, json_integer_value(json_object_get(b,
 		    "status")));
 	json_array_foreach(ev, i, e) {
-		if (!json_is_string(e) || infer_job_event(j->in,
+		if (!json_is_string(e) || j->cb->on_event(j->arg,
 		    json_string_value(e), json_string_length(e)) == -1) {
-			infer_job_done(j->in, "malformed event", NULL);
-			return 200;	/* the request ended; j->in is gone */
+			j->cb->on_done(j->arg, "malformed event", NULL);
+			return 200;	/* the request ended; the job is let go */
 		}
 	}
 	if (json_is_true(json_object_get(b, "done"))) {
 		err = json_string_value(json_object_get(b, "error"));
 		j->completed = 1;
-		infer_job_done(j->in, err, json_object_get(b, "usage"));
+		j->cb->on_done(j->arg, err, json_object_get(b, "usage"));
 	}
 	return 200;
 }
@@ -370,21 +359,21 @@ take_batch(struct evhttp_request *req, int64_t id, const char *jid, json_t *b)
 	int		 status;
 
 	if (j == NULL || j->node_id != id) {
-		send_json_error(req, 410, "invalid_request_error", "job_gone",
+		reply_error(req, 410, "invalid_request_error", "job_gone",
 		    NULL, "No such job here: stop working on it.");
 		return;
 	}
-	if (j->over && j->in == NULL) {
+	if (j->over && j->cb == NULL) {
 		ack(req, j);		/* cancel: true, or a retried last batch */
 		return;
 	}
 	status = apply_batch(j, b, &msg);
 	if (status == 400)
-		send_json_error(req, 400, "invalid_request_error",
+		reply_error(req, 400, "invalid_request_error",
 		    "invalid_request", NULL, msg);
 	else if (status == 409)
 		reply(req, 409, json_pack("{s:i}", "next_seq", j->next_seq));
-	else if (j->in != NULL && infer_job_backlogged(j->in) && j->held == NULL)
+	else if (j->cb != NULL && j->cb->backlogged(j->arg) && j->held == NULL)
 		j->held = req;		/* answered when the consumer catches up */
 	else
 		ack(req, j);
@@ -397,7 +386,7 @@ proceed(struct pending *p, int64_t node_id)
 	json_t	*body = json_loadb(str_cstr(&p->body), p->body.len, 0, NULL);
 
 	if (!json_is_object(body))
-		send_json_error(p->req, 400, "invalid_request_error",
+		reply_error(p->req, 400, "invalid_request_error",
 		    "invalid_json", NULL, "The body must be a JSON object.");
 	else if (p->is_poll)
 		take_poll(p->req, node_id, body);
@@ -423,22 +412,12 @@ auth_cached(const char *hash)
 static void
 with_auth(struct pending *p, struct authc *a)
 {
-	struct str	 s = STR_INIT;
-	struct evbuffer	*b;
-
 	if (a->node_id > 0)
 		proceed(p, a->node_id);
-	else if (a->error != NULL) {
-		json_to_str(a->error, &s);
-		b = evbuffer_new();
-		evbuffer_add(b, s.buf, s.len);
-		evhttp_add_header(evhttp_request_get_output_headers(p->req),
-		    "Content-Type", "application/json");
-		evhttp_send_reply(p->req, (int)a->status, "Refused", b);
-		evbuffer_free(b);
-		str_free(&s);
-	} else
-		send_json_error(p->req, 503, "server_error", "service_unavailable",
+	else if (a->error != NULL)
+		reply_json(p->req, (int)a->status, "Refused", a->error);
+	else
+		reply_error(p->req, 503, "server_error", "service_unavailable",
 		    NULL, "The platform could not check the node token.");
 	str_free(&p->body);
 	free(p);
@@ -480,20 +459,20 @@ worker_handle(struct evhttp_request *req, void *arg)
 	json_t		*q;
 
 	relay->requests++;
-	req_nodelay(req);
+	reply_nodelay(req);
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		send_json_error(req, 405, "invalid_request_error",
+		reply_error(req, 405, "invalid_request_error",
 		    "method_not_allowed", NULL, "Use POST.");
 		return;
 	}
 	if (auth == NULL || strncmp(auth, "Bearer ipn_", 11) != 0) {
-		send_json_error(req, 401, "invalid_request_error",
+		reply_error(req, 401, "invalid_request_error",
 		    "invalid_node_token", NULL, "Send the node token as "
 		    "'Authorization: Bearer ipn_…'.");
 		return;
 	}
 	if (n > BATCH_MAX) {
-		send_json_error(req, 413, "invalid_request_error",
+		reply_error(req, 413, "invalid_request_error",
 		    "request_too_large", NULL, "The batch is too large.");
 		return;
 	}
@@ -504,7 +483,7 @@ worker_handle(struct evhttp_request *req, void *arg)
 	if (!p->is_poll && (strncmp(path, "/v1/worker/jobs/", 16) != 0 ||
 	    strlen(path + 16) == 0 || strlen(path + 16) >= sizeof(p->job))) {
 		free(p);
-		send_json_error(req, 404, "invalid_request_error", "not_found",
+		reply_error(req, 404, "invalid_request_error", "not_found",
 		    NULL, "There is nothing at this address.");
 		return;
 	}
@@ -520,7 +499,7 @@ worker_handle(struct evhttp_request *req, void *arg)
 	if (app_call("/internal/worker/auth", q, auth_answered, p) == -1) {
 		str_free(&p->body);
 		free(p);
-		send_json_error(req, 503, "server_error", "service_unavailable",
+		reply_error(req, 503, "server_error", "service_unavailable",
 		    NULL, "The platform could not check the node token.");
 	}
 	json_decref(q);
@@ -583,7 +562,7 @@ sweep(evutil_socket_t fd, short what, void *arg)
 	int64_t		 now = util_now_ms();
 
 	while ((j = *jp) != NULL) {
-		if (j->over && j->in == NULL && j->held == NULL &&
+		if (j->over && j->cb == NULL && j->held == NULL &&
 		    now - j->over_ms > JOB_KEEP_MS) {
 			*jp = j->next;
 			if (j->idle != NULL)
@@ -606,13 +585,12 @@ sweep(evutil_socket_t fd, short what, void *arg)
 int
 workers_init(struct relay *rl)
 {
-	struct timeval	r = { rl->rc.report_ms / 1000, (rl->rc.report_ms % 1000) * 1000 };
-	struct timeval	s = { 5, 0 };
-
 	report_timer = event_new(rl->base, -1, EV_PERSIST, report, NULL);
 	sweep_timer = event_new(rl->base, -1, EV_PERSIST, sweep, NULL);
-	event_add(report_timer, &r);
-	event_add(sweep_timer, &s);
+	if (report_timer == NULL || sweep_timer == NULL)
+		abort();
+	loop_timer_in(report_timer, rl->rc.report_ms);
+	loop_timer_in(sweep_timer, SWEEP_MS);
 	evhttp_set_cb(rl->http, "/v1/worker/poll", worker_handle, NULL);
 	return 0;
 }

@@ -1,0 +1,126 @@
+/* infer.h: one inference request, shared by infer.c, upstream.c, consumer.c */
+#ifndef IP_INFER_H
+#define IP_INFER_H
+
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "sse.h"
+#include "str.h"
+
+struct candidate;
+struct job;
+struct xfer;
+
+struct infer {
+	struct evhttp_request	*req;		/* NULL once the client left */
+	struct evhttp_connection *conn;
+	const char		*endpoint;	/* "chat" | "completions" | "embeddings" */
+	const char		*path;		/* the upstream path */
+	json_t			*body;		/* what the consumer sent */
+	size_t			 body_len;
+	const char		*model;		/* the public id (in body) */
+	int			 stream, want_usage;
+	/* admission */
+	json_t			*admit;
+	int64_t			 hold_id;
+	long long		 max_tokens;
+	struct candidate	*cands;
+	size_t			 ncands;
+	/* the attempt in flight */
+	struct candidate	*cur;
+	int			 attempts;
+	struct xfer		*x;		/* an endpoint call, or */
+	struct job		*job;		/* a worker's job */
+	long			 up_status;
+	struct str		 up_body;
+	struct sse		 sse;
+	int			 malformed;
+	int			 done_seen, finished;
+	/* what reached the consumer */
+	int			 started, forwarded;
+	long long		 counted_out;
+	json_t			*usage;
+	int64_t			 t0_ms, ttft_ms, last_out_ms;
+	struct event		*keepalive, *first_byte, *stall;
+	int			 paused;
+};
+
+/* consumer.c: the consumer's side: streaming out, back-pressure, leaving. */
+
+/*
+ * What the consumer's side asks of the request's owner (infer.c), filled
+ * with designated initializers.
+ */
+struct consumer_hooks {
+	/* Is an attempt in flight? */
+	int	(*in_flight)(struct infer *);
+	/* Pause (1) or resume (0) the attempt while the consumer lags. */
+	void	(*pause)(struct infer *, int paused);
+	/* The consumer read too slowly for too long: end the request. */
+	void	(*stalled)(struct infer *);
+	/* The consumer hung up (in->req is NULL already). */
+	void	(*left)(struct infer *);
+};
+
+/* Remember the owner's hooks; once, before any request. */
+void	consumer_init(const struct consumer_hooks *);
+/*
+ * Watch in's connection for the consumer leaving and set up its
+ * keep-alive and stall timers (the keep-alive starts with
+ * consumer_keepalive()).
+ */
+void	consumer_attach(struct infer *);
+/* Stop watching and free the timers; the request is being freed. */
+void	consumer_detach(struct infer *);
+/* Start the keep-alive comments of a silent stream. */
+void	consumer_keepalive(struct infer *);
+/*
+ * Take the request out of our hands before its final reply (which may
+ * free it and its connection at once). NULL when the consumer left.
+ */
+struct evhttp_request *consumer_take(struct infer *);
+/* Send an OpenAI-shaped error, unless the consumer left. */
+void	consumer_fail(struct infer *, int status, const char *code,
+	    const char *msg);
+/* Start the SSE reply once: headers go when the first event does. */
+void	consumer_start_stream(struct infer *);
+/* Write n bytes at p to the stream, pausing the attempt when they lag. */
+void	consumer_send(struct infer *, const char *p, size_t n);
+/* End a stream with an OpenAI-style error event. */
+void	consumer_stream_error(struct infer *, const char *msg);
+/* End a stream that went well with [DONE]. */
+void	consumer_stream_end(struct infer *);
+
+/* upstream.c: the node's side: events, counting, answers. */
+
+/* Forget what a failed attempt left behind; ready the SSE parser. */
+void	upstream_reset(struct infer *);
+/* The node's status line. */
+void	upstream_status(struct infer *, long status);
+/*
+ * Body bytes from the node: a stream's go through the SSE parser to the
+ * consumer, a whole answer or an error body is gathered (bounded).
+ * Returns 0, or -1 to abort the attempt.
+ */
+int	upstream_data(struct infer *, const char *p, size_t n);
+/* One data payload of a stream (a worker's events come here). As above. */
+int	upstream_event(struct infer *, const char *data, size_t len);
+/*
+ * Check the gathered whole answer, rewrite its model and send it. Returns
+ * 0, or -1 (in->malformed set) when it is not an answer.
+ */
+int	upstream_answer(struct infer *);
+/* Pass the node's own 4xx for the consumer's input on. */
+void	upstream_reject(struct infer *);
+/* Is status the consumer's own bad input (400, 422), not the node's fault? */
+int	upstream_consumer_fault(long status);
+/* The body for the node chosen (in->cur): a new reference. */
+json_t	*upstream_json(struct infer *);
+/* The relay's own estimate of the prompt's tokens: text bytes / 4. */
+long long upstream_prompt_estimate(struct infer *);
+
+#endif
