@@ -10,8 +10,8 @@
 #include "str.h"
 #include "worker.h"
 
-static struct worker	 the_worker;
-struct worker *const	 worker = &the_worker;
+static struct worker the_worker;
+struct worker *const worker = &the_worker;
 
 /*
  * A copy of url without trailing slashes (heap-owned, caller frees), or
@@ -20,13 +20,15 @@ struct worker *const	 worker = &the_worker;
 static char *
 base_url(const char *what, const char *url)
 {
-	size_t	n = strlen(url);
-	char   *s;
+	size_t n = strlen(url);
+	char  *s;
 
 	if (strncmp(url, "http://", 7) != 0 &&
 	    strncmp(url, "https://", 8) != 0) {
-		fprintf(stderr, "infrpool-worker: the %s URL must start "
-		    "with http:// or https:// (got '%s')\n", what, url);
+		fprintf(stderr,
+			"infrpool-worker: the %s URL must start "
+			"with http:// or https:// (got '%s')\n",
+			what, url);
 		return NULL;
 	}
 	while (n > 0 && url[n - 1] == '/')
@@ -43,8 +45,8 @@ base_url(const char *what, const char *url)
 static char *
 bearer(const char *secret, int *bad)
 {
-	struct str	s = STR_INIT;
-	const char     *p;
+	struct str  s = STR_INIT;
+	const char *p;
 
 	*bad = 0;
 	if (secret[0] == '\0')
@@ -62,22 +64,24 @@ bearer(const char *secret, int *bad)
 static int
 read_secrets(struct worker *w)
 {
-	int	bad;
+	int bad;
 
 	w->platform_auth = bearer(cfg_str(w->cfg, "worker", "token", ""), &bad);
 	if (bad) {
-		fprintf(stderr, "infrpool-worker: %s: [worker] token holds a "
-		    "space or a control character\n",
-		    cfg_where(w->cfg, "worker", "token"));
+		fprintf(stderr,
+			"infrpool-worker: %s: [worker] token holds a "
+			"space or a control character\n",
+			cfg_where(w->cfg, "worker", "token"));
 		return -1;
 	}
 	w->has_token = w->platform_auth != NULL;
-	w->upstream_auth = bearer(cfg_str(w->cfg, "worker", "upstream_key", ""),
-	    &bad);
+	w->upstream_auth =
+	    bearer(cfg_str(w->cfg, "worker", "upstream_key", ""), &bad);
 	if (bad) {
-		fprintf(stderr, "infrpool-worker: %s: [worker] upstream_key "
-		    "holds a space or a control character\n",
-		    cfg_where(w->cfg, "worker", "upstream_key"));
+		fprintf(stderr,
+			"infrpool-worker: %s: [worker] upstream_key "
+			"holds a space or a control character\n",
+			cfg_where(w->cfg, "worker", "upstream_key"));
 		return -1;
 	}
 	return 0;
@@ -87,7 +91,7 @@ read_secrets(struct worker *w)
 static int
 read_numbers(struct worker *w, long long concurrency)
 {
-	struct cfg	*c = w->cfg;
+	struct cfg *c = w->cfg;
 
 	cfg_int(c, "worker", "concurrency", 1, 1, 1024, &w->concurrency);
 	if (concurrency > 0)
@@ -103,25 +107,27 @@ read_numbers(struct worker *w, long long concurrency)
 	return 0;
 }
 
+/* Read the settings into worker and start the log; see worker.h. */
 int
 conf_read(const char *platform, const char *upstream, long long concurrency)
 {
-	struct worker	*w = worker;
-	struct cfg	*c = w->cfg;
-	enum log_level	 level;
+	struct worker *w = worker;
+	struct cfg    *c = w->cfg;
+	enum log_level level;
 
 	if (platform == NULL)
 		platform = cfg_str(c, "worker", "platform_url",
-		    "http://127.0.0.1:8080");
+				   "http://127.0.0.1:8080");
 	if (upstream == NULL)
 		upstream = cfg_str(c, "worker", "upstream_url",
-		    "http://127.0.0.1:8000/v1");
+				   "http://127.0.0.1:8000/v1");
 	if (read_numbers(w, concurrency) == -1)
 		return -1;
 	if (log_level_parse(cfg_str(c, "log", "level", "info"), &level) == -1) {
-		fprintf(stderr, "infrpool-worker: %s: [log] level: expected "
-		    "debug, info, warn or error\n",
-		    cfg_where(c, "log", "level"));
+		fprintf(stderr,
+			"infrpool-worker: %s: [log] level: expected "
+			"debug, info, warn or error\n",
+			cfg_where(c, "log", "level"));
 		return -1;
 	}
 	if ((w->platform = base_url("platform", platform)) == NULL ||
@@ -132,6 +138,7 @@ conf_read(const char *platform, const char *upstream, long long concurrency)
 	return 0;
 }
 
+/* Free the strings conf_read() set; see worker.h. */
 void
 conf_free(void)
 {

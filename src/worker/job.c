@@ -33,7 +33,7 @@ struct job {
 	struct xfer		*post;		/* the batch in flight */
 	struct event		*kick;		/* flush, or retry when waiting */
 	struct sse		 sse;
-	struct str		 answer;	/* a whole answer or error body */
+	struct str		 answer; /* a whole answer or error body */
 	struct str		 out;		/* the batch being delivered */
 
 	json_t			*events;	/* every event so far, in order */
@@ -60,18 +60,20 @@ struct job {
 
 TAILQ_HEAD(jobs, job);
 
-static struct jobs	 jobs = TAILQ_HEAD_INITIALIZER(jobs);
-static int		 njobs;
-static struct job_hooks	 hooks;
+static struct jobs	jobs = TAILQ_HEAD_INITIALIZER(jobs);
+static int		njobs;
+static struct job_hooks hooks;
 
 static void	on_kick(evutil_socket_t, short, void *);
 
+/* Keep a copy of the hooks; see job.h. */
 void
 job_init(const struct job_hooks *h)
 {
 	hooks = *h;
 }
 
+/* The number of jobs on the list; see job.h. */
 int
 job_count(void)
 {
@@ -208,7 +210,7 @@ on_sse(const char *data, size_t len, const char *event, void *arg)
 static void
 up_status(struct xfer *x, long status, void *arg)
 {
-	struct job	*j = arg;
+	struct job *j = arg;
 
 	j->t_first = util_now_ms();
 	j->status = status;
@@ -328,24 +330,27 @@ render(struct job *j, size_t k)
 
 static void	post_done(struct xfer *, CURLcode, long, void *);
 
+/* A batch POST: its answer (up to ACK_MAX) is collected for post_done. */
+static const struct xfer_cb post_cb = {.on_done = post_done};
+
 /* POST j->out to {platform}/v1/worker/jobs/{id}. */
 static void
 post(struct job *j)
 {
-	static const struct xfer_cb	cb = { .on_done = post_done };
-	struct str			url = STR_INIT;
+	struct str	url = STR_INIT;
+	struct xfer_req req = {
+	    .body = str_cstr(&j->out),
+	    .len = j->out.len,
+	    .timeout_ms = POST_TIMEOUT_MS,
+	    .max_body = ACK_MAX,
+	    .keepalive = 1,
+	};
 
 	str_printf(&url, "%s/v1/worker/jobs/%s", worker->platform, j->id);
-	j->post = xfer_start(worker->pool, &(struct xfer_req){
-		.url = str_cstr(&url),
-		.headers = xfer_json_headers("application/json",
-		    worker->platform_auth),
-		.body = str_cstr(&j->out),
-		.len = j->out.len,
-		.timeout_ms = POST_TIMEOUT_MS,
-		.max_body = ACK_MAX,
-		.keepalive = 1,
-	}, &cb, j);
+	req.url = str_cstr(&url);
+	req.headers =
+	    xfer_json_headers("application/json", worker->platform_auth);
+	j->post = xfer_start(worker->pool, &req, &post_cb, j);
 	str_free(&url);
 	if (j->post == NULL)
 		post_done(NULL, CURLE_FAILED_INIT, 0, j);
@@ -536,32 +541,35 @@ job_new(const char *id)
 	return j;
 }
 
+/* The model server call: its status, its body as it comes, its end. */
+static const struct xfer_cb up_cb = {
+    .on_status = up_status,
+    .on_data = up_data,
+    .on_done = up_done,
+};
+
 /* Call the model server with the job's body; 0 or -1. */
 static int
 call_upstream(struct job *j, json_t *body)
 {
-	static const struct xfer_cb	 cb = {
-		.on_status = up_status,
-		.on_data = up_data,
-		.on_done = up_done,
+	struct str	url = STR_INIT, b = STR_INIT;
+	const char     *path, *accept;
+	struct xfer_req req = {
+	    .timeout_ms = (long)worker->request_ms,
+	    .keepalive = 1,
 	};
-	struct str			 url = STR_INIT, b = STR_INIT;
-	const char			*path;
 
 	path = strcmp(j->endpoint, "chat") == 0 ? "/chat/completions" :
 	    strcmp(j->endpoint, "completions") == 0 ? "/completions" :
 	    "/embeddings";
+	accept = j->stream ? "text/event-stream" : "application/json";
 	str_printf(&url, "%s%s", worker->upstream, path);
 	json_to_str(body, &b);
-	j->up = xfer_start(worker->pool, &(struct xfer_req){
-		.url = str_cstr(&url),
-		.headers = xfer_json_headers(j->stream ? "text/event-stream" :
-		    "application/json", worker->upstream_auth),
-		.body = str_cstr(&b),
-		.len = b.len,
-		.timeout_ms = (long)worker->request_ms,
-		.keepalive = 1,
-	}, &cb, j);
+	req.url = str_cstr(&url);
+	req.headers = xfer_json_headers(accept, worker->upstream_auth);
+	req.body = str_cstr(&b);
+	req.len = b.len;
+	j->up = xfer_start(worker->pool, &req, &up_cb, j);
 	str_free(&url);
 	str_free(&b);
 	return j->up != NULL ? 0 : -1;

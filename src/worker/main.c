@@ -18,14 +18,16 @@
 #include "worker.h"
 #include "xfer.h"
 
+#define USER_AGENT PACKAGE_NAME "-worker/" PACKAGE_VERSION
+
 /* The platform's /healthz (reachable: -1 unknown, 0, 1) and stopping. */
 static struct {
-	struct xfer	*health;
-	struct event	*health_timer;
-	int		 reachable;
-	struct event	*drain_timer;
-	struct event	*sigterm, *sigint;
-} m = { .reachable = -1 };
+	struct xfer  *health;
+	struct event *health_timer;
+	int	      reachable;
+	struct event *drain_timer;
+	struct event *sigterm, *sigint;
+} m = {.reachable = -1};
 
 /* ---- the platform's /healthz -------------------------------------- */
 
@@ -49,22 +51,22 @@ health_done(struct xfer *x, CURLcode rc, long status, void *arg)
 		loop_timer_in(m.health_timer, worker->check_ms);
 }
 
+/* A health check: only its status counts; its short body is collected. */
+static const struct xfer_cb health_cb = {.on_done = health_done};
+
 /* Ask the platform's /healthz without blocking the loop. */
 static void
 health_check(evutil_socket_t fd, short what, void *arg)
 {
-	static const struct xfer_cb	cb = { .on_done = health_done };
-	struct str			url = STR_INIT;
+	struct str	url = STR_INIT;
+	struct xfer_req req = {.timeout_ms = 5000L, .keepalive = 1};
 
 	if (m.health != NULL || worker->stopping)
 		return;
 	str_printf(&url, "%s/healthz", worker->platform);
-	m.health = xfer_start(worker->pool, &(struct xfer_req){
-		.url = str_cstr(&url),
-		.headers = xfer_json_headers("application/json", NULL),
-		.timeout_ms = 5000L,
-		.keepalive = 1,
-	}, &cb, NULL);
+	req.url = str_cstr(&url);
+	req.headers = xfer_json_headers("application/json", NULL);
+	m.health = xfer_start(worker->pool, &req, &health_cb, NULL);
 	str_free(&url);
 	if (m.health == NULL)
 		loop_timer_in(m.health_timer, worker->check_ms);
@@ -83,14 +85,13 @@ drain_over(evutil_socket_t fd, short what, void *arg)
 	if (worker->stopping == 1) {
 		worker->stopping = 2;
 		log_warn("drain over: ending %d job(s) still in flight",
-		    job_count());
+			 job_count());
 		job_end_all("worker shutting down");
 		if (job_count() > 0)
 			loop_timer_in(m.drain_timer, 10000);
 		return;
 	}
-	log_warn("%d job(s) could not report their end; exiting",
-	    job_count());
+	log_warn("%d job(s) could not report their end; exiting", job_count());
 	event_base_loopexit(worker->base, NULL);
 }
 
@@ -111,7 +112,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		m.health = NULL;
 	}
 	log_info("signal %d: stopping; %d job(s) in flight, waiting up to "
-	    "%lld ms", (int)sig, job_count(), worker->drain_ms);
+		 "%lld ms",
+		 (int)sig, job_count(), worker->drain_ms);
 	if (job_count() == 0)
 		event_base_loopexit(worker->base, NULL);
 	else
@@ -181,21 +183,22 @@ parse_args(int argc, char **argv, const char **config, const char **platform,
 static int
 loop_init(struct worker *w)
 {
-	if ((w->base = event_base_new()) == NULL ||
+	struct event_base *b;
+
+	if ((b = w->base = event_base_new()) == NULL ||
 	    curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
-	    (w->pool = xfer_pool_new(w->base, 0,
-		 PACKAGE_NAME "-worker/" PACKAGE_VERSION)) == NULL)
+	    (w->pool = xfer_pool_new(b, 0, USER_AGENT)) == NULL)
 		return -1;
 	job_init(&(struct job_hooks){
 	    .gone = job_gone,
 	    .post_rtt = poll_note_post_rtt,
 	});
-	if ((m.health_timer = evtimer_new(w->base, health_check, NULL)) ==
-		NULL ||
-	    (m.drain_timer = evtimer_new(w->base, drain_over, NULL)) == NULL ||
-	    (m.sigterm = evsignal_new(w->base, SIGTERM, on_signal, NULL)) ==
-		NULL ||
-	    (m.sigint = evsignal_new(w->base, SIGINT, on_signal, NULL)) == NULL)
+	m.health_timer = evtimer_new(b, health_check, NULL);
+	m.drain_timer = evtimer_new(b, drain_over, NULL);
+	m.sigterm = evsignal_new(b, SIGTERM, on_signal, NULL);
+	m.sigint = evsignal_new(b, SIGINT, on_signal, NULL);
+	if (m.health_timer == NULL || m.drain_timer == NULL ||
+	    m.sigterm == NULL || m.sigint == NULL)
 		return -1;
 	event_add(m.sigterm, NULL);
 	event_add(m.sigint, NULL);
@@ -216,7 +219,7 @@ loop_free(struct worker *w)
 {
 	job_free_all();
 	poll_free_all();
-	xfer_pool_free(w->pool);	/* every transfer, cancelled or not */
+	xfer_pool_free(w->pool); /* every transfer, cancelled or not */
 	w->pool = NULL;
 	curl_global_cleanup();
 	event_drop(m.health_timer);
@@ -259,9 +262,9 @@ main(int argc, char **argv)
 		goto out;
 	}
 	log_info("started: platform %s, upstream %s, concurrency %lld%s%s",
-	    w->platform, w->upstream, w->concurrency,
-	    w->has_token ? "" : ", no node token configured",
-	    w->upstream_auth != NULL ? ", upstream key set" : "");
+		 w->platform, w->upstream, w->concurrency,
+		 w->has_token ? "" : ", no node token configured",
+		 w->upstream_auth != NULL ? ", upstream key set" : "");
 	health_check(-1, 0, NULL);
 	poll_start();
 	event_base_dispatch(w->base);

@@ -11,21 +11,21 @@
 #include "xfer.h"
 
 /* Polls back off from 0.5 s to 30 s, jittered; a refused token waits 60 s. */
-#define BACKOFF_MIN_MS		500
-#define BACKOFF_MAX_MS		30000
-#define REFUSED_RETRY_MS	60000
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+#define REFUSED_RETRY_MS 60000
 #define POLL_AFTER_MAX_MS	60000	/* the most poll_after_ms we obey */
 
 /* The poll's state; only this file touches it. */
 static struct {
-	struct xfer	*xfer;		/* the open poll, or NULL */
-	struct event	*timer;		/* the next poll */
-	int		 free;		/* "free" of the open poll */
-	long long	 backoff_ms;	/* 0: the last poll worked */
-	int		 failures;	/* polls failed in a row */
-	int		 polled_ok;	/* a poll worked once */
-	long long	 rtt_ms;	/* -1: not measured yet */
-} pl = { .rtt_ms = -1 };
+	struct xfer  *xfer;	  /* the open poll, or NULL */
+	struct event *timer;	  /* the next poll */
+	int	      free;	  /* "free" of the open poll */
+	long long     backoff_ms; /* 0: the last poll worked */
+	int	      failures;	  /* polls failed in a row */
+	int	      polled_ok;  /* a poll worked once */
+	long long     rtt_ms;	  /* -1: not measured yet */
+} pl = {.rtt_ms = -1};
 
 static void	poll_fire(evutil_socket_t, short, void *);
 
@@ -33,7 +33,7 @@ static void	poll_fire(evutil_socket_t, short, void *);
 static int
 free_slots(void)
 {
-	long long	n = worker->concurrency - job_count();
+	long long n = worker->concurrency - job_count();
 
 	return n > 0 ? (int)n : 0;
 }
@@ -160,8 +160,7 @@ poll_worked(void)
 	if (!pl.polled_ok)
 		log_info("connected: polling the platform for jobs");
 	else if (pl.failures > 0)
-		log_info("polling again after %d failed poll(s)",
-		    pl.failures);
+		log_info("polling again after %d failed poll(s)", pl.failures);
 	pl.polled_ok = 1;
 	pl.failures = 0;
 	pl.backoff_ms = 0;
@@ -191,7 +190,8 @@ take_jobs(const char *in, size_t len)
 	poll_worked();
 	if ((long long)json_array_size(jobs) > pl.free)
 		log_warn("the platform handed out %zu job(s) to a poll with "
-		    "%d free", json_array_size(jobs), pl.free);
+			 "%d free",
+			 json_array_size(jobs), pl.free);
 	for (i = 0; i < json_array_size(jobs); i++)
 		job_start(json_array_get(jobs, i));
 	json_decref(a);
@@ -203,8 +203,8 @@ take_jobs(const char *in, size_t len)
 static void
 poll_done(struct xfer *x, CURLcode rc, long status, void *arg)
 {
-	const char	*in;
-	size_t		 len = 0;
+	const char *in;
+	size_t	    len = 0;
 
 	pl.xfer = NULL;
 	if (rc != CURLE_OK) {
@@ -221,41 +221,46 @@ poll_done(struct xfer *x, CURLcode rc, long status, void *arg)
 		poll_failed("the platform's answer is not a job list", status);
 }
 
+/* A poll: its answer (up to MAX_ANSWER) is collected for poll_done. */
+static const struct xfer_cb poll_cb = {.on_done = poll_done};
+
 /* Open the poll: POST {platform}/v1/worker/poll. */
 static void
 poll_fire(evutil_socket_t fd, short what, void *arg)
 {
-	static const struct xfer_cb	 cb = { .on_done = poll_done };
-	struct str			 url = STR_INIT, body = STR_INIT;
-	json_t				*b;
+	struct str	url = STR_INIT, body = STR_INIT;
+	json_t	       *b;
+	struct xfer_req req = {
+	    .timeout_ms = (long)worker->poll_ms,
+	    .max_body = MAX_ANSWER,
+	    .keepalive = 1,
+	};
 
 	if (worker->stopping || pl.xfer != NULL)
 		return;
 	pl.free = free_slots();
-	b = json_pack("{s:i, s:s, s:o}", "free", pl.free,
-	    "version", PACKAGE_VERSION, "rtt_ms", pl.rtt_ms < 0 ?
-	    json_null() : json_integer((json_int_t)pl.rtt_ms));
+	b = json_pack("{s:i, s:s, s:o}", "free", pl.free, "version",
+		      PACKAGE_VERSION, "rtt_ms",
+		      pl.rtt_ms < 0 ? json_null()
+				    : json_integer((json_int_t)pl.rtt_ms));
 	if (b == NULL)
 		abort();
 	json_to_str(b, &body);
 	json_decref(b);
 	str_printf(&url, "%s/v1/worker/poll", worker->platform);
-	pl.xfer = xfer_start(worker->pool, &(struct xfer_req){
-		.url = str_cstr(&url),
-		.headers = xfer_json_headers("application/json",
-		    worker->platform_auth),
-		.body = str_cstr(&body),
-		.len = body.len,
-		.timeout_ms = (long)worker->poll_ms,
-		.max_body = MAX_ANSWER,
-		.keepalive = 1,
-	}, &cb, NULL);
+	req.url = str_cstr(&url);
+	req.headers =
+	    xfer_json_headers("application/json", worker->platform_auth);
+	req.body = str_cstr(&body);
+	req.len = body.len;
+	pl.xfer = xfer_start(worker->pool, &req, &poll_cb, NULL);
 	str_free(&url);
 	str_free(&body);
 	if (pl.xfer == NULL)
 		poll_failed("cannot start a transfer", 0);
 }
 
+/* Stop polling and free the timer of the next poll; see poll.h. */
 void
 poll_free_all(void)
 {
