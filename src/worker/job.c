@@ -33,7 +33,7 @@ struct job {
 	struct xfer		*post;		/* the batch in flight */
 	struct event		*kick;		/* flush, or retry when waiting */
 	struct sse		 sse;
-	struct str		 answer; /* a whole answer or error body */
+	struct str		 answer;	/* a whole answer or error body */
 	struct str		 out;		/* the batch being delivered */
 
 	json_t			*events;	/* every event so far, in order */
