@@ -4,11 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/queue.h>
+
+#include "job.h"
 #include "json.h"
 #include "log.h"
+#include "loop.h"
 #include "sse.h"
+#include "str.h"
 #include "util.h"
 #include "worker.h"
+#include "xfer.h"
 
 #define JOB_ID_MAX	128
 #define ACK_MAX		(64 * 1024)	/* the relay's answer to a batch */
@@ -28,7 +34,6 @@ struct job {
 	struct event		*kick;		/* flush, or retry when waiting */
 	struct sse		 sse;
 	struct str		 answer;	/* a whole answer or error body */
-	struct str		 ack;		/* the relay's answer to a batch */
 	struct str		 out;		/* the batch being delivered */
 
 	json_t			*events;	/* every event so far, in order */
@@ -53,20 +58,39 @@ struct job {
 	int64_t			 t0, t_first, t_over;
 };
 
+TAILQ_HEAD(jobs, job);
+
+static struct jobs	jobs = TAILQ_HEAD_INITIALIZER(jobs);
+static int		njobs;
+static struct job_hooks hooks;
+
 static void	on_kick(evutil_socket_t, short, void *);
+
+/* Keep a copy of the hooks; see job.h. */
+void
+job_init(const struct job_hooks *h)
+{
+	hooks = *h;
+}
+
+/* The number of jobs on the list; see job.h. */
+int
+job_count(void)
+{
+	return njobs;
+}
 
 /* Forget j: stop its transfers and free it; no batch is sent after. */
 static void
 job_free(struct job *j)
 {
-	TAILQ_REMOVE(&worker->jobs, j, entry);
-	worker->njobs--;
+	TAILQ_REMOVE(&jobs, j, entry);
+	njobs--;
 	xfer_cancel(j->up);
 	xfer_cancel(j->post);
 	event_free(j->kick);
 	sse_free(&j->sse);
 	str_free(&j->answer);
-	str_free(&j->ack);
 	str_free(&j->out);
 	json_decref(j->events);
 	free(j->ends);
@@ -101,7 +125,8 @@ job_end(struct job *j, const char *outcome)
 	    j->error != NULL ? ", error: " : "",
 	    j->error != NULL ? j->error : "");
 	job_free(j);
-	worker_job_gone();
+	if (hooks.gone != NULL)
+		hooks.gone();
 }
 
 /* Send out (or the next batch) from the loop, unless a POST is pending. */
@@ -109,7 +134,7 @@ static void
 kick(struct job *j)
 {
 	if (j->post == NULL && !j->waiting)
-		timer_in(j->kick, 0);
+		loop_timer_in(j->kick, 0);
 }
 
 /* The upstream call failed or must stop: why, and the status to send. */
@@ -181,17 +206,22 @@ on_sse(const char *data, size_t len, const char *event, void *arg)
 	return add_event(j, data, len);
 }
 
+/* The model server's status line, before its first body byte. */
+static void
+up_status(struct xfer *x, long status, void *arg)
+{
+	struct job *j = arg;
+
+	j->t_first = util_now_ms();
+	j->status = status;
+}
+
 /* Body bytes from the model server: parse a stream, keep anything else. */
 static int
 up_data(struct xfer *x, const char *p, size_t n, void *arg)
 {
 	struct job	*j = arg;
 
-	if (j->t_first == 0) {
-		j->t_first = util_now_ms();
-		curl_easy_getinfo(xfer_easy(x), CURLINFO_RESPONSE_CODE,
-		    &j->status);
-	}
 	if (j->stream && j->status >= 200 && j->status < 300) {
 		if (sse_feed(&j->sse, p, n) == -1) {
 			fail(j, "model server sent an oversized event", 502);
@@ -298,32 +328,29 @@ render(struct job *j, size_t k)
 	json_decref(b);
 }
 
-/* Collect the relay's answer to a batch. */
-static int
-post_data(struct xfer *x, const char *p, size_t n, void *arg)
-{
-	struct job	*j = arg;
-
-	if (j->ack.len + n > ACK_MAX)
-		return -1;
-	str_append(&j->ack, p, n);
-	return 0;
-}
-
 static void	post_done(struct xfer *, CURLcode, long, void *);
+
+/* A batch POST: its answer (up to ACK_MAX) is collected for post_done. */
+static const struct xfer_cb post_cb = {.on_done = post_done};
 
 /* POST j->out to {platform}/v1/worker/jobs/{id}. */
 static void
 post(struct job *j)
 {
-	static const struct xfer_cb	cb = { post_data, post_done };
-	struct str			url = STR_INIT;
+	struct str	url = STR_INIT;
+	struct xfer_req req = {
+	    .body = str_cstr(&j->out),
+	    .len = j->out.len,
+	    .timeout_ms = POST_TIMEOUT_MS,
+	    .max_body = ACK_MAX,
+	    .keepalive = 1,
+	};
 
 	str_printf(&url, "%s/v1/worker/jobs/%s", worker->platform, j->id);
-	str_reset(&j->ack);
-	j->post = xfer_start(str_cstr(&url),
-	    worker_headers(worker->platform_auth, "application/json"),
-	    str_cstr(&j->out), j->out.len, POST_TIMEOUT_MS, &cb, j);
+	req.url = str_cstr(&url);
+	req.headers =
+	    xfer_json_headers("application/json", worker->platform_auth);
+	j->post = xfer_start(worker->pool, &req, &post_cb, j);
 	str_free(&url);
 	if (j->post == NULL)
 		post_done(NULL, CURLE_FAILED_INIT, 0, j);
@@ -389,20 +416,23 @@ retry(struct job *j, CURLcode rc, long status)
 	if (j->retry_ms > RETRY_MAX_MS)
 		j->retry_ms = RETRY_MAX_MS;
 	j->waiting = 1;
-	timer_in(j->kick, jitter(j->retry_ms));
+	loop_timer_in(j->kick, loop_jitter(j->retry_ms));
 	log_warn("job %s: batch %zu not delivered (%s, status %ld); retrying",
 	    j->id, j->sent, rc != CURLE_OK ? curl_easy_strerror(rc) :
 	    "platform error", status);
 }
 
-/* 409: the relay wants batches from next_seq on; 0, or -1 if impossible. */
+/*
+ * 409: the relay wants batches from next_seq on, as ack (len bytes) says;
+ * 0, or -1 if impossible.
+ */
 static int
-resync(struct job *j)
+resync(struct job *j, const char *ack, size_t len)
 {
 	json_t		*a;
 	long long	 next = -1;
 
-	a = json_parse_limited(str_cstr(&j->ack), j->ack.len, NULL, 0);
+	a = json_parse_limited(ack, len, NULL, 0);
 	if (a != NULL)
 		json_get_int(a, "next_seq", 1, 0, (long long)j->nbatches,
 		    &next, NULL, 0);
@@ -415,14 +445,17 @@ resync(struct job *j)
 	return 0;
 }
 
-/* 200: the batch is applied; 1 when the relay says the consumer left. */
+/*
+ * 200: the batch is applied; 1 when the relay's answer ack (len bytes)
+ * says the consumer left.
+ */
 static int
-acknowledged(struct job *j)
+acknowledged(struct job *j, const char *ack, size_t len)
 {
 	json_t	*a;
 	int	 cancel = 0;
 
-	a = json_parse_limited(str_cstr(&j->ack), j->ack.len, NULL, 0);
+	a = json_parse_limited(ack, len, NULL, 0);
 	if (a != NULL)
 		json_get_bool(a, "cancel", 0, &cancel, NULL, 0);
 	json_decref(a);
@@ -437,6 +470,8 @@ static void
 post_done(struct xfer *x, CURLcode rc, long status, void *arg)
 {
 	struct job	*j = arg;
+	const char	*ack;
+	size_t		 len = 0;
 
 	j->post = NULL;
 	j->post_status = status;
@@ -444,15 +479,17 @@ post_done(struct xfer *x, CURLcode rc, long status, void *arg)
 		retry(j, rc, status);
 		return;
 	}
+	ack = xfer_body(x, &len);
 	if (status == 200) {
-		poll_note_post_rtt(xfer_easy(x));
-		if (acknowledged(j))
+		if (hooks.post_rtt != NULL)
+			hooks.post_rtt(xfer_easy(x));
+		if (acknowledged(j, ack, len))
 			job_end(j, "cancelled by the platform");
 		else
 			flush(j);
 		return;
 	}
-	if (status == 409 && resync(j) == 0) {
+	if (status == 409 && resync(j, ack, len) == 0) {
 		flush(j);
 		return;
 	}
@@ -479,7 +516,7 @@ job_find(const char *id)
 {
 	struct job	*j;
 
-	TAILQ_FOREACH(j, &worker->jobs, entry)
+	TAILQ_FOREACH(j, &jobs, entry)
 		if (strcmp(j->id, id) == 0)
 			return j;
 	return NULL;
@@ -499,27 +536,40 @@ job_new(const char *id)
 	sse_init(&j->sse, MAX_EVENT, on_sse, j);
 	j->prompt_tokens = j->completion_tokens = -1;
 	j->t0 = util_now_ms();
-	TAILQ_INSERT_TAIL(&worker->jobs, j, entry);
-	worker->njobs++;
+	TAILQ_INSERT_TAIL(&jobs, j, entry);
+	njobs++;
 	return j;
 }
+
+/* The model server call: its status, its body as it comes, its end. */
+static const struct xfer_cb up_cb = {
+    .on_status = up_status,
+    .on_data = up_data,
+    .on_done = up_done,
+};
 
 /* Call the model server with the job's body; 0 or -1. */
 static int
 call_upstream(struct job *j, json_t *body)
 {
-	static const struct xfer_cb	 cb = { up_data, up_done };
-	struct str			 url = STR_INIT, b = STR_INIT;
-	const char			*path;
+	struct str	url = STR_INIT, b = STR_INIT;
+	const char     *path, *accept;
+	struct xfer_req req = {
+	    .timeout_ms = (long)worker->request_ms,
+	    .keepalive = 1,
+	};
 
 	path = strcmp(j->endpoint, "chat") == 0 ? "/chat/completions" :
 	    strcmp(j->endpoint, "completions") == 0 ? "/completions" :
 	    "/embeddings";
+	accept = j->stream ? "text/event-stream" : "application/json";
 	str_printf(&url, "%s%s", worker->upstream, path);
 	json_to_str(body, &b);
-	j->up = xfer_start(str_cstr(&url), worker_headers(worker->upstream_auth,
-	    j->stream ? "text/event-stream" : "application/json"),
-	    str_cstr(&b), b.len, (long)worker->request_ms, &cb, j);
+	req.url = str_cstr(&url);
+	req.headers = xfer_json_headers(accept, worker->upstream_auth);
+	req.body = str_cstr(&b);
+	req.len = b.len;
+	j->up = xfer_start(worker->pool, &req, &up_cb, j);
 	str_free(&url);
 	str_free(&b);
 	return j->up != NULL ? 0 : -1;
@@ -577,7 +627,7 @@ job_end_all(const char *reason)
 {
 	struct job	*j;
 
-	TAILQ_FOREACH(j, &worker->jobs, entry) {
+	TAILQ_FOREACH(j, &jobs, entry) {
 		if (j->over)
 			continue;
 		xfer_cancel(j->up);
@@ -593,6 +643,6 @@ job_end_all(const char *reason)
 void
 job_free_all(void)
 {
-	while (!TAILQ_EMPTY(&worker->jobs))
-		job_free(TAILQ_FIRST(&worker->jobs));
+	while (!TAILQ_EMPTY(&jobs))
+		job_free(TAILQ_FIRST(&jobs));
 }

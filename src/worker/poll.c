@@ -1,11 +1,31 @@
 /* poll.c: the one long-poll for jobs, its backoff and the round trip */
 #include "config.h"
 
+#include "job.h"
 #include "json.h"
 #include "log.h"
+#include "loop.h"
+#include "poll.h"
+#include "str.h"
 #include "worker.h"
+#include "xfer.h"
 
+/* Polls back off from 0.5 s to 30 s, jittered; a refused token waits 60 s. */
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+#define REFUSED_RETRY_MS 60000
 #define POLL_AFTER_MAX_MS	60000	/* the most poll_after_ms we obey */
+
+/* The poll's state; only this file touches it. */
+static struct {
+	struct xfer  *xfer;	  /* the open poll, or NULL */
+	struct event *timer;	  /* the next poll */
+	int	      free;	  /* "free" of the open poll */
+	long long     backoff_ms; /* 0: the last poll worked */
+	int	      failures;	  /* polls failed in a row */
+	int	      polled_ok;  /* a poll worked once */
+	long long     rtt_ms;	  /* -1: not measured yet */
+} pl = {.rtt_ms = -1};
 
 static void	poll_fire(evutil_socket_t, short, void *);
 
@@ -13,7 +33,7 @@ static void	poll_fire(evutil_socket_t, short, void *);
 static int
 free_slots(void)
 {
-	long long	n = worker->concurrency - worker->njobs;
+	long long n = worker->concurrency - job_count();
 
 	return n > 0 ? (int)n : 0;
 }
@@ -22,9 +42,9 @@ free_slots(void)
 static void
 poll_later(long long ms)
 {
-	if (worker->poll_timer == NULL)
-		worker->poll_timer = evtimer_new(worker->base, poll_fire, NULL);
-	timer_in(worker->poll_timer, ms);
+	if (pl.timer == NULL)
+		pl.timer = evtimer_new(worker->base, poll_fire, NULL);
+	loop_timer_in(pl.timer, ms);
 }
 
 /* Open the first poll from the loop. */
@@ -38,11 +58,11 @@ poll_start(void)
 void
 poll_stop(void)
 {
-	if (worker->poll_timer != NULL)
-		evtimer_del(worker->poll_timer);
-	if (worker->poll != NULL) {
-		xfer_cancel(worker->poll);
-		worker->poll = NULL;
+	if (pl.timer != NULL)
+		evtimer_del(pl.timer);
+	if (pl.xfer != NULL) {
+		xfer_cancel(pl.xfer);
+		pl.xfer = NULL;
 	}
 }
 
@@ -53,10 +73,10 @@ poll_stop(void)
 void
 poll_slot_freed(void)
 {
-	if (worker->poll == NULL || worker->poll_free > 0 || worker->stopping)
+	if (pl.xfer == NULL || pl.free > 0 || worker->stopping)
 		return;
-	xfer_cancel(worker->poll);
-	worker->poll = NULL;
+	xfer_cancel(pl.xfer);
+	pl.xfer = NULL;
 	poll_later(0);
 }
 
@@ -83,7 +103,7 @@ poll_note_post_rtt(CURL *easy)
 			    CURLINFO_STARTTRANSFER_TIME_T);
 
 	if (ms >= 0)
-		worker->rtt_ms = ms;
+		pl.rtt_ms = ms;
 }
 
 /* A poll that opened a connection: its TCP handshake is one round trip. */
@@ -99,7 +119,7 @@ note_connect_rtt(CURL *easy)
 	ms = span_ms(easy, CURLINFO_NAMELOOKUP_TIME_T,
 	    CURLINFO_CONNECT_TIME_T);
 	if (ms >= 0)
-		worker->rtt_ms = ms;
+		pl.rtt_ms = ms;
 }
 
 /* A poll failed (network, 5xx, 429, anything but 401/403): back off. */
@@ -108,12 +128,12 @@ poll_failed(const char *why, long status)
 {
 	long long	delay;
 
-	worker->failures++;
-	if (worker->backoff_ms == 0)
-		worker->backoff_ms = BACKOFF_MIN_MS;
-	else if ((worker->backoff_ms *= 2) > BACKOFF_MAX_MS)
-		worker->backoff_ms = BACKOFF_MAX_MS;
-	delay = jitter(worker->backoff_ms);
+	pl.failures++;
+	if (pl.backoff_ms == 0)
+		pl.backoff_ms = BACKOFF_MIN_MS;
+	else if ((pl.backoff_ms *= 2) > BACKOFF_MAX_MS)
+		pl.backoff_ms = BACKOFF_MAX_MS;
+	delay = loop_jitter(pl.backoff_ms);
 	log_warn("poll failed: %s (status %ld); retrying in %lld ms", why,
 	    status, delay);
 	poll_later(delay);
@@ -123,8 +143,8 @@ poll_failed(const char *why, long status)
 static void
 poll_refused(long status)
 {
-	worker->failures++;
-	worker->backoff_ms = 0;
+	pl.failures++;
+	pl.backoff_ms = 0;
 	log_error("the platform refused the node token (HTTP %ld: %s); "
 	    "retrying in %d s", status, !worker->has_token ?
 	    "no token is configured" : status == 401 ?
@@ -137,30 +157,28 @@ poll_refused(long status)
 static void
 poll_worked(void)
 {
-	if (!worker->polled_ok)
+	if (!pl.polled_ok)
 		log_info("connected: polling the platform for jobs");
-	else if (worker->failures > 0)
-		log_info("polling again after %d failed poll(s)",
-		    worker->failures);
-	worker->polled_ok = 1;
-	worker->failures = 0;
-	worker->backoff_ms = 0;
+	else if (pl.failures > 0)
+		log_info("polling again after %d failed poll(s)", pl.failures);
+	pl.polled_ok = 1;
+	pl.failures = 0;
+	pl.backoff_ms = 0;
 }
 
 /*
- * Start the jobs of a 200 answer and schedule the next poll; -1 when the
- * answer is not {"jobs": [...], "poll_after_ms": n}.
+ * Start the jobs of a 200 answer (in, len bytes) and schedule the next
+ * poll; -1 when the answer is not {"jobs": [...], "poll_after_ms": n}.
  */
 static int
-take_jobs(void)
+take_jobs(const char *in, size_t len)
 {
 	json_t		*a, *jobs;
 	long long	 after = 0;
 	size_t		 i;
 	char		 err[200];
 
-	a = json_parse_limited(str_cstr(&worker->poll_in), worker->poll_in.len,
-	    err, sizeof(err));
+	a = json_parse_limited(in, len, err, sizeof(err));
 	if (a == NULL)
 		return -1;
 	jobs = json_object_get(a, "jobs");
@@ -170,9 +188,10 @@ take_jobs(void)
 		return -1;
 	}
 	poll_worked();
-	if ((long long)json_array_size(jobs) > worker->poll_free)
+	if ((long long)json_array_size(jobs) > pl.free)
 		log_warn("the platform handed out %zu job(s) to a poll with "
-		    "%d free", json_array_size(jobs), worker->poll_free);
+			 "%d free",
+			 json_array_size(jobs), pl.free);
 	for (i = 0; i < json_array_size(jobs); i++)
 		job_start(json_array_get(jobs, i));
 	json_decref(a);
@@ -180,59 +199,73 @@ take_jobs(void)
 	return 0;
 }
 
-/* Collect the poll's answer, up to MAX_ANSWER bytes. */
-static int
-poll_data(struct xfer *x, const char *p, size_t n, void *arg)
-{
-	if (worker->poll_in.len + n > MAX_ANSWER)
-		return -1;
-	str_append(&worker->poll_in, p, n);
-	return 0;
-}
-
 /* The poll ended: take its jobs, or back off. */
 static void
 poll_done(struct xfer *x, CURLcode rc, long status, void *arg)
 {
-	worker->poll = NULL;
+	const char *in;
+	size_t	    len = 0;
+
+	pl.xfer = NULL;
 	if (rc != CURLE_OK) {
 		poll_failed(curl_easy_strerror(rc), status);
 		return;
 	}
 	note_connect_rtt(xfer_easy(x));
+	in = xfer_body(x, &len);
 	if (status == 401 || status == 403)
 		poll_refused(status);
 	else if (status != 200)
 		poll_failed("the platform answered an error", status);
-	else if (take_jobs() == -1)
+	else if (take_jobs(in, len) == -1)
 		poll_failed("the platform's answer is not a job list", status);
 }
+
+/* A poll: its answer (up to MAX_ANSWER) is collected for poll_done. */
+static const struct xfer_cb poll_cb = {.on_done = poll_done};
 
 /* Open the poll: POST {platform}/v1/worker/poll. */
 static void
 poll_fire(evutil_socket_t fd, short what, void *arg)
 {
-	static const struct xfer_cb	 cb = { poll_data, poll_done };
-	struct str			 url = STR_INIT, body = STR_INIT;
-	json_t				*b;
+	struct str	url = STR_INIT, body = STR_INIT;
+	json_t	       *b;
+	struct xfer_req req = {
+	    .timeout_ms = (long)worker->poll_ms,
+	    .max_body = MAX_ANSWER,
+	    .keepalive = 1,
+	};
 
-	if (worker->stopping || worker->poll != NULL)
+	if (worker->stopping || pl.xfer != NULL)
 		return;
-	worker->poll_free = free_slots();
-	b = json_pack("{s:i, s:s, s:o}", "free", worker->poll_free,
-	    "version", PACKAGE_VERSION, "rtt_ms", worker->rtt_ms < 0 ?
-	    json_null() : json_integer((json_int_t)worker->rtt_ms));
+	pl.free = free_slots();
+	b = json_pack("{s:i, s:s, s:o}", "free", pl.free, "version",
+		      PACKAGE_VERSION, "rtt_ms",
+		      pl.rtt_ms < 0 ? json_null()
+				    : json_integer((json_int_t)pl.rtt_ms));
 	if (b == NULL)
 		abort();
 	json_to_str(b, &body);
 	json_decref(b);
 	str_printf(&url, "%s/v1/worker/poll", worker->platform);
-	str_reset(&worker->poll_in);
-	worker->poll = xfer_start(str_cstr(&url),
-	    worker_headers(worker->platform_auth, "application/json"),
-	    str_cstr(&body), body.len, (long)worker->poll_ms, &cb, NULL);
+	req.url = str_cstr(&url);
+	req.headers =
+	    xfer_json_headers("application/json", worker->platform_auth);
+	req.body = str_cstr(&body);
+	req.len = body.len;
+	pl.xfer = xfer_start(worker->pool, &req, &poll_cb, NULL);
 	str_free(&url);
 	str_free(&body);
-	if (worker->poll == NULL)
+	if (pl.xfer == NULL)
 		poll_failed("cannot start a transfer", 0);
+}
+
+/* Stop polling and free the timer of the next poll; see poll.h. */
+void
+poll_free_all(void)
+{
+	poll_stop();
+	if (pl.timer != NULL)
+		event_free(pl.timer);
+	pl.timer = NULL;
 }
