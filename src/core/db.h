@@ -53,6 +53,17 @@ int		 db_commit(struct db *);
 void		 db_rollback(struct db *);
 int		 db_in_tx(const struct db *);
 
+/*
+ * End a function's transaction level with its result rc: commit when
+ * commit is true, else roll back. Returns rc, or error when the commit
+ * fails (a callee rolled back, or COMMIT itself failed).
+ */
+int		 db_finish(struct db *, int rc, int commit, int error);
+
+/* A timestamptz column as SQL text for "2026-01-02T03:04:05Z" in UTC. */
+#define DB_TS(col) \
+	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
 /* The last error message (one line) and SQLSTATE ("" when none). */
 const char	*db_error(const struct db *);
 const char	*db_sqlstate(const struct db *);
