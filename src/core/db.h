@@ -26,6 +26,7 @@ struct db;
 
 /* A handle that connects on first use. Heap-owned: db_free(). */
 struct db	*db_new(const char *conninfo);
+/* Close the connection and free the handle; NULL is a no-op. */
 void		 db_free(struct db *);
 
 /* Connect now if not connected; 0 or -1 (db_error() says why). */
@@ -51,6 +52,7 @@ PGresult	*db_exec(struct db *, struct arena *, const struct db_stmt *,
 int		 db_begin(struct db *);
 int		 db_commit(struct db *);
 void		 db_rollback(struct db *);
+/* 1 while a transaction is open on this handle. */
 int		 db_in_tx(const struct db *);
 
 /*

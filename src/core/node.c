@@ -189,22 +189,6 @@ node_model_id_ok(const char *s)
 	    "0123456789._:/-") == n;
 }
 
-/* Count UTF-8 characters (Jansson has checked the encoding); see node.h. */
-int
-node_text_ok(const char *s, size_t max)
-{
-	const unsigned char	*p;
-	size_t			 chars = 0;
-
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			return 0;
-		if ((*p & 0xc0) != 0x80)	/* not a continuation byte */
-			chars++;
-	}
-	return chars >= 1 && chars <= max;
-}
-
 /* A scheme, a host and nothing but printable ASCII; see node.h. */
 int
 node_url_ok(const char *s)
