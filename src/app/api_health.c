@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "app.h"
+#include "json.h"
 #include "health.h"
 
 /*
@@ -15,9 +16,10 @@ api_healthz(struct req *r)
 	int		ok;
 
 	ok = health_schema_version(r->app->db, r->arena, &version) == 0;
-	return resp_json(r, ok ? 200 : 503, json_pack("{s:s, s:s, s:o, s:s}",
+	return resp_json(r, ok ? 200 : 503, json_arena(r->arena,
+	    json_pack("{s:s, s:s, s:o, s:s}",
 	    "status", ok ? "ok" : "degraded",
 	    "database", ok ? "reachable" : "unreachable",
 	    "schema_version", ok ? json_integer(version) : json_null(),
-	    "version", PACKAGE_VERSION));
+	    "version", PACKAGE_VERSION)));
 }

@@ -23,7 +23,8 @@ struct verr {
 int
 api_internal_ping(struct req *r)
 {
-	return resp_json(r, 200, json_pack("{s:s}", "status", "ok"));
+	return resp_json(r, 200, json_arena(r->arena, json_pack("{s:s}",
+	    "status", "ok")));
 }
 
 /* Name param as the field a getter's message (already in e) is about; -1. */
@@ -181,12 +182,9 @@ api_internal_admit(struct req *r)
 	struct gw_admit		 in;
 	struct gw_admitted	 out;
 	struct verr		 e;
-	json_t			*body;
 	int			 rc;
 
-	if ((body = req_json(r)) == NULL)
-		return 400;
-	if (parse_admit(r, body, &in, &e) == -1)
+	if (parse_admit(r, r->json, &in, &e) == -1)
 		return resp_bad(r, e.param, e.msg);
 	rc = gateway_admit(r->app->db, r->arena, &r->app->gateway,
 	    &r->app->keys, &in, &out);
@@ -197,10 +195,11 @@ api_internal_admit(struct req *r)
 	log_info("admitted task %s hold %" PRId64 " amount %" PRId64
 	    " candidates %zu", out.task_id, out.hold_id, out.amount,
 	    json_array_size(out.candidates));
-	return resp_json(r, 200, json_pack("{s:I, s:s, s:I, s:O}",
+	return resp_json(r, 200, json_arena(r->arena,
+	    json_pack("{s:I, s:s, s:I, s:O}",
 	    "hold_id", (json_int_t)out.hold_id, "task_id", out.task_id,
 	    "max_tokens", (json_int_t)out.max_tokens,
-	    "candidates", out.candidates));
+	    "candidates", out.candidates)));
 }
 
 /* Validate a settle body into s; 0 or -1 with e set. */
@@ -251,11 +250,8 @@ api_internal_settle(struct req *r)
 	struct gw_settle	 s;
 	struct gw_settled	 out;
 	struct verr		 e;
-	json_t			*body;
 
-	if ((body = req_json(r)) == NULL)
-		return 400;
-	if (parse_settle(body, &s, &e) == -1)
+	if (parse_settle(r->json, &s, &e) == -1)
 		return resp_bad(r, e.param, e.msg);
 	switch (gateway_settle(r->app->db, r->arena, &r->app->gateway, &s,
 	    &out)) {
@@ -275,7 +271,8 @@ api_internal_settle(struct req *r)
 	log_info("settled hold %" PRId64 " %s charged %" PRId64 " earning %"
 	    PRId64 "%s", s.hold_id, s.status, out.charged, out.earning,
 	    out.replayed ? " (replayed)" : "");
-	return resp_json(r, 200, json_pack("{s:I, s:I, s:I, s:b}", "hold_id",
+	return resp_json(r, 200, json_arena(r->arena,
+	    json_pack("{s:I, s:I, s:I, s:b}", "hold_id",
 	    (json_int_t)s.hold_id, "charged", (json_int_t)out.charged,
-	    "earning", (json_int_t)out.earning, "replayed", out.replayed));
+	    "earning", (json_int_t)out.earning, "replayed", out.replayed)));
 }

@@ -6,6 +6,7 @@
 
 #include "apikey.h"
 #include "app.h"
+#include "json.h"
 #include "ledger.h"
 #include "money.h"
 #include "user.h"
@@ -23,7 +24,7 @@ amount(int64_t micro)
 	return json_pack("{s:I, s:s}", "micro_usd", (json_int_t)micro, "usd", usd);
 }
 
-/* The account object of /v1/me and of the export; NULL on error. */
+/* The account object of /v1/me and the export (the arena's); NULL on error. */
 static json_t *
 account_json(struct req *r)
 {
@@ -33,13 +34,14 @@ account_json(struct req *r)
 	if (user_by_id(r->app->db, r->arena, r->auth.user_id, &u) != 0 ||
 	    ledger_balances(r->app->db, r->arena, u.id, &b) != 0)
 		return NULL;
-	return json_pack("{s:s, s:I, s:s, s:s, s:s, s:{s:o, s:o, s:o, s:o}}",
+	return json_arena(r->arena, json_pack("{s:s, s:I, s:s, s:s, s:s,"
+	    " s:{s:o, s:o, s:o, s:o}}",
 	    "object", "account", "id", (json_int_t)u.id, "email", u.email,
 	    "role", u.role, "created_at", u.created_at, "balances",
 	    "credit", amount(b.credit), "earnings", amount(b.earnings),
 	    "held", amount(b.credit_held + b.earnings_held),
 	    "spendable", amount(b.credit - b.credit_held + b.earnings -
-	    b.earnings_held));
+	    b.earnings_held)));
 }
 
 /* GET /v1/me; with a session it also carries the CSRF token for /v1/keys. */
@@ -65,19 +67,17 @@ api_me_transfers(struct req *r)
 	json_t		*data;
 
 	if (limit < 0)
-		return resp_api_error(r, 400, "invalid_request_error",
-		    "invalid_request", "limit",
+		return resp_bad(r, "limit",
 		    "'limit' must be an integer between 1 and 200");
 	if (before < 0)
-		return resp_api_error(r, 400, "invalid_request_error",
-		    "invalid_request", "before",
-		    "'before' must be a transfer id");
-	if ((data = ledger_user_transfers(r->app->db, r->arena,
-	    r->auth.user_id, before, (int)limit, &next)) == NULL)
+		return resp_bad(r, "before", "'before' must be a transfer id");
+	if ((data = json_arena(r->arena, ledger_user_transfers(r->app->db,
+	    r->arena, r->auth.user_id, before, (int)limit, &next))) == NULL)
 		return 500;
-	return resp_json(r, 200, json_pack("{s:s, s:o, s:b, s:o}", "object",
-	    "list", "data", data, "has_more", next != 0, "next_before",
-	    next != 0 ? json_integer(next) : json_null()));
+	return resp_json(r, 200, json_arena(r->arena, json_pack("{s:s, s:O,"
+	    " s:b, s:o}", "object", "list", "data", data, "has_more",
+	    next != 0, "next_before", next != 0 ? json_integer(next) :
+	    json_null())));
 }
 
 /*
@@ -94,32 +94,24 @@ api_me_export(struct req *r)
 	if ((doc = account_json(r)) == NULL)
 		return 500;
 	json_object_del(doc, "object");
-	if ((keys = apikey_list(r->app->db, r->arena, r->auth.user_id)) == NULL)
-		goto fail;
-	all = json_array();
+	if ((keys = json_arena(r->arena, apikey_list(r->app->db, r->arena,
+	    r->auth.user_id))) == NULL)
+		return 500;
+	all = json_arena(r->arena, json_array());
 	do {
-		page = ledger_user_transfers(r->app->db, r->arena,
-		    r->auth.user_id, before, PAGE_MAX, &next);
-		if (page == NULL) {
-			json_decref(all);
-			json_decref(keys);
-			goto fail;
-		}
+		if ((page = json_arena(r->arena, ledger_user_transfers(
+		    r->app->db, r->arena, r->auth.user_id, before, PAGE_MAX,
+		    &next))) == NULL)
+			return 500;
 		json_array_extend(all, page);
-		json_decref(page);
 		before = next;
 	} while (next != 0);
-	if ((requests = usage_export(r)) == NULL) {
-		json_decref(all);
-		json_decref(keys);
-		goto fail;
-	}
+	if ((requests = usage_export(r)) == NULL)
+		return 500;
 	resp_header(r, "Content-Disposition",
 	    "attachment; filename=\"infrpool-export.json\"");
-	return resp_json(r, 200, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}",
-	    "object", "export", "format", "infrpool-export-1", "account", doc,
-	    "api_keys", keys, "transfers", all, "requests", requests));
-fail:
-	json_decref(doc);
-	return 500;
+	return resp_json(r, 200, json_arena(r->arena, json_pack("{s:s, s:s,"
+	    " s:O, s:O, s:O, s:O}", "object", "export", "format",
+	    "infrpool-export-1", "account", doc, "api_keys", keys, "transfers",
+	    all, "requests", requests)));
 }

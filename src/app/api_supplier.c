@@ -1,6 +1,7 @@
 /* api_supplier.c: /v1/supplier/nodes: a supplier's nodes, the models they serve, prices */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,60 +61,43 @@ unknown_field(json_t *obj, const char *const *allowed)
 	return NULL;
 }
 
-/* Get text field key (1..max characters, no control characters); 0 or -1. */
+/* Get string field key into *out (absent or null: untouched); 0 or -1. */
 static int
-get_text(json_t *obj, const char *key, const char *param, int required,
-    size_t max, const char **out, struct verr *e)
-{
-	char	msg[160];
-	int	rc;
-
-	rc = json_get_str(obj, key, required, out, e->msg, sizeof(e->msg));
-	if (rc < 0)
-		return named(e, param);
-	if (rc == JSON_GET_OK && !node_text_ok(*out, max)) {
-		snprintf(msg, sizeof(msg), "'%s' must be 1 to %zu characters"
-		    " without control characters", key, max);
-		return fail(e, param, msg);
-	}
-	return 0;
-}
-
-/* Get field key, one of the two words a and b; 0 or -1. */
-static int
-get_word(json_t *obj, const char *key, const char *a, const char *b,
+get_str(json_t *obj, const char *key, const char *param, int required,
     const char **out, struct verr *e)
 {
-	char	msg[160];
-
-	if (json_get_str(obj, key, 1, out, e->msg, sizeof(e->msg)) < 0)
-		return named(e, key);
-	if (strcmp(*out, a) != 0 && strcmp(*out, b) != 0) {
-		snprintf(msg, sizeof(msg), "'%s' must be \"%s\" or \"%s\"", key,
-		    a, b);
-		return fail(e, key, msg);
-	}
-	return 0;
-}
-
-/* Get integer field key within [min, max]; 0 or -1. */
-static int
-get_int(json_t *obj, const char *key, const char *param, int required,
-    long long min, long long max, long long *out, struct verr *e)
-{
-	if (json_get_int(obj, key, required, min, max, out, e->msg,
-	    sizeof(e->msg)) < 0)
+	if (json_get_str(obj, key, required, out, e->msg, sizeof(e->msg)) < 0)
 		return named(e, param);
 	return 0;
 }
 
-/* Parse models[i] into m; 0 or -1. */
+/*
+ * Get integer field key into *out (absent or null: untouched); its range
+ * is node_spec_check's. A given 0 becomes -1, as 0 in a spec means "leave
+ * it as it is". 0 or -1.
+ */
+static int
+get_int(json_t *obj, const char *key, const char *param, int required,
+    long long *out, struct verr *e)
+{
+	enum json_get	rc;
+
+	rc = json_get_int(obj, key, required, LLONG_MIN, LLONG_MAX, out, e->msg,
+	    sizeof(e->msg));
+	if (rc < 0)
+		return named(e, param);
+	if (rc == JSON_GET_OK && *out == 0)
+		*out = -1;
+	return 0;
+}
+
+/* Read models[i] into m; 0 or -1 for a field of the wrong type. */
 static int
 parse_model(struct req *r, json_t *o, size_t i, struct node_model *m,
     struct verr *e)
 {
 	const char	*key, *param;
-	long long	 pin, pout;
+	long long	 pin = 0, pout = 0;
 
 	param = arena_printf(r->arena, "models[%zu]", i);
 	if (!json_is_object(o))
@@ -122,72 +106,49 @@ parse_model(struct req *r, json_t *o, size_t i, struct node_model *m,
 		return fail(e, arena_printf(r->arena, "%s.%s", param, key),
 		    "unknown field: a model takes model, upstream_model,"
 		    " price_in and price_out");
-	if (json_get_str(o, "model", 1, &m->model, e->msg,
-	    sizeof(e->msg)) < 0)
-		return named(e, arena_printf(r->arena, "%s.model", param));
-	if (!node_model_id_ok(m->model))
-		return fail(e, arena_printf(r->arena, "%s.model", param),
-		    "'model' must be 1 to 100 characters of A-Z, a-z, 0-9"
-		    " and . _ : / -");
-	if (get_text(o, "upstream_model", arena_printf(r->arena,
-	    "%s.upstream_model", param), 1, NODE_UPSTREAM_MAX,
-	    &m->upstream_model, e) == -1 ||
+	if (get_str(o, "model", arena_printf(r->arena, "%s.model", param), 1,
+	    &m->model, e) == -1 ||
+	    get_str(o, "upstream_model", arena_printf(r->arena,
+	    "%s.upstream_model", param), 1, &m->upstream_model, e) == -1 ||
 	    get_int(o, "price_in", arena_printf(r->arena, "%s.price_in", param),
-	    1, 1, NODE_PRICE_MAX, &pin, e) == -1 ||
+	    1, &pin, e) == -1 ||
 	    get_int(o, "price_out", arena_printf(r->arena, "%s.price_out",
-	    param), 1, 1, NODE_PRICE_MAX, &pout, e) == -1)
+	    param), 1, &pout, e) == -1)
 		return -1;
 	m->price_in = pin;
 	m->price_out = pout;
 	return 0;
 }
 
-/* Parse the "models" array into spec (absent: unchanged unless required). */
+/* Read the "models" array into spec (absent: unchanged unless required). */
 static int
 parse_models(struct req *r, json_t *body, int required,
     struct node_spec *spec, struct verr *e)
 {
 	json_t			*list = json_object_get(body, "models");
 	struct node_model	*m;
-	size_t			 i, j, n;
+	size_t			 i, n;
 
 	if (list == NULL || json_is_null(list))
 		return required ? fail(e, "models", "'models' is required") : 0;
-	n = json_is_array(list) ? json_array_size(list) : 0;
-	if (n < 1 || n > NODE_MODELS_MAX)
+	if (!json_is_array(list))
 		return fail(e, "models", "'models' must be an array of 1 to 100"
 		    " models");
-	m = arena_calloc(r->arena, n, sizeof(*m));
-	for (i = 0; i < n; i++) {
+	n = json_array_size(list);
+	m = arena_calloc(r->arena, n ? n : 1, sizeof(*m));
+	for (i = 0; i < n; i++)
 		if (parse_model(r, json_array_get(list, i), i, &m[i], e) == -1)
 			return -1;
-		for (j = 0; j < i; j++)
-			if (strcmp(m[i].model, m[j].model) == 0)
-				return fail(e, arena_printf(r->arena,
-				    "models[%zu].model", i),
-				    "each model may appear once on a node");
-	}
 	spec->models = m;
 	spec->nmodels = n;
 	return 0;
 }
 
-/* 1 when a token is at most NODE_TOKEN_MAX bytes of visible ASCII. */
-static int
-token_ok(const char *s)
-{
-	const unsigned char	*p;
-
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (*p <= 0x20 || *p >= 0x7f)
-			return 0;
-	return p - (const unsigned char *)s <= NODE_TOKEN_MAX;
-}
-
 /*
- * Parse base_url and api_token for a node of this connection. On an
+ * Read base_url and api_token for a node of this connection. On an
  * endpoint, base_url is required when creating; an api_token of null
- * clears it. A worker takes neither. 0 or -1.
+ * clears it. A worker takes neither: any value given is kept for the
+ * check to refuse. 0 or -1.
  */
 static int
 parse_endpoint(json_t *body, int create, const char *connection,
@@ -196,41 +157,96 @@ parse_endpoint(json_t *body, int create, const char *connection,
 	json_t	*tok = json_object_get(body, "api_token");
 	json_t	*url = json_object_get(body, "base_url");
 
-	if (strcmp(connection, "worker") == 0) {
+	if (connection == NULL || strcmp(connection, "endpoint") != 0) {
 		if (url != NULL && !json_is_null(url))
-			return fail(e, "base_url", "'base_url' is only for"
-			    " endpoint nodes");
+			spec->base_url = "";
 		if (tok != NULL && !json_is_null(tok))
-			return fail(e, "api_token", "'api_token' is only for"
-			    " endpoint nodes");
+			spec->api_token = "";
 		return 0;
 	}
-	if ((url != NULL || create) && (json_get_str(body, "base_url", 1,
-	    &spec->base_url, e->msg, sizeof(e->msg)) < 0))
-		return named(e, "base_url");
-	if (spec->base_url != NULL && !node_url_ok(spec->base_url))
-		return fail(e, "base_url", "'base_url' must be an http:// or"
-		    " https:// URL of at most 500 characters");
+	if ((url != NULL || create) && get_str(body, "base_url", "base_url", 1,
+	    &spec->base_url, e) == -1)
+		return -1;
 	if (tok != NULL && json_is_null(tok))
 		spec->api_token = create ? NULL : "";
-	else if (json_get_str(body, "api_token", 0, &spec->api_token, e->msg,
-	    sizeof(e->msg)) < 0)
-		return named(e, "api_token");
-	if (spec->api_token != NULL && !token_ok(spec->api_token))
-		return fail(e, "api_token", "'api_token' must be at most 4096"
-		    " visible ASCII characters");
+	else if (get_str(body, "api_token", "api_token", 0, &spec->api_token,
+	    e) == -1)
+		return -1;
 	return 0;
 }
 
+/* The message for what node_spec_check() found wrong first; -1. */
+static int
+explain(struct req *r, const struct node_check *c, const char *connection,
+    struct verr *e)
+{
+	const char	*m = arena_printf(r->arena, "models[%zu]", c->model);
+	int		 worker = connection == NULL ||
+			    strcmp(connection, "endpoint") != 0;
+	int		 f;
+
+	for (f = 0; f < NODE_F__MAX && !(c->bad & NODE_BAD(f)); f++)
+		;
+	switch (f) {
+	case NODE_F_NAME:
+		return fail(e, "name", "'name' must be 1 to 100 characters"
+		    " without control characters");
+	case NODE_F_SUPPLY_TYPE:
+		return fail(e, "supply_type", "'supply_type' must be"
+		    " \"self_hosted\" or \"cloud\"");
+	case NODE_F_CONNECTION:
+		return fail(e, "connection", "'connection' must be \"worker\""
+		    " or \"endpoint\"");
+	case NODE_F_CONCURRENCY:
+		return fail(e, "max_concurrency", "'max_concurrency' must be an"
+		    " integer between 1 and 1024");
+	case NODE_F_CONTEXT:
+		return fail(e, "context_length", "'context_length' must be an"
+		    " integer between 1 and 10000000");
+	case NODE_F_BASE_URL:
+		return fail(e, "base_url", worker ? "'base_url' is only for"
+		    " endpoint nodes" : "'base_url' must be an http:// or"
+		    " https:// URL of at most 500 characters");
+	case NODE_F_API_TOKEN:
+		return fail(e, "api_token", worker ? "'api_token' is only for"
+		    " endpoint nodes" : "'api_token' must be at most 4096"
+		    " visible ASCII characters");
+	case NODE_F_MODELS:
+		return fail(e, "models", "'models' must be an array of 1 to 100"
+		    " models");
+	case NODE_F_MODEL:
+		return fail(e, arena_printf(r->arena, "%s.model", m), "'model'"
+		    " must be 1 to 100 characters of A-Z, a-z, 0-9 and"
+		    " . _ : / -");
+	case NODE_F_UPSTREAM:
+		return fail(e, arena_printf(r->arena, "%s.upstream_model", m),
+		    "'upstream_model' must be 1 to 200 characters without"
+		    " control characters");
+	case NODE_F_PRICE_IN:
+		return fail(e, arena_printf(r->arena, "%s.price_in", m),
+		    "'price_in' must be an integer between 1 and"
+		    " 1000000000000");
+	case NODE_F_PRICE_OUT:
+		return fail(e, arena_printf(r->arena, "%s.price_out", m),
+		    "'price_out' must be an integer between 1 and"
+		    " 1000000000000");
+	default:
+		return fail(e, arena_printf(r->arena, "%s.model", m),
+		    "each model may appear once on a node");
+	}
+}
+
 /*
- * Validate a node body into spec: every field when creating, the given
+ * Read a node body into spec, its fields of the right JSON types, and
+ * check it with node_spec_check(): every field when creating, the given
  * ones when editing a node of this connection. 0 or -1 with e set.
  */
 static int
 parse_node(struct req *r, json_t *body, int create, const char *connection,
     struct node_spec *spec, struct verr *e)
 {
-	const char	*key;
+	struct node_check	 c;
+	const char		*key;
 
 	memset(spec, 0, sizeof(*spec));
 	if ((key = unknown_field(body, create ? create_fields :
@@ -239,32 +255,24 @@ parse_node(struct req *r, json_t *body, int create, const char *connection,
 		    strcmp(key, "connection") == 0 ? "this field cannot be"
 		    " changed: register a new node instead" :
 		    "unknown field");
-	if (get_text(body, "name", "name", create, NODE_NAME_MAX, &spec->name,
-	    e) == -1)
+	if (get_str(body, "name", "name", create, &spec->name, e) == -1)
 		return -1;
-	if (create && (get_word(body, "supply_type", "self_hosted", "cloud",
-	    &spec->supply_type, e) == -1 || get_word(body, "connection",
-	    "worker", "endpoint", &spec->connection, e) == -1))
+	if (create && (get_str(body, "supply_type", "supply_type", 1,
+	    &spec->supply_type, e) == -1 || get_str(body, "connection",
+	    "connection", 1, &spec->connection, e) == -1))
 		return -1;
 	if (create)
 		connection = spec->connection;
-	if (get_int(body, "max_concurrency", "max_concurrency", create, 1,
-	    NODE_CONCURRENCY_MAX, &spec->max_concurrency, e) == -1 ||
-	    get_int(body, "context_length", "context_length", create, 1,
-	    NODE_CONTEXT_MAX, &spec->context_length, e) == -1 ||
-	    parse_endpoint(body, create, connection, spec, e) == -1)
+	if (get_int(body, "max_concurrency", "max_concurrency", create,
+	    &spec->max_concurrency, e) == -1 ||
+	    get_int(body, "context_length", "context_length", create,
+	    &spec->context_length, e) == -1 ||
+	    parse_endpoint(body, create, connection, spec, e) == -1 ||
+	    parse_models(r, body, create, spec, e) == -1)
 		return -1;
-	return parse_models(r, body, create, spec, e);
-}
-
-/* The node id in the path, or 0 when it is not one. */
-static int64_t
-path_id(struct req *r)
-{
-	char		*end;
-	long long	 id = strtoll(r->params[0], &end, 10);
-
-	return *end != '\0' || id <= 0 || r->params[0][0] == '+' ? 0 : id;
+	if (node_spec_check(spec, create, connection, &c) == -1)
+		return explain(r, &c, connection, e);
+	return 0;
 }
 
 /* The 404 for a node that is not the caller's or is gone. */
@@ -295,6 +303,7 @@ send_node(struct req *r, int status, int64_t id, const char *token)
 
 	switch (node_get(r->app->db, r->arena, r->auth.user_id, id, &node)) {
 	case NODE_OK:
+		json_arena(r->arena, node);
 		if (token != NULL && *token != '\0')
 			json_object_set_new(node, "node_token",
 			    json_string(token));
@@ -310,21 +319,20 @@ send_node(struct req *r, int status, int64_t id, const char *token)
 int
 api_supplier_nodes(struct req *r)
 {
-	json_t	*nodes = node_list(r->app->db, r->arena, r->auth.user_id);
+	json_t	*nodes = json_arena(r->arena, node_list(r->app->db, r->arena,
+		    r->auth.user_id));
 
 	if (nodes == NULL)
 		return 500;
-	return resp_json(r, 200, json_pack("{s:s, s:o}", "object", "list",
-	    "data", nodes));
+	return resp_json(r, 200, json_arena(r->arena, json_pack("{s:s, s:O}",
+	    "object", "list", "data", nodes)));
 }
 
 /* GET /v1/supplier/nodes/{id} */
 int
 api_supplier_node(struct req *r)
 {
-	int64_t	id = path_id(r);
-
-	return id == 0 ? no_node(r) : send_node(r, 200, id, NULL);
+	return send_node(r, 200, r->path_id, NULL);
 }
 
 /* POST /v1/supplier/nodes: register a node with its models; 201. */
@@ -333,14 +341,11 @@ api_supplier_node_create(struct req *r)
 {
 	struct node_spec	 spec;
 	struct verr		 e;
-	json_t			*body;
 	int64_t			 id;
 	char			 token[NODE_WTOKEN_LEN + 1];
 	int			 rc;
 
-	if ((body = req_json(r)) == NULL)
-		return 400;
-	if (parse_node(r, body, 1, NULL, &spec, &e) == -1)
+	if (parse_node(r, r->json, 1, NULL, &spec, &e) == -1)
 		return resp_bad(r, e.param, e.msg);
 	switch (node_create(r->app->db, r->arena, &r->app->keys,
 	    r->auth.user_id, &spec, &id, token)) {
@@ -365,12 +370,10 @@ api_supplier_node_update(struct req *r)
 {
 	struct node_spec	 spec;
 	struct verr		 e;
-	json_t			*body, *node;
-	int64_t			 id = path_id(r);
+	json_t			*node;
+	int64_t			 id = r->path_id;
 	const char		*conn;
 
-	if (id == 0)
-		return no_node(r);
 	switch (node_get(r->app->db, r->arena, r->auth.user_id, id, &node)) {
 	case NODE_OK:
 		json_arena(r->arena, node);
@@ -381,9 +384,7 @@ api_supplier_node_update(struct req *r)
 		return 500;
 	}
 	conn = json_string_value(json_object_get(node, "connection"));
-	if ((body = req_json(r)) == NULL)
-		return 400;
-	if (parse_node(r, body, 0, conn, &spec, &e) == -1)
+	if (parse_node(r, r->json, 0, conn, &spec, &e) == -1)
 		return resp_bad(r, e.param, e.msg);
 	switch (node_update(r->app->db, r->arena, &r->app->keys,
 	    r->auth.user_id, id, &spec)) {
@@ -403,15 +404,14 @@ api_supplier_node_update(struct req *r)
 int
 api_supplier_node_delete(struct req *r)
 {
-	int64_t	id = path_id(r);
+	int64_t	id = r->path_id;
 
-	if (id == 0)
-		return no_node(r);
 	switch (node_delete(r->app->db, r->arena, r->auth.user_id, id)) {
 	case NODE_OK:
 		log_info("node %lld deleted", (long long)id);
-		return resp_json(r, 200, json_pack("{s:I, s:s, s:b}", "id",
-		    (json_int_t)id, "object", "node", "deleted", 1));
+		return resp_json(r, 200, json_arena(r->arena,
+		    json_pack("{s:I, s:s, s:b}", "id",
+		    (json_int_t)id, "object", "node", "deleted", 1)));
 	case NODE_NOT_FOUND:
 		return no_node(r);
 	default:
@@ -428,11 +428,9 @@ int
 api_supplier_node_token(struct req *r)
 {
 	char	token[NODE_WTOKEN_LEN + 1];
-	int64_t	id = path_id(r);
+	int64_t	id = r->path_id;
 	int	rc;
 
-	if (id == 0)
-		return no_node(r);
 	switch (node_rotate_token(r->app->db, r->arena, r->auth.user_id, id,
 	    token)) {
 	case NODE_OK:

@@ -8,6 +8,7 @@
 #include "app.h"
 #include "arena.h"
 #include "gateway.h"
+#include "json.h"
 #include "node.h"
 
 #define PAGE_DEFAULT	50
@@ -139,11 +140,13 @@ usage(struct req *r, int supplier)
 	q.user_id = r->auth.user_id;
 	if ((status = parse_query(r, &q)) != 0)
 		return status;
-	if ((data = gateway_usage(r->app->db, r->arena, &q, &next)) == NULL)
+	if ((data = json_arena(r->arena, gateway_usage(r->app->db, r->arena,
+	    &q, &next))) == NULL)
 		return 500;
-	return resp_json(r, 200, json_pack("{s:s, s:o, s:b, s:o}", "object",
-	    "list", "data", data, "has_more", next != 0, "next_before",
-	    next != 0 ? json_integer(next) : json_null()));
+	return resp_json(r, 200, json_arena(r->arena, json_pack("{s:s, s:O,"
+	    " s:b, s:o}", "object", "list", "data", data, "has_more",
+	    next != 0, "next_before", next != 0 ? json_integer(next) :
+	    json_null())));
 }
 
 /* GET /v1/me/usage: the caller's requests as a consumer, newest first. */
@@ -165,20 +168,17 @@ json_t *
 usage_export(struct req *r)
 {
 	struct gw_usage	 q;
-	json_t		*all = json_array(), *page;
+	json_t		*all = json_arena(r->arena, json_array()), *page;
 	int64_t		 next;
 
 	memset(&q, 0, sizeof(q));
 	q.user_id = r->auth.user_id;
 	q.limit = PAGE_MAX;
 	do {
-		if ((page = gateway_usage(r->app->db, r->arena, &q,
-		    &next)) == NULL) {
-			json_decref(all);
+		if ((page = json_arena(r->arena, gateway_usage(r->app->db,
+		    r->arena, &q, &next))) == NULL)
 			return NULL;
-		}
 		json_array_extend(all, page);
-		json_decref(page);
 		q.before = next;
 	} while (next != 0);
 	return all;

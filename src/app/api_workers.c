@@ -36,11 +36,8 @@ api_worker_auth(struct req *r)
 	struct node_auth	 n;
 	const char		*token = "";
 	char			 err[160];
-	json_t			*body;
 
-	if ((body = req_json(r)) == NULL)
-		return 400;
-	if (json_get_str(body, "token", 0, &token, err, sizeof(err)) < 0)
+	if (json_get_str(r->json, "token", 0, &token, err, sizeof(err)) < 0)
 		return resp_bad(r, "token", err);
 	switch (node_token_auth(r->app->db, r->arena, token, &n)) {
 	case NODE_OK:
@@ -58,9 +55,10 @@ api_worker_auth(struct req *r)
 		    n.status);
 		return refused(r, &n);
 	}
-	return resp_json(r, 200, json_pack("{s:I, s:I, s:s}", "node_id",
+	return resp_json(r, 200, json_arena(r->arena,
+	    json_pack("{s:I, s:I, s:s}", "node_id",
 	    (json_int_t)n.id, "max_concurrency",
-	    (json_int_t)n.max_concurrency, "status", n.status));
+	    (json_int_t)n.max_concurrency, "status", n.status)));
 }
 
 /* Read nodes[i] into st; 0, or -1 with param and msg set. */
@@ -109,12 +107,10 @@ api_worker_seen(struct req *r)
 	struct node_state	*st;
 	const char		*param;
 	char			 msg[160];
-	json_t			*body, *list;
+	json_t			*list;
 	size_t			 i, n;
 
-	if ((body = req_json(r)) == NULL)
-		return 400;
-	list = json_object_get(body, "nodes");
+	list = json_object_get(r->json, "nodes");
 	if (!json_is_array(list) || (n = json_array_size(list)) >
 	    NODE_REPORT_MAX)
 		return resp_bad(r, "nodes", "'nodes' must be an array of at most"
@@ -127,5 +123,5 @@ api_worker_seen(struct req *r)
 	if (n > 0 && node_report(r->app->db, r->arena, st, n) != NODE_OK)
 		return 500;
 	log_debug("node report: %zu nodes", n);
-	return resp_json(r, 200, json_object());
+	return resp_json(r, 200, json_arena(r->arena, json_object()));
 }

@@ -29,14 +29,18 @@ dollars(int64_t micro)
 	return json_string(buf);
 }
 
-/* Render the signup or login form with values, errors and a status. */
+/*
+ * Render the signup or login form with values, errors (borrowed, or
+ * NULL) and a status.
+ */
 static int
 form_page(struct req *r, int status, const char *tmpl, const char *title,
     const char *email, json_t *errors)
 {
-	json_t	*ctx = json_pack("{s:s, s:s, s:s, s:o}", "title", title,
-	    "email", email ? email : "", "form_csrf", auth_csrf_token(r),
-	    "errors", errors ? errors : json_object());
+	json_t	*ctx = json_arena(r->arena, json_pack("{s:s, s:s, s:s, s:o}",
+	    "title", title, "email", email ? email : "", "form_csrf",
+	    auth_csrf_token(r), "errors", errors ? json_incref(errors) :
+	    json_object()));
 
 	json_object_set_new(ctx, "password_min",
 	    json_integer(r->app->auth.password_min));
@@ -77,15 +81,13 @@ page_signup(struct req *r)
 	const char	*problem;
 	char		 email[USER_EMAIL_MAX + 1], hash[PASSWD_ENCODED_MAX];
 	char		 ip[IPHASH_LEN];
-	json_t		*errors = json_object();
+	json_t		*errors = json_arena(r->arena, json_object());
 	int64_t		 id;
 	int		 rc;
 
 	if ((rc = auth_rate_limit(r, "signup", "ip", r->app->auth.signup_per_ip,
-	    r->app->auth.signup_window)) != 0) {
-		json_decref(errors);
+	    r->app->auth.signup_window)) != 0)
 		return rc;
-	}
 	if (email_in == NULL || user_email_normalize(email_in, email,
 	    sizeof(email)) == -1)
 		json_object_set_new(errors, "email",
@@ -98,17 +100,14 @@ page_signup(struct req *r)
 	if (hash_password(r, pw, hash) == -1 ||
 	    iphash(r->app->db, r->arena, req_client_ip(r), ip) == -1 ||
 	    (rc = user_create(r->app->db, r->arena, email, hash, "user", ip,
-	    r->app->auth.signup_grant, &id)) == -1) {
-		json_decref(errors);
+	    r->app->auth.signup_grant, &id)) == -1)
 		return 500;
-	}
 	if (rc == 1) {
 		json_object_set_new(errors, "email", json_string("An account with "
 		    "this email exists already: log in instead."));
 		return form_page(r, 409, "signup", "Create an account", email,
 		    errors);
 	}
-	json_decref(errors);
 	log_info("signup user=%lld", (long long)id);
 	if (auth_login(r, id) == -1)
 		return 500;
@@ -160,7 +159,8 @@ page_login(struct req *r)
 	if (!found || !passwd_verify(u.password_hash, pw)) {
 		log_info("login failed");
 		return form_page(r, 401, "login", "Log in", email_in,
-		    json_pack("{s:s}", "form", "Email or password is wrong."));
+		    json_arena(r->arena, json_pack("{s:s}", "form",
+		    "Email or password is wrong.")));
 	}
 	(void)ratelimit_clear(r->app->db, r->arena,
 	    arena_printf(r->arena, "login:%s", acct));
@@ -195,18 +195,19 @@ page_account(struct req *r)
 	if (ledger_balances(r->app->db, r->arena, r->auth.user_id, &b) != 0 ||
 	    stats_days(r->app->db, r->arena, STATS_CONSUMER, r->auth.user_id,
 	    days) == -1 ||
-	    (keys = apikey_list(r->app->db, r->arena, r->auth.user_id)) == NULL)
+	    (keys = json_arena(r->arena, apikey_list(r->app->db, r->arena,
+	    r->auth.user_id))) == NULL)
 		return 500;
-	json_arena(r->arena, keys);
-	if ((recent = ledger_user_transfers(r->app->db, r->arena,
-	    r->auth.user_id, 0, 10, &next)) == NULL)
+	if ((recent = json_arena(r->arena, ledger_user_transfers(r->app->db,
+	    r->arena, r->auth.user_id, 0, 10, &next))) == NULL)
 		return 500;
 	for (i = 0; i < STATS_DAYS; i++) {
 		spent += days[i].cost;
 		requests += days[i].requests;
 	}
-	return resp_page(r, 200, "account", json_pack("{s:s, s:{s:o, s:o,"
-	    " s:o, s:o}, s:o, s:b, s:b, s:b, s:o, s:o, s:b, s:o}",
+	return resp_page(r, 200, "account", json_arena(r->arena, json_pack(
+	    "{s:s, s:{s:o, s:o, s:o, s:o}, s:O, s:b, s:b, s:b, s:o, s:o, s:b,"
+	    " s:o}",
 	    "title", "Dashboard",
 	    "balance", "credit", dollars(b.credit), "earnings",
 	    dollars(b.earnings), "held", dollars(b.credit_held + b.earnings_held),
@@ -217,21 +218,25 @@ page_account(struct req *r)
 	    "spent_30d", view_usd(r->arena, spent),
 	    "requests_30d", view_count(requests), "any_requests", requests > 0,
 	    "html_spend_chart", view_chart("spend", "Your spending per day, "
-	    "last 30 days (UTC)", days, VIEW_COST)));
+	    "last 30 days (UTC)", days, VIEW_COST))));
 }
 
-/* Settings: the password form (with errors) and the export. */
+/*
+ * Settings: the password form, with the error message error beside field
+ * (NULL: none), and the export.
+ */
 static int
-settings_page(struct req *r, int status, json_t *errors)
+settings_page(struct req *r, int status, const char *field, const char *error)
 {
-	return resp_page(r, status, "settings", json_pack("{s:s, s:o}",
-	    "title", "Settings", "errors", errors ? errors : json_object()));
+	return resp_page(r, status, "settings", json_arena(r->arena,
+	    json_pack("{s:s, s:o}", "title", "Settings", "errors", field ?
+	    json_pack("{s:s}", field, error) : json_object())));
 }
 
 int
 page_settings(struct req *r)
 {
-	return settings_page(r, 200, NULL);
+	return settings_page(r, 200, NULL, NULL);
 }
 
 int
@@ -245,11 +250,10 @@ page_password(struct req *r)
 	if (user_by_id(r->app->db, r->arena, r->auth.user_id, &u) != 0)
 		return 500;
 	if (cur == NULL || !passwd_verify(u.password_hash, cur))
-		return settings_page(r, 400, json_pack("{s:s}", "current",
-		    "That is not your current password."));
+		return settings_page(r, 400, "current",
+		    "That is not your current password.");
 	if ((problem = password_problem(r, pw)) != NULL)
-		return settings_page(r, 400, json_pack("{s:s}", "password",
-		    problem));
+		return settings_page(r, 400, "password", problem);
 	if (hash_password(r, pw, hash) == -1 ||
 	    user_set_password(r->app->db, r->arena, u.id, hash) == -1 ||
 	    session_delete_others(r->app->db, r->arena, u.id,

@@ -9,6 +9,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "node.h"
+#include "text.h"
 #include "stats.h"
 
 #define USERS_PAGE	50
@@ -36,9 +37,9 @@ page_admin(struct req *r)
 	int		 clean;
 	size_t		 i;
 
-	if ((p = stats_platform(r->app->db, r->arena)) == NULL)
+	if ((p = json_arena(r->arena, stats_platform(r->app->db, r->arena))) ==
+	    NULL)
 		return 500;
-	json_arena(r->arena, p);
 	if (stats_days(r->app->db, r->arena, STATS_PLATFORM, 0, days) == -1 ||
 	    (clean = ledger_check(r->app->db, r->arena, &report)) == -1) {
 		str_free(&report);
@@ -54,7 +55,8 @@ page_admin(struct req *r)
 	usd_field(r, p, "credit");
 	usd_field(r, p, "earnings");
 	usd_field(r, holds, "amount");
-	ctx = json_pack("{s:s, s:O, s:s, s:b, s:o, s:o, s:o, s:o, s:o}",
+	ctx = json_arena(r->arena, json_pack("{s:s, s:O, s:s, s:b, s:o, s:o,"
+	    " s:o, s:o, s:o}",
 	    "title", "Operator", "platform", p,
 	    "ledger_report", str_cstr(&report), "ledger_clean", clean == 0,
 	    "volume_30d", view_usd(r->arena, volume),
@@ -63,7 +65,7 @@ page_admin(struct req *r)
 	    "html_fee_chart", view_chart("fees", "Platform revenue (fees) per "
 	    "day, last 30 days (UTC)", days, VIEW_FEE),
 	    "html_volume_chart", view_chart("volume", "Volume (consumer spend) "
-	    "per day, last 30 days (UTC)", days, VIEW_COST));
+	    "per day, last 30 days (UTC)", days, VIEW_COST)));
 	str_free(&report);
 	if (clean != 0)
 		log_error("ledger check from the operator page found problems");
@@ -84,8 +86,8 @@ page_admin_users(struct req *r)
 		before = 0;
 	if (q != NULL && strlen(q) > 254)
 		return resp_error(r, 400, "Search for at most 254 characters.");
-	if ((users = stats_users(r->app->db, r->arena, q, before, USERS_PAGE,
-	    &next)) == NULL)
+	if ((users = json_arena(r->arena, stats_users(r->app->db, r->arena, q,
+	    before, USERS_PAGE, &next))) == NULL)
 		return 500;
 	json_array_foreach(users, i, u) {
 		usd_field(r, u, "credit");
@@ -93,18 +95,20 @@ page_admin_users(struct req *r)
 		json_object_set_new(u, "is_admin", json_boolean(strcmp(
 		    json_string_value(json_object_get(u, "role")), "admin") == 0));
 	}
-	return resp_page(r, 200, "admin_users", json_pack("{s:s, s:b, s:o,"
-	    " s:s, s:o, s:b}", "title", "Users", "has_users",
+	return resp_page(r, 200, "admin_users", json_arena(r->arena,
+	    json_pack("{s:s, s:b, s:O, s:s, s:o, s:b}", "title", "Users",
+	    "has_users",
 	    json_array_size(users) > 0, "users", users, "q", q ? q : "",
 	    "next", next ? json_integer(next) : json_null(), "paged",
-	    before > 0));
+	    before > 0)));
 }
 
 /* The nodes page, with an error beside one node's reason field. */
 static int
 nodes_page(struct req *r, int status, int64_t err_id, const char *err)
 {
-	json_t	*nodes = stats_nodes(r->app->db, r->arena), *n;
+	json_t	*nodes = json_arena(r->arena, stats_nodes(r->app->db,
+		    r->arena)), *n;
 	size_t	 i;
 
 	if (nodes == NULL)
@@ -120,9 +124,9 @@ nodes_page(struct req *r, int status, int64_t err_id, const char *err)
 		    json_object_get(n, "id")) == err_id ? json_string(err) :
 		    json_null());
 	}
-	return resp_page(r, status, "admin_nodes", json_pack("{s:s, s:b, s:o}",
-	    "title", "All nodes", "has_nodes", json_array_size(nodes) > 0,
-	    "nodes", nodes));
+	return resp_page(r, status, "admin_nodes", json_arena(r->arena,
+	    json_pack("{s:s, s:b, s:O}", "title", "All nodes", "has_nodes",
+	    json_array_size(nodes) > 0, "nodes", nodes)));
 }
 
 int
@@ -135,7 +139,7 @@ page_admin_nodes(struct req *r)
 static int
 reason_ok(const char *s)
 {
-	return s != NULL && node_text_ok(s, REASON_MAX) &&
+	return s != NULL && text_ok(s, REASON_MAX) &&
 	    strspn(s, " ") < strlen(s);
 }
 
@@ -147,11 +151,9 @@ reason_ok(const char *s)
 static int
 set_suspended(struct req *r, int suspend)
 {
-	int64_t		 id = view_path_id(r);
+	int64_t		 id = r->path_id;
 	const char	*reason = suspend ? req_form(r, "reason") : NULL;
 
-	if (id == 0)
-		return 404;
 	if (suspend && !reason_ok(reason))
 		return nodes_page(r, 400, id, "Give the supplier a reason of 1 "
 		    "to 500 characters; they see it on their nodes page.");

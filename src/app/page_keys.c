@@ -6,28 +6,34 @@
 
 #include "apikey.h"
 #include "app.h"
+#include "json.h"
 #include "log.h"
+#include "text.h"
 
-/* The list, with the new key's secret when one was just made. */
+/*
+ * The list, with the new key's secret when one was just made and an
+ * error beside the form's field when there is one (field NULL: none).
+ */
 static int
-keys_page(struct req *r, int status, const char *new_key, json_t *errors)
+keys_page(struct req *r, int status, const char *new_key, const char *field,
+    const char *error)
 {
-	json_t	*keys = apikey_list(r->app->db, r->arena, r->auth.user_id);
+	json_t	*keys = json_arena(r->arena, apikey_list(r->app->db, r->arena,
+		    r->auth.user_id));
 
-	if (keys == NULL) {
-		json_decref(errors);
+	if (keys == NULL)
 		return 500;
-	}
-	return resp_page(r, status, "keys", json_pack("{s:s, s:b, s:o, s:o, s:o}",
-	    "title", "API keys", "has_keys", json_array_size(keys) > 0,
-	    "keys", keys, "new_key", new_key ? json_string(new_key) : json_null(),
-	    "errors", errors ? errors : json_object()));
+	return resp_page(r, status, "keys", json_arena(r->arena, json_pack(
+	    "{s:s, s:b, s:O, s:o, s:o}", "title", "API keys", "has_keys",
+	    json_array_size(keys) > 0, "keys", keys, "new_key", new_key ?
+	    json_string(new_key) : json_null(), "errors", field ?
+	    json_pack("{s:s}", field, error) : json_object())));
 }
 
 int
 page_keys(struct req *r)
 {
-	return keys_page(r, 200, NULL, NULL);
+	return keys_page(r, 200, NULL, NULL, NULL);
 }
 
 /* Days from the expiry choice ("", "30", "90", "365"); -1 when not one. */
@@ -50,31 +56,28 @@ page_keys_create(struct req *r)
 	int64_t		 id;
 	int		 days = expiry_days(req_form(r, "expires"));
 
-	if (name == NULL || *name == '\0' || strlen(name) > APIKEY_NAME_MAX)
-		return keys_page(r, 400, NULL, json_pack("{s:s}", "name",
-		    "Give the key a name of 1 to 100 characters."));
+	if (name == NULL || !text_ok(name, APIKEY_NAME_MAX))
+		return keys_page(r, 400, NULL, "name", "Give the key a name of 1"
+		    " to 100 characters, without control characters.");
 	if (days < 0)
-		return keys_page(r, 400, NULL, json_pack("{s:s}", "expires",
-		    "Choose one of the offered expiries."));
+		return keys_page(r, 400, NULL, "expires",
+		    "Choose one of the offered expiries.");
 	if (apikey_create(r->app->db, r->arena, r->auth.user_id, name, days,
 	    key, &id) == -1)
 		return 500;
 	log_info("api key %lld created", (long long)id);
 	/* Shown in this response only: no redirect, no flash, no storage. */
-	return keys_page(r, 201, key, NULL);
+	return keys_page(r, 201, key, NULL, NULL);
 }
 
 int
 page_keys_revoke(struct req *r)
 {
-	char	*end;
-	long long id = strtoll(r->params[0], &end, 10);
+	int64_t	id = r->path_id;
 
-	if (*end != '\0' || id <= 0)
-		return 404;
 	switch (apikey_revoke(r->app->db, r->arena, r->auth.user_id, id)) {
 	case 0:
-		log_info("api key %lld revoked", id);
+		log_info("api key %lld revoked", (long long)id);
 		return resp_redirect(r, "/keys", "revoked");
 	case 1:
 		return 404;

@@ -14,7 +14,7 @@
 
 #define DEFAULT_UPSTREAM	"http://127.0.0.1:8000/v1"
 
-/* What a render of the page carries besides the nodes. */
+/* What a render of the page carries besides the nodes (JSON: the arena's). */
 struct view {
 	int		 status;
 	json_t		*form;		/* the add form's values, or NULL */
@@ -191,40 +191,30 @@ served(struct req *r, json_t *ctx, const struct stats_day *days)
 	    VIEW_EARNING));
 }
 
-/* Render the page: the caller's nodes and what v carries. Takes v's refs. */
+/* Render the page: the caller's nodes and what v carries (borrowed). */
 static int
 render(struct req *r, struct view *v)
 {
-	json_t		*nodes = node_list(r->app->db, r->arena,
-			    r->auth.user_id);
+	json_t		*nodes = json_arena(r->arena, node_list(r->app->db,
+			    r->arena, r->auth.user_id));
 	json_t		*views, *n, *ctx;
 	struct stats_day days[STATS_DAYS];
 	size_t		 i;
 
-	if (nodes == NULL) {
-		json_decref(v->form);
-		json_decref(v->errors);
-		json_decref(v->secret);
+	if (nodes == NULL || stats_days(r->app->db, r->arena, STATS_SUPPLIER,
+	    r->auth.user_id, days) == -1)
 		return 500;
-	}
-	json_arena(r->arena, nodes);
-	if (stats_days(r->app->db, r->arena, STATS_SUPPLIER, r->auth.user_id,
-	    days) == -1) {
-		json_decref(v->form);
-		json_decref(v->errors);
-		json_decref(v->secret);
-		return 500;
-	}
-	views = json_array();
+	views = json_arena(r->arena, json_array());
 	json_array_foreach(nodes, i, n)
 		json_array_append_new(views, node_view(r, n, v));
 	if (v->form == NULL)
-		v->form = form_defaults();
+		v->form = json_arena(r->arena, form_defaults());
 	form_choices(v->form);
-	ctx = json_pack("{s:s, s:b, s:o, s:o, s:o, s:o}", "title", "Nodes",
-	    "has_nodes", json_array_size(views) > 0, "nodes", views,
-	    "form", v->form, "errors", v->errors ? v->errors : json_object(),
-	    "secret", v->secret ? v->secret : json_null());
+	ctx = json_arena(r->arena, json_pack("{s:s, s:b, s:O, s:O, s:o, s:o}",
+	    "title", "Nodes", "has_nodes", json_array_size(views) > 0, "nodes",
+	    views, "form", v->form, "errors", v->errors ?
+	    json_incref(v->errors) : json_object(), "secret", v->secret ?
+	    json_incref(v->secret) : json_null()));
 	if (v->flash != NULL)
 		json_object_set_new(ctx, "flash", json_string(v->flash));
 	served(r, ctx, days);
@@ -240,20 +230,21 @@ page_nodes(struct req *r)
 	return render(r, &v);
 }
 
-/* A whole number of at most 9 digits in [min, max], or -1. */
+/* A whole number of 1 to 9 digits, or -1 (its range is node_spec_check's). */
 static long long
-form_int(const char *s, long long min, long long max)
+form_int(const char *s)
 {
-	long long	v = 0;
-	size_t		n = strlen(s);
+	size_t	n = strlen(s);
 
 	if (n < 1 || n > 9 || strspn(s, "0123456789") != n)
 		return -1;
-	v = strtoll(s, NULL, 10);
-	return v >= min && v <= max ? v : -1;
+	return strtoll(s, NULL, 10);
 }
 
-/* A price in dollars per 1M tokens ("$" allowed) as micro-USD, or -1. */
+/*
+ * A price in dollars per 1M tokens ("$" allowed) as micro-USD, or -1 when
+ * it is not one or not a price a node may ask (node_price_ok).
+ */
 static int64_t
 form_price(const char *s)
 {
@@ -263,20 +254,21 @@ form_price(const char *s)
 		s++;
 	if (*s == '$')
 		s++;
-	if (money_parse(s, &v) == -1 || v < 1 || v > NODE_PRICE_MAX)
+	if (money_parse(s, &v) == -1 || !node_price_ok(v))
 		return -1;
 	return v;
 }
 
-/* What the page shows once: the token and the command that uses it. */
+/* What the page shows once: the token and the command using it (arena's). */
 static json_t *
 secret_view(struct req *r, const char *name, const char *token,
     long long concurrency)
 {
-	return json_pack("{s:s, s:s, s:s}", "name", name, "token", token,
+	return json_arena(r->arena, json_pack("{s:s, s:s, s:s}", "name", name,
+	    "token", token,
 	    "command", arena_printf(r->arena, "INFRPOOL_WORKER_TOKEN=%s"
 	    " infrpool-worker --platform %s --upstream " DEFAULT_UPSTREAM
-	    " --concurrency %lld", token, view_site_url(r), concurrency));
+	    " --concurrency %lld", token, view_site_url(r), concurrency)));
 }
 
 /* The add form's field key, trimmed of surrounding spaces ("" when absent). */
@@ -303,52 +295,23 @@ note(json_t *errors, const char *key, const char *msg)
 	return -1;
 }
 
-/* 1 when a token is at most NODE_TOKEN_MAX bytes of visible ASCII. */
-static int
-token_ok(const char *s)
-{
-	size_t	n = strlen(s);
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return 0;
-	return n <= NODE_TOKEN_MAX;
-}
-
-/* Check the endpoint fields of the add form into spec; errors noted. */
+/* Read the endpoint fields of the add form into spec and form. */
 static void
-form_endpoint(struct req *r, json_t *form, struct node_spec *spec,
-    json_t *errors)
+form_endpoint(struct req *r, json_t *form, struct node_spec *spec)
 {
 	const char	*url = field(r, "base_url");
 	const char	*tok = field(r, "api_token");
+	int		 endpoint = strcmp(spec->connection, "endpoint") == 0;
 
 	json_object_set_new(form, "base_url", json_string(url));
-	if (strcmp(spec->connection, "worker") == 0) {
-		if (*url != '\0')
-			note(errors, "base_url", "A worker node has no base"
-			    " URL: leave this empty, or choose an endpoint.");
-		if (*tok != '\0')
-			note(errors, "api_token", "A worker node has no API"
-			    " token: leave this empty.");
-		return;
-	}
-	if (!node_url_ok(url))
-		note(errors, "base_url", "Enter the endpoint's http:// or"
-		    " https:// URL (at most 500 characters), such as"
-		    " https://api.example.com/v1.");
-	spec->base_url = url;
-	if (!token_ok(tok))
-		note(errors, "api_token", "An API token is at most 4096"
-		    " visible characters, without spaces.");
-	spec->api_token = tok;
+	/* A worker takes neither: a value given is kept to be refused. */
+	spec->base_url = endpoint || *url != '\0' ? url : NULL;
+	spec->api_token = endpoint || *tok != '\0' ? tok : NULL;
 }
 
-/* Check the add form's one model row into m; errors noted. */
+/* Read the add form's one model row into m and form. */
 static void
-form_model(struct req *r, json_t *form, struct node_model *m,
-    json_t *errors)
+form_model(struct req *r, json_t *form, struct node_model *m)
 {
 	const char	*pin = field(r, "price_in");
 	const char	*pout = field(r, "price_out");
@@ -360,38 +323,82 @@ form_model(struct req *r, json_t *form, struct node_model *m,
 	    json_string(m->upstream_model));
 	json_object_set_new(form, "price_in", json_string(pin));
 	json_object_set_new(form, "price_out", json_string(pout));
-	if (!node_model_id_ok(m->model))
-		note(errors, "model", "Use 1 to 100 characters of A-Z, a-z, 0-9"
-		    " and . _ : / - (such as meta-llama/llama-3.1-8b).");
 	if (*m->upstream_model == '\0')
 		m->upstream_model = m->model;
-	else if (!node_text_ok(m->upstream_model, NODE_UPSTREAM_MAX))
-		note(errors, "upstream_model", "Use 1 to 200 characters"
-		    " without control characters.");
-	if ((m->price_in = form_price(pin)) < 0)
-		note(errors, "price_in", "Enter dollars per 1M tokens, such as"
-		    " 0.10 (from 0.000001 to 1000000, six decimals at most).");
-	if ((m->price_out = form_price(pout)) < 0)
-		note(errors, "price_out", "Enter dollars per 1M tokens, such as"
-		    " 0.30 (from 0.000001 to 1000000, six decimals at most).");
+	m->price_in = form_price(pin);
+	m->price_out = form_price(pout);
 }
 
-/* Take one of two words from field key into *out; errors noted. */
+/*
+ * Read one of two words from field key into *out, and into form (the
+ * first word when it is neither: the select shows a real choice).
+ */
 static void
 form_word(struct req *r, json_t *form, const char *key, const char *a,
-    const char *b, const char **out, json_t *errors)
+    const char *b, const char **out)
 {
 	const char	*v = field(r, key);
 
-	if (strcmp(v, a) != 0 && strcmp(v, b) != 0) {
-		note(errors, key, "Choose one of the offered options.");
-		v = a;
-	}
-	json_object_set_new(form, key, json_string(v));
 	*out = v;
+	if (strcmp(v, a) != 0 && strcmp(v, b) != 0)
+		v = a;
+	json_object_set_new(form, key, json_string(v));
 }
 
-/* Check the whole add form into spec; the values and errors are noted. */
+/* The add form's message for each field node_spec_check() may refuse. */
+static const struct {
+	enum node_field	 field;
+	const char	*key;
+	const char	*msg;
+} form_errors[] = {
+	{ NODE_F_NAME, "name", "Give the node a name of 1 to 100 characters,"
+	    " without control characters." },
+	{ NODE_F_SUPPLY_TYPE, "supply_type", "Choose one of the offered"
+	    " options." },
+	{ NODE_F_CONNECTION, "connection", "Choose one of the offered"
+	    " options." },
+	{ NODE_F_CONCURRENCY, "max_concurrency", "Enter how many requests it"
+	    " can run at once, from 1 to 1024." },
+	{ NODE_F_CONTEXT, "context_length", "Enter the context length in"
+	    " tokens, from 1 to 10000000." },
+	{ NODE_F_MODEL, "model", "Use 1 to 100 characters of A-Z, a-z, 0-9"
+	    " and . _ : / - (such as meta-llama/llama-3.1-8b)." },
+	{ NODE_F_UPSTREAM, "upstream_model", "Use 1 to 200 characters"
+	    " without control characters." },
+	{ NODE_F_PRICE_IN, "price_in", "Enter dollars per 1M tokens, such as"
+	    " 0.10 (from 0.000001 to 1000000, six decimals at most)." },
+	{ NODE_F_PRICE_OUT, "price_out", "Enter dollars per 1M tokens, such as"
+	    " 0.30 (from 0.000001 to 1000000, six decimals at most)." },
+};
+
+/* Note beside its field each problem node_spec_check() found in spec. */
+static void
+form_check(struct req *r, const struct node_spec *spec, json_t *errors)
+{
+	struct node_check	c;
+	int			worker = strcmp(spec->connection, "endpoint") != 0;
+	size_t			i;
+
+	if (node_spec_check(spec, 1, NULL, &c) == 0)
+		return;
+	for (i = 0; i < sizeof(form_errors) / sizeof(form_errors[0]); i++)
+		if (c.bad & NODE_BAD(form_errors[i].field))
+			note(errors, form_errors[i].key, form_errors[i].msg);
+	/* A defaulted upstream name is the model id, refused as such. */
+	if (*field(r, "upstream_model") == '\0')
+		json_object_del(errors, "upstream_model");
+	if (c.bad & NODE_BAD(NODE_F_BASE_URL))
+		note(errors, "base_url", worker ? "A worker node has no base"
+		    " URL: leave this empty, or choose an endpoint." :
+		    "Enter the endpoint's http:// or https:// URL (at most 500"
+		    " characters), such as https://api.example.com/v1.");
+	if (c.bad & NODE_BAD(NODE_F_API_TOKEN))
+		note(errors, "api_token", worker ? "A worker node has no API"
+		    " token: leave this empty." : "An API token is at most 4096"
+		    " visible characters, without spaces.");
+}
+
+/* Read the whole add form into spec and check it; values and errors noted. */
 static void
 form_node(struct req *r, json_t *form, struct node_spec *spec,
     struct node_model *m, json_t *errors)
@@ -402,26 +409,19 @@ form_node(struct req *r, json_t *form, struct node_spec *spec,
 	memset(spec, 0, sizeof(*spec));
 	spec->name = field(r, "name");
 	json_object_set_new(form, "name", json_string(spec->name));
-	if (!node_text_ok(spec->name, NODE_NAME_MAX))
-		note(errors, "name", "Give the node a name of 1 to 100"
-		    " characters.");
 	form_word(r, form, "supply_type", "self_hosted", "cloud",
-	    &spec->supply_type, errors);
+	    &spec->supply_type);
 	form_word(r, form, "connection", "worker", "endpoint",
-	    &spec->connection, errors);
+	    &spec->connection);
 	json_object_set_new(form, "max_concurrency", json_string(conc));
 	json_object_set_new(form, "context_length", json_string(ctx));
-	if ((spec->max_concurrency = form_int(conc, 1,
-	    NODE_CONCURRENCY_MAX)) < 0)
-		note(errors, "max_concurrency", "Enter how many requests it can"
-		    " run at once, from 1 to 1024.");
-	if ((spec->context_length = form_int(ctx, 1, NODE_CONTEXT_MAX)) < 0)
-		note(errors, "context_length", "Enter the context length in"
-		    " tokens, from 1 to 10000000.");
-	form_endpoint(r, form, spec, errors);
-	form_model(r, form, m, errors);
+	spec->max_concurrency = form_int(conc);
+	spec->context_length = form_int(ctx);
+	form_endpoint(r, form, spec);
+	form_model(r, form, m);
 	spec->models = m;
 	spec->nmodels = 1;
+	form_check(r, spec, errors);
 }
 
 /* POST /nodes: add a node; a worker's token is shown on this page only. */
@@ -435,8 +435,8 @@ page_nodes_create(struct req *r)
 	int64_t			 id;
 	int			 rc;
 
-	v.form = json_object();
-	v.errors = json_object();
+	v.form = json_arena(r->arena, json_object());
+	v.errors = json_arena(r->arena, json_object());
 	form_node(r, v.form, &spec, &m, v.errors);
 	if (json_object_size(v.errors) > 0)
 		return render(r, &v);
@@ -451,14 +451,10 @@ page_nodes_create(struct req *r)
 		v.status = 503;
 		return render(r, &v);
 	default:
-		json_decref(v.form);
-		json_decref(v.errors);
 		return 500;
 	}
 	log_info("node %lld added from the page (%s)", (long long)id,
 	    spec.connection);
-	json_decref(v.form);
-	json_decref(v.errors);
 	if (*token == '\0')
 		return resp_redirect(r, "/nodes", "node_added");
 	/* Shown in this response only: no redirect, no flash, no storage. */
@@ -535,11 +531,9 @@ page_nodes_prices(struct req *r)
 	struct node_spec	 spec;
 	struct node_model	*ms;
 	json_t			*node;
-	int64_t			 id = view_path_id(r);
+	int64_t			 id = r->path_id;
 	int			 rc;
 
-	if (id == 0)
-		return 404;
 	switch (node_get(r->app->db, r->arena, r->auth.user_id, id, &node)) {
 	case NODE_OK:
 		json_arena(r->arena, node);
@@ -578,11 +572,9 @@ page_nodes_token(struct req *r)
 	struct view	 v = { .status = 200 };
 	char		 token[NODE_WTOKEN_LEN + 1];
 	json_t		*node;
-	int64_t		 id = view_path_id(r);
+	int64_t		 id = r->path_id;
 	int		 rc;
 
-	if (id == 0)
-		return 404;
 	switch (node_rotate_token(r->app->db, r->arena, r->auth.user_id, id,
 	    token)) {
 	case NODE_OK:
@@ -613,10 +605,8 @@ page_nodes_token(struct req *r)
 int
 page_nodes_delete(struct req *r)
 {
-	int64_t	id = view_path_id(r);
+	int64_t	id = r->path_id;
 
-	if (id == 0)
-		return 404;
 	switch (node_delete(r->app->db, r->arena, r->auth.user_id, id)) {
 	case NODE_OK:
 		log_info("node %lld removed from the page", (long long)id);

@@ -90,7 +90,8 @@ page_usage(struct req *r)
 	const char	*from = req_query(r, "from"), *to = req_query(r, "to");
 	struct gw_usage	 q;
 	struct stats_day days[STATS_DAYS];
-	json_t		*rows, *views, *errors = json_object(), *u;
+	json_t		*rows, *views, *u;
+	json_t		*errors = json_arena(r->arena, json_object());
 	int64_t		 next = 0;
 	long long	 limit;
 	int		 ok_from, ok_to;
@@ -123,25 +124,19 @@ page_usage(struct req *r)
 		json_object_set_new(errors, "before", json_string(
 		    "That page does not exist: start from the newest."));
 	if (stats_days(r->app->db, r->arena, STATS_CONSUMER, r->auth.user_id,
-	    days) == -1) {
-		json_decref(errors);
+	    days) == -1)
 		return 500;
-	}
-	views = json_array();
+	views = json_arena(r->arena, json_array());
 	if (json_object_size(errors) == 0) {
-		if ((rows = gateway_usage(r->app->db, r->arena, &q,
-		    &next)) == NULL) {
-			json_decref(errors);
-			json_decref(views);
+		if ((rows = json_arena(r->arena, gateway_usage(r->app->db,
+		    r->arena, &q, &next))) == NULL)
 			return 500;
-		}
 		json_array_foreach(rows, i, u)
 			json_array_append_new(views, usage_view(r, u));
-		json_decref(rows);
 	}
 	return resp_page(r, json_object_size(errors) ? 400 : 200, "usage",
-	    json_pack("{s:s, s:o, s:b, s:b, s:o, s:s, s:s, s:s, s:o, s:b, s:I,"
-	    " s:o, s:o}",
+	    json_arena(r->arena, json_pack("{s:s, s:O, s:b, s:b, s:o, s:s, s:s,"
+	    " s:s, s:O, s:b, s:I, s:o, s:o}",
 	    "title", "Usage", "requests", views,
 	    "has_requests", json_array_size(views) > 0,
 	    "filtered", q.model != NULL || q.since != NULL || q.until != NULL ||
@@ -153,7 +148,7 @@ page_usage(struct req *r)
 	    "html_tokens_chart", view_chart("tokens", "Tokens per day, last 30 "
 	    "days (UTC)", days, VIEW_TOKENS),
 	    "html_spend_chart", view_chart("spend", "Spending per day, last 30 "
-	    "days (UTC)", days, VIEW_COST)));
+	    "days (UTC)", days, VIEW_COST))));
 }
 
 /* A {min, max} of micro-USD per 1M tokens as "$0.10" or "$0.10–$0.30". */
@@ -173,13 +168,14 @@ price_range(struct req *r, json_t *range)
 int
 page_models(struct req *r)
 {
-	json_t	*models = node_catalog(r->app->db, r->arena, NULL);
+	json_t	*models = json_arena(r->arena, node_catalog(r->app->db, r->arena,
+		    NULL));
 	json_t	*views, *m, *pricing;
 	size_t	 i;
 
 	if (models == NULL)
 		return 500;
-	views = json_array();
+	views = json_arena(r->arena, json_array());
 	json_array_foreach(models, i, m) {
 		pricing = json_object_get(m, "pricing");
 		json_array_append_new(views, json_pack("{s:O, s:o, s:o, s:o,"
@@ -194,10 +190,9 @@ page_models(struct req *r)
 		    "nodes", json_object_get(m, "nodes"),
 		    "live", json_integer_value(json_object_get(m, "nodes")) > 0));
 	}
-	json_decref(models);
-	return resp_page(r, 200, "models", json_pack("{s:s, s:b, s:o}",
-	    "title", "Models", "has_models", json_array_size(views) > 0,
-	    "models", views));
+	return resp_page(r, 200, "models", json_arena(r->arena, json_pack(
+	    "{s:s, s:b, s:O}", "title", "Models", "has_models",
+	    json_array_size(views) > 0, "models", views)));
 }
 
 /*
@@ -212,21 +207,22 @@ page_quickstart(struct req *r)
 	const char	*prefix = NULL, *model = "MODEL";
 	size_t		 i;
 
-	if ((keys = apikey_list(r->app->db, r->arena, r->auth.user_id)) == NULL)
+	if ((keys = json_arena(r->arena, apikey_list(r->app->db, r->arena,
+	    r->auth.user_id))) == NULL)
 		return 500;
-	json_arena(r->arena, keys);
 	json_array_foreach(keys, i, k)
 		if (prefix == NULL && json_is_true(json_object_get(k, "active")))
 			prefix = json_string_value(json_object_get(k, "prefix"));
-	if ((models = node_catalog(r->app->db, r->arena, NULL)) == NULL)
+	if ((models = json_arena(r->arena, node_catalog(r->app->db, r->arena,
+	    NULL))) == NULL)
 		return 500;
-	json_arena(r->arena, models);
 	if (json_array_size(models) > 0)
 		model = json_string_value(json_object_get(json_array_get(models,
 		    0), "id"));
-	return resp_page(r, 200, "quickstart", json_pack("{s:s, s:s, s:s, s:s,"
-	    " s:b}",
+	return resp_page(r, 200, "quickstart", json_arena(r->arena,
+	    json_pack("{s:s, s:s, s:s, s:s, s:b}",
 	    "title", "Quickstart", "base_url", arena_printf(r->arena, "%s/v1",
 	    view_site_url(r)), "key", prefix ? arena_printf(r->arena,
-	    "%s…", prefix) : "ip_…", "model", model, "has_key", prefix != NULL));
+	    "%s…", prefix) : "ip_…", "model", model, "has_key",
+	    prefix != NULL)));
 }

@@ -9,6 +9,7 @@
 #include "app.h"
 #include "arena.h"
 #include "json.h"
+#include "text.h"
 
 #define REQ_MAX_PAIRS	64	/* query parameters or cookies kept */
 
@@ -56,7 +57,10 @@ url_decode(struct arena *a, const char *s, size_t n, int plus)
 	return out;
 }
 
-/* Split "k=v<sep>k=v" into pairs; decode when asked. Returns -1 on bad escapes. */
+/*
+ * Split "k=v<sep>k=v" into pairs; decode when asked, and then every key
+ * and value must be UTF-8 text. Returns -1 on a bad escape or bad UTF-8.
+ */
 static int
 split_pairs(struct req *r, const char *s, int sep, int decode, struct kv **out,
     size_t *np)
@@ -79,7 +83,10 @@ split_pairs(struct req *r, const char *s, int sep, int decode, struct kv **out,
 				    (size_t)(eq - s), 1);
 				v[n].value = url_decode(r->arena, eq + (eq < s + len),
 				    (size_t)(s + len - eq) - (eq < s + len), 1);
-				if (v[n].key == NULL || v[n].value == NULL)
+				if (v[n].key == NULL || v[n].value == NULL ||
+				    !text_utf8_ok(v[n].key, strlen(v[n].key)) ||
+				    !text_utf8_ok(v[n].value,
+				    strlen(v[n].value)))
 					return -1;
 			} else {
 				v[n].key = arena_strndup(r->arena, s,
@@ -248,21 +255,12 @@ req_client_ip(struct req *r)
 	return ip != NULL ? ip : "";
 }
 
-/*
- * The request body as a JSON object, registered with the arena; NULL
- * after answering 400 invalid_json (the parser's message names the place).
- */
+/* The body as a JSON object the arena owns, or NULL with err; see app.h. */
 json_t *
-req_json(struct req *r)
+req_json(struct req *r, char *err, size_t errlen)
 {
-	char	 err[256];
-	json_t	*body;
-
-	if ((body = json_parse_limited(r->body ? r->body : "", r->body_len,
-	    err, sizeof(err))) == NULL)
-		resp_api_error(r, 400, "invalid_request_error", "invalid_json",
-		    NULL, err);
-	return json_arena(r->arena, body);
+	return json_arena(r->arena, json_parse_limited(r->body ? r->body : "",
+	    r->body_len, err, errlen));
 }
 
 /* A positive integer query parameter; def when absent, -1 when malformed. */

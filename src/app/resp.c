@@ -6,6 +6,7 @@
 
 #include "app.h"
 #include "arena.h"
+#include "http.h"
 #include "json.h"
 #include "log.h"
 #include "tmpl.h"
@@ -19,52 +20,6 @@ static const char security_headers[] =
     "X-Frame-Options: DENY\r\n"
     "Referrer-Policy: same-origin\r\n"
     "Cross-Origin-Opener-Policy: same-origin\r\n";
-
-static const struct {
-	int		 status;
-	const char	*text;
-	const char	*code;		/* OpenAI-style error code */
-} statuses[] = {
-	{ 200, "OK", NULL },
-	{ 201, "Created", NULL },
-	{ 204, "No Content", NULL },
-	{ 303, "See Other", NULL },
-	{ 400, "Bad Request", "invalid_request" },
-	{ 401, "Unauthorized", "unauthorized" },
-	{ 402, "Payment Required", "insufficient_quota" },
-	{ 403, "Forbidden", "forbidden" },
-	{ 404, "Not Found", "not_found" },
-	{ 405, "Method Not Allowed", "method_not_allowed" },
-	{ 409, "Conflict", "conflict" },
-	{ 413, "Payload Too Large", "request_too_large" },
-	{ 415, "Unsupported Media Type", "unsupported_media_type" },
-	{ 422, "Unprocessable Entity", "invalid_request" },
-	{ 429, "Too Many Requests", "rate_limit_exceeded" },
-	{ 500, "Internal Server Error", "internal_error" },
-	{ 502, "Bad Gateway", "bad_gateway" },
-	{ 503, "Service Unavailable", "service_unavailable" },
-};
-
-/* Index of status in the table, or the 500 entry. */
-static size_t
-status_index(int status)
-{
-	size_t	i, n = sizeof(statuses) / sizeof(statuses[0]);
-
-	for (i = 0; i < n; i++)
-		if (statuses[i].status == status)
-			return i;
-	for (i = 0; i < n; i++)
-		if (statuses[i].status == 500)
-			break;
-	return i;
-}
-
-const char *
-status_text(int status)
-{
-	return statuses[status_index(status)].text;
-}
 
 /* Add "name: value" to the response; value must not hold CR or LF. */
 void
@@ -178,16 +133,15 @@ resp_json(struct req *r, int status, json_t *v)
 	str_reset(&r->out);
 	json_to_str(v, &r->out);
 	str_putc(&r->out, '\n');
-	json_decref(v);
 	r->status = status;
 	r->content_type = "application/json";
 	return status;
 }
 
 /*
- * Render template name with ctx (the function takes the reference) plus
- * "site" (name) for the layout. On a template error the response is a
- * plain 500 and the error is logged.
+ * Render template name with ctx (borrowed; the keys the layout needs are
+ * added to it) plus "site" (name) for the layout. On a template error the
+ * response is a plain 500 and the error is logged.
  */
 int
 resp_page(struct req *r, int status, const char *name, json_t *ctx)
@@ -202,14 +156,12 @@ resp_page(struct req *r, int status, const char *name, json_t *ctx)
 	if (tmpl_render(r->app->tmpl, name, ctx, &r->out, err,
 	    sizeof(err)) == -1) {
 		log_error("template %s: %s", name, err);
-		json_decref(ctx);
 		str_reset(&r->out);
 		str_puts(&r->out, "Internal Server Error\n");
 		r->status = 500;
 		r->content_type = "text/plain; charset=utf-8";
 		return 500;
 	}
-	json_decref(ctx);
 	r->status = status;
 	r->content_type = "text/html; charset=utf-8";
 	return status;
@@ -219,13 +171,8 @@ int
 resp_api_error(struct req *r, int status, const char *type, const char *code,
     const char *param, const char *message)
 {
-	json_t	*err;
-
-	err = json_pack("{s:{s:s, s:s, s:o, s:o}}", "error",
-	    "message", message, "type", type,
-	    "param", param ? json_string(param) : json_null(),
-	    "code", code ? json_string(code) : json_null());
-	return resp_json(r, status, err);
+	return resp_json(r, status, json_arena(r->arena,
+	    http_openai_error(type, code, param, message)));
 }
 
 /* A 400 in the API's shape naming param; returns 400. */
@@ -240,16 +187,16 @@ resp_bad(struct req *r, const char *param, const char *msg)
 int
 resp_error(struct req *r, int status, const char *message)
 {
-	size_t	i = status_index(status);
+	const char	*text = http_status_text(status);
 
 	if (message == NULL)
-		message = statuses[i].text;
+		message = text;
 	if (r->api)
 		return resp_api_error(r, status, status >= 500 ?
-		    "server_error" : "invalid_request_error", statuses[i].code,
-		    NULL, message);
-	return resp_page(r, status, "error", json_pack("{s:s, s:s}",
-	    "title", statuses[i].text, "message", message));
+		    "server_error" : "invalid_request_error",
+		    http_status_code(status), NULL, message);
+	return resp_page(r, status, "error", json_arena(r->arena,
+	    json_pack("{s:s, s:s}", "title", text, "message", message)));
 }
 
 /*
@@ -265,7 +212,8 @@ resp_send(struct req *r)
 	if (r->sent)
 		return;
 	r->sent = 1;
-	str_printf(&head, "Status: %d %s\r\n", r->status, status_text(r->status));
+	str_printf(&head, "Status: %d %s\r\n", r->status,
+	    http_status_text(r->status));
 	if (r->content_type != NULL)
 		str_printf(&head, "Content-Type: %s\r\nContent-Length: %zu\r\n",
 		    r->content_type, r->out.len);

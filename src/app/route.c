@@ -10,85 +10,136 @@
 #include "log.h"
 
 #define R_EITHER	(R_SESSION | R_APIKEY)
+#define NO_KEY		"No such API key."
+#define NO_NODE		"No such node."
 
 static const struct route routes[] = {
-	{ "GET",    "/",		R_PUBLIC,		page_home,		0 },
-	{ "GET",    "/healthz",		R_PUBLIC,		api_healthz,		0 },
-	{ "GET",    "/signup",		R_PUBLIC,		page_signup_form,	0 },
-	{ "POST",   "/signup",		R_PUBLIC | R_CSRF,	page_signup,		0 },
-	{ "GET",    "/login",		R_PUBLIC,		page_login_form,	0 },
-	{ "POST",   "/login",		R_PUBLIC | R_CSRF,	page_login,		0 },
-	{ "POST",   "/logout",		R_SESSION | R_CSRF,	page_logout,		0 },
-	{ "GET",    "/account",		R_SESSION,		page_account,		0 },
-	{ "POST",   "/account/password", R_SESSION | R_CSRF,	page_password,		0 },
-	{ "GET",    "/settings",	R_SESSION,		page_settings,		0 },
-	{ "GET",    "/usage",		R_SESSION,		page_usage,		0 },
-	{ "GET",    "/models",		R_PUBLIC,		page_models,		0 },
-	{ "GET",    "/quickstart",	R_SESSION,		page_quickstart,	0 },
-	{ "GET",    "/admin",		R_ADMIN,		page_admin,		0 },
-	{ "GET",    "/admin/users",	R_ADMIN,		page_admin_users,	0 },
-	{ "GET",    "/admin/nodes",	R_ADMIN,		page_admin_nodes,	0 },
-	{ "POST",   "/admin/nodes/{}/suspend", R_ADMIN | R_CSRF, page_admin_suspend, 0 },
-	{ "POST",   "/admin/nodes/{}/unsuspend", R_ADMIN | R_CSRF, page_admin_unsuspend, 0 },
-	{ "GET",    "/keys",		R_SESSION,		page_keys,		0 },
-	{ "POST",   "/keys",		R_SESSION | R_CSRF,	page_keys_create,	0 },
-	{ "POST",   "/keys/{}/revoke",	R_SESSION | R_CSRF,	page_keys_revoke,	0 },
-	{ "GET",    "/nodes",		R_SESSION,		page_nodes,		0 },
-	{ "POST",   "/nodes",		R_SESSION | R_CSRF,	page_nodes_create,	0 },
-	{ "POST",   "/nodes/{}/prices",	R_SESSION | R_CSRF,	page_nodes_prices,	0 },
-	{ "POST",   "/nodes/{}/token",	R_SESSION | R_CSRF,	page_nodes_token,	0 },
-	{ "POST",   "/nodes/{}/delete",	R_SESSION | R_CSRF,	page_nodes_delete,	0 },
-	{ "GET",    "/v1/me",		R_EITHER,		api_me,			0 },
-	{ "GET",    "/v1/me/transfers",	R_EITHER,		api_me_transfers,	0 },
-	{ "GET",    "/v1/me/export",	R_EITHER,		api_me_export,		0 },
-	{ "GET",    "/v1/keys",		R_SESSION,		api_keys_list,		0 },
-	{ "POST",   "/v1/keys",		R_SESSION | R_CSRF,	api_keys_create,	0 },
-	{ "DELETE", "/v1/keys/{}",	R_SESSION | R_CSRF,	api_keys_revoke,	0 },
-	{ "GET",    "/v1/me/usage",	R_EITHER,		api_me_usage,		0 },
-	{ "GET",    "/v1/models",	R_PUBLIC,		api_models_list,	0 },
-	{ "GET",    "/v1/models/{*}",	R_PUBLIC,		api_models_get,		0 },
-	{ "GET",    "/v1/supplier/nodes", R_EITHER,		api_supplier_nodes,	0 },
-	{ "POST",   "/v1/supplier/nodes", R_SESSION | R_CSRF,	api_supplier_node_create, 0 },
-	{ "GET",    "/v1/supplier/nodes/{}", R_EITHER,		api_supplier_node,	0 },
-	{ "PATCH",  "/v1/supplier/nodes/{}", R_SESSION | R_CSRF, api_supplier_node_update, 0 },
-	{ "DELETE", "/v1/supplier/nodes/{}", R_SESSION | R_CSRF, api_supplier_node_delete, 0 },
-	{ "POST",   "/v1/supplier/nodes/{}/token", R_SESSION | R_CSRF, api_supplier_node_token, 0 },
-	{ "GET",    "/v1/supplier/usage", R_EITHER,		api_supplier_usage,	0 },
-	{ "GET",    "/internal/ping",	R_INTERNAL,		api_internal_ping,	0 },
-	{ "POST",   "/internal/admit",	R_INTERNAL,		api_internal_admit,	0 },
-	{ "POST",   "/internal/settle",	R_INTERNAL,		api_internal_settle,	0 },
-	{ "POST",   "/internal/worker/auth", R_INTERNAL,	api_worker_auth,	0 },
-	{ "POST",   "/internal/worker/seen", R_INTERNAL,	api_worker_seen,	0 },
+	{ "GET",    "/",		R_PUBLIC,		page_home,		0, NULL },
+	{ "GET",    "/healthz",		R_PUBLIC,		api_healthz,		0, NULL },
+	{ "GET",    "/signup",		R_PUBLIC,		page_signup_form,	0, NULL },
+	{ "POST",   "/signup",		R_PUBLIC | R_CSRF,	page_signup,		0, NULL },
+	{ "GET",    "/login",		R_PUBLIC,		page_login_form,	0, NULL },
+	{ "POST",   "/login",		R_PUBLIC | R_CSRF,	page_login,		0, NULL },
+	{ "POST",   "/logout",		R_SESSION | R_CSRF,	page_logout,		0, NULL },
+	{ "GET",    "/account",		R_SESSION,		page_account,		0, NULL },
+	{ "POST",   "/account/password", R_SESSION | R_CSRF,	page_password,		0, NULL },
+	{ "GET",    "/settings",	R_SESSION,		page_settings,		0, NULL },
+	{ "GET",    "/usage",		R_SESSION,		page_usage,		0, NULL },
+	{ "GET",    "/models",		R_PUBLIC,		page_models,		0, NULL },
+	{ "GET",    "/quickstart",	R_SESSION,		page_quickstart,	0, NULL },
+	{ "GET",    "/admin",		R_ADMIN,		page_admin,		0, NULL },
+	{ "GET",    "/admin/users",	R_ADMIN,		page_admin_users,	0, NULL },
+	{ "GET",    "/admin/nodes",	R_ADMIN,		page_admin_nodes,	0, NULL },
+	{ "POST",   "/admin/nodes/{id}/suspend", R_ADMIN | R_CSRF, page_admin_suspend, 0, NULL },
+	{ "POST",   "/admin/nodes/{id}/unsuspend", R_ADMIN | R_CSRF, page_admin_unsuspend, 0, NULL },
+	{ "GET",    "/keys",		R_SESSION,		page_keys,		0, NULL },
+	{ "POST",   "/keys",		R_SESSION | R_CSRF,	page_keys_create,	0, NULL },
+	{ "POST",   "/keys/{id}/revoke",	R_SESSION | R_CSRF,	page_keys_revoke,	0, NULL },
+	{ "GET",    "/nodes",		R_SESSION,		page_nodes,		0, NULL },
+	{ "POST",   "/nodes",		R_SESSION | R_CSRF,	page_nodes_create,	0, NULL },
+	{ "POST",   "/nodes/{id}/prices",	R_SESSION | R_CSRF,	page_nodes_prices,	0, NULL },
+	{ "POST",   "/nodes/{id}/token",	R_SESSION | R_CSRF,	page_nodes_token,	0, NULL },
+	{ "POST",   "/nodes/{id}/delete",	R_SESSION | R_CSRF,	page_nodes_delete,	0, NULL },
+	{ "GET",    "/v1/me",		R_EITHER,		api_me,			0, NULL },
+	{ "GET",    "/v1/me/transfers",	R_EITHER,		api_me_transfers,	0, NULL },
+	{ "GET",    "/v1/me/export",	R_EITHER,		api_me_export,		0, NULL },
+	{ "GET",    "/v1/keys",		R_SESSION,		api_keys_list,		0, NULL },
+	{ "POST",   "/v1/keys",		R_SESSION | R_CSRF | R_JSON, api_keys_create,	0, NULL },
+	{ "DELETE", "/v1/keys/{id}",	R_SESSION | R_CSRF,	api_keys_revoke,	0, NO_KEY },
+	{ "GET",    "/v1/me/usage",	R_EITHER,		api_me_usage,		0, NULL },
+	{ "GET",    "/v1/models",	R_PUBLIC,		api_models_list,	0, NULL },
+	{ "GET",    "/v1/models/{*}",	R_PUBLIC,		api_models_get,		0, NULL },
+	{ "GET",    "/v1/supplier/nodes", R_EITHER,		api_supplier_nodes,	0, NULL },
+	{ "POST",   "/v1/supplier/nodes", R_SESSION | R_CSRF | R_JSON, api_supplier_node_create, 0, NULL },
+	{ "GET",    "/v1/supplier/nodes/{id}", R_EITHER,	api_supplier_node,	0, NO_NODE },
+	{ "PATCH",  "/v1/supplier/nodes/{id}", R_SESSION | R_CSRF | R_JSON, api_supplier_node_update, 0, NO_NODE },
+	{ "DELETE", "/v1/supplier/nodes/{id}", R_SESSION | R_CSRF, api_supplier_node_delete, 0, NO_NODE },
+	{ "POST",   "/v1/supplier/nodes/{id}/token", R_SESSION | R_CSRF, api_supplier_node_token, 0, NO_NODE },
+	{ "GET",    "/v1/supplier/usage", R_EITHER,		api_supplier_usage,	0, NULL },
+	{ "GET",    "/internal/ping",	R_INTERNAL,		api_internal_ping,	0, NULL },
+	{ "POST",   "/internal/admit",	R_INTERNAL | R_JSON,	api_internal_admit,	0, NULL },
+	{ "POST",   "/internal/settle",	R_INTERNAL | R_JSON,	api_internal_settle,	0, NULL },
+	{ "POST",   "/internal/worker/auth", R_INTERNAL | R_JSON, api_worker_auth,	0, NULL },
+	{ "POST",   "/internal/worker/seen", R_INTERNAL | R_JSON, api_worker_seen,	0, NULL },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 
+/* The length of the placeholder ("{}", "{id}", "{*}") at p, or 0. */
+static size_t
+placeholder(const char *p)
+{
+	if (strncmp(p, "{}", 2) == 0)
+		return 2;
+	if (strncmp(p, "{*}", 3) == 0)
+		return 3;
+	return strncmp(p, "{id}", 4) == 0 ? 4 : 0;
+}
+
 /*
- * Match pattern against the path as sent; "{}" takes one non-empty
- * segment, decoded only after the match, so an id may hold "%2F"; "{*}"
- * (last in a pattern) takes the non-empty rest, slashes and all.
+ * Match pattern against the path as sent; "{}" and "{id}" take one
+ * non-empty segment, decoded only after the match, so an id may hold
+ * "%2F"; "{*}" (last in a pattern) takes the non-empty rest, slashes and
+ * all. The {id} segment is only found here; check_inputs() validates it.
  */
 static int
 match(const char *pattern, const char *path, struct req *r)
 {
-	size_t	n;
-	int	rest;
+	size_t	n, ph;
 
 	r->nparams = 0;
+	r->id_param = -1;
 	while (*pattern != '\0') {
-		rest = strncmp(pattern, "{*}", 3) == 0;
-		if (rest || (pattern[0] == '{' && pattern[1] == '}')) {
-			n = rest ? strlen(path) : strcspn(path, "/");
+		if ((ph = placeholder(pattern)) > 0) {
+			n = ph == 3 ? strlen(path) : strcspn(path, "/");
 			if (n == 0 || r->nparams == REQ_MAX_PARAMS ||
 			    (r->params[r->nparams] = url_decode(r->arena, path,
 			    n, 0)) == NULL)
 				return 0;
+			if (ph == 4)
+				r->id_param = (int)r->nparams;
 			r->nparams++;
 			path += n;
-			pattern += rest ? 3 : 2;
+			pattern += ph;
 		} else if (*pattern++ != *path++)
 			return 0;
 	}
 	return *path == '\0';
+}
+
+/* s as an id: 1 to 18 digits, not 0. Returns it, or 0 when not one. */
+static int64_t
+parse_id(const char *s)
+{
+	int64_t	v = 0;
+	size_t	n = strlen(s);
+
+	if (n < 1 || n > 18 || strspn(s, "0123456789") != n)
+		return 0;
+	for (; *s != '\0'; s++)
+		v = v * 10 + (*s - '0');
+	return v;
+}
+
+/*
+ * Turn the inputs the route declares into validated values before its
+ * handler runs: the {id} segment into r->path_id (404, with the route's
+ * message, when it is not an id) and, with R_JSON, the body into r->json
+ * (400 invalid_json in the API's shape). Returns 0, or the status it
+ * answered with.
+ */
+static int
+check_inputs(struct req *r, const struct route *rt)
+{
+	char	err[256];
+
+	if (r->id_param >= 0 &&
+	    (r->path_id = parse_id(r->params[r->id_param])) == 0)
+		return resp_error(r, 404, rt->none);
+	if ((rt->flags & R_JSON) &&
+	    (r->json = req_json(r, err, sizeof(err))) == NULL)
+		return resp_api_error(r, 400, "invalid_request_error",
+		    "invalid_json", NULL, err);
+	return 0;
 }
 
 /* True when the route takes requests of this method (HEAD rides on GET). */
@@ -167,6 +218,11 @@ too_large(struct req *r, const struct route *rt)
 	    strtoull(cl, NULL, 10) > max;
 }
 
+/*
+ * Parse r, find its route, and run the checks the route's flags ask for
+ * (body size, access, CSRF, then the declared inputs) before its handler;
+ * answer every error the handler leaves without a body.
+ */
 void
 route_dispatch(struct req *r)
 {
@@ -211,6 +267,8 @@ route_dispatch(struct req *r)
 		    "from this site: reload the page and try again." : NULL);
 		return;
 	}
+	if (check_inputs(r, rt) != 0)
+		return;
 	status = rt->fn(r);
 	if (status >= 400 && r->out.len == 0)
 		resp_error(r, status, NULL);

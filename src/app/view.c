@@ -154,17 +154,3 @@ view_site_url(struct req *r)
 	    (strcasecmp(https, "on") == 0 || strcmp(https, "1") == 0) ?
 	    "https" : "http", host);
 }
-
-int64_t
-view_path_id(struct req *r)
-{
-	const char	*s = r->params[0];
-	int64_t		 v = 0;
-	size_t		 n = strlen(s);
-
-	if (n < 1 || n > 18 || strspn(s, "0123456789") != n)
-		return 0;
-	for (; *s != '\0'; s++)
-		v = v * 10 + (*s - '0');
-	return v;
-}

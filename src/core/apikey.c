@@ -10,7 +10,6 @@
 #include "db.h"
 #include "apikey.h"
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 static const struct db_stmt q_insert = {
 	"apikey_insert",
@@ -33,8 +32,8 @@ static const struct db_stmt q_used = {
 };
 static const struct db_stmt q_list = {
 	"apikey_list",
-	"SELECT id, name, prefix, " TS("created_at") ", " TS("expires_at") ", "
-	TS("revoked_at") ", " TS("last_used_at") ","
+	"SELECT id, name, prefix, " DB_TS("created_at") ", " DB_TS("expires_at") ", "
+	DB_TS("revoked_at") ", " DB_TS("last_used_at") ","
 	" revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())"
 	" FROM api_keys WHERE user_id = $1 ORDER BY id DESC",
 	1, DB_RETRY

@@ -318,6 +318,16 @@ db_rollback(struct db *db)
 }
 
 int
+db_finish(struct db *db, int rc, int commit, int error)
+{
+	if (!commit) {
+		db_rollback(db);
+		return rc;
+	}
+	return db_commit(db) == -1 ? error : rc;
+}
+
+int
 db_in_tx(const struct db *db)
 {
 	return db->in_tx > 0;

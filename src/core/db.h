@@ -26,6 +26,7 @@ struct db;
 
 /* A handle that connects on first use. Heap-owned: db_free(). */
 struct db	*db_new(const char *conninfo);
+/* Close the connection and free the handle; NULL is a no-op. */
 void		 db_free(struct db *);
 
 /* Connect now if not connected; 0 or -1 (db_error() says why). */
@@ -51,7 +52,19 @@ PGresult	*db_exec(struct db *, struct arena *, const struct db_stmt *,
 int		 db_begin(struct db *);
 int		 db_commit(struct db *);
 void		 db_rollback(struct db *);
+/* 1 while a transaction is open on this handle. */
 int		 db_in_tx(const struct db *);
+
+/*
+ * End a function's transaction level with its result rc: commit when
+ * commit is true, else roll back. Returns rc, or error when the commit
+ * fails (a callee rolled back, or COMMIT itself failed).
+ */
+int		 db_finish(struct db *, int rc, int commit, int error);
+
+/* A timestamptz column as SQL text for "2026-01-02T03:04:05Z" in UTC. */
+#define DB_TS(col) \
+	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /* The last error message (one line) and SQLSTATE ("" when none). */
 const char	*db_error(const struct db *);

@@ -18,7 +18,6 @@
 #include "ratelimit.h"
 #include "str.h"
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /*
  * Every active node serving a model, with its price, declared concurrency,
@@ -86,8 +85,8 @@ static const struct db_stmt q_finish = {
 };
 /* Usage rows; the filters are the same for both views. */
 #define USAGE_COLS(amount) \
-	"SELECT r.id, r.task_id, " TS("r.created_at") ", " \
-	TS("r.finished_at") ", r.model, r.node_id, r.supply_type," \
+	"SELECT r.id, r.task_id, " DB_TS("r.created_at") ", " \
+	DB_TS("r.finished_at") ", r.model, r.node_id, r.supply_type," \
 	" r.endpoint, r.stream, r.tokens_in, r.tokens_out, r.ttft_ms," \
 	" r.duration_ms, " amount ", r.status FROM requests r"
 #define USAGE_FILTERS \
@@ -284,19 +283,6 @@ worst_case(const struct gw_admit *in, const struct cands *c,
 	return 0;
 }
 
-/*
- * End this function's transaction level: roll back on GW_ERROR, else
- * commit. Returns rc, or GW_ERROR when the commit fails.
- */
-static int
-finish(struct db *db, int rc)
-{
-	if (rc == GW_ERROR) {
-		db_rollback(db);
-		return rc;
-	}
-	return db_commit(db) == -1 ? GW_ERROR : rc;
-}
 
 /* Authenticate, collect, reserve and record, in one transaction. */
 int
@@ -345,7 +331,7 @@ out:
 	str_free(&c.nodes);
 	str_free(&c.price_in);
 	str_free(&c.price_out);
-	return finish(db, rc);
+	return db_finish(db, rc, rc != GW_ERROR, GW_ERROR);
 }
 
 /* The request row being settled. */
@@ -552,7 +538,7 @@ gateway_settle(struct db *db, struct arena *a, const struct gateway_cfg *cfg,
 	out->charged = r.charge;
 	out->earning = r.earning;
 out:
-	return finish(db, rc);
+	return db_finish(db, rc, rc != GW_ERROR, GW_ERROR);
 }
 
 /* Column c of row i as a JSON integer, or null. */

@@ -101,19 +101,6 @@ static const struct db_stmt q_get = {
 	1, DB_RETRY
 };
 
-/*
- * End this function's transaction level: commit unless rc is HOLD_ERROR,
- * in which case roll back. Returns rc, or HOLD_ERROR when the commit fails.
- */
-static int
-finish(struct db *db, int rc)
-{
-	if (rc == HOLD_ERROR) {
-		db_rollback(db);
-		return rc;
-	}
-	return db_commit(db) == -1 ? HOLD_ERROR : rc;
-}
 
 /* Run an UPDATE that must touch exactly one row; 0 or -1. */
 static int
@@ -215,7 +202,7 @@ hold_reserve(struct db *db, struct arena *a, int64_t user_id, int64_t amount,
 	*hold_id = db_int64(res, 0, 0);
 	rc = HOLD_OK;
 out:
-	return finish(db, rc);
+	return db_finish(db, rc, rc != HOLD_ERROR, HOLD_ERROR);
 }
 
 /* Read and lock hold h->id: HOLD_OK, HOLD_INVALID (none) or HOLD_ERROR. */
@@ -399,7 +386,7 @@ hold_post(struct db *db, struct arena *a, int64_t hold_id, int64_t charge,
 	rc = post_locked(db, a, &h, charge, earning, supplier,
 	    supplier_account, revenue) == -1 ? HOLD_ERROR : HOLD_OK;
 out:
-	return finish(db, rc);
+	return db_finish(db, rc, rc != HOLD_ERROR, HOLD_ERROR);
 }
 
 /* Lock the hold and release everything it reserved, once. */
@@ -428,7 +415,7 @@ hold_void(struct db *db, struct arena *a, int64_t hold_id)
 	rc = lock_accounts(db, a, ids, 2) == -1 || release(db, a, &h) == -1 ||
 	    update_one(db, a, &q_voided, p) == -1 ? HOLD_ERROR : HOLD_OK;
 out:
-	return finish(db, rc);
+	return db_finish(db, rc, rc != HOLD_ERROR, HOLD_ERROR);
 }
 
 /*

@@ -181,20 +181,6 @@ touched(PGresult *res)
 	return atoi(PQcmdTuples(res));
 }
 
-/*
- * End this function's transaction level: commit unless rc is
- * LEDGER_ERROR, in which case roll back. Returns rc, or LEDGER_ERROR when
- * the commit fails.
- */
-static int
-finish(struct db *db, int rc)
-{
-	if (rc == LEDGER_ERROR) {
-		db_rollback(db);
-		return rc;
-	}
-	return db_commit(db) == -1 ? LEDGER_ERROR : rc;
-}
 
 /* True when s is a transfer kind: [a-z_]{1,32}. */
 static int
@@ -229,7 +215,7 @@ ledger_open_user(struct db *db, struct arena *a, int64_t user_id)
 		goto out;
 	rc = db_int64(res, 0, 0) == 2 ? LEDGER_OK : LEDGER_INVALID;
 out:
-	return finish(db, rc);
+	return db_finish(db, rc, rc != LEDGER_ERROR, LEDGER_ERROR);
 }
 
 /* Look up one account by kind and owner; LEDGER_INVALID when there is none. */
@@ -344,7 +330,7 @@ ledger_transfer(struct db *db, struct arena *a, int64_t debit,
 		goto out;
 	rc = LEDGER_OK;
 out:
-	return finish(db, rc);
+	return db_finish(db, rc, rc != LEDGER_ERROR, LEDGER_ERROR);
 }
 
 /* Open the accounts and move amount from promotions under "signup:<id>". */
@@ -368,7 +354,7 @@ ledger_grant_signup(struct db *db, struct arena *a, int64_t user_id,
 	rc = ledger_transfer(db, a, from, to, amount, "signup",
 	    arena_printf(a, "signup:%" PRId64, user_id), 0);
 out:
-	return finish(db, rc);
+	return db_finish(db, rc, rc != LEDGER_ERROR, LEDGER_ERROR);
 }
 
 /* Read both of the user's accounts into b (zeros for a missing one). */

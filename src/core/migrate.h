@@ -22,6 +22,7 @@ struct migration_list {
 	size_t			 n;
 };
 
+/* Free the entries and their names, leaving an empty list (not freed). */
 void	migration_list_free(struct migration_list *);
 
 /*

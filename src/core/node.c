@@ -14,7 +14,6 @@
 #include "node.h"
 #include "str.h"
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 /* Midnight UTC today, as a timestamptz. */
 #define TODAY \
 	"(date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
@@ -127,10 +126,10 @@ static const struct db_stmt q_admin_log = {
 	" 'context_length', n.context_length, 'base_url', n.base_url," \
 	" 'has_api_token', n.api_token_sealed IS NOT NULL," \
 	" 'has_node_token', n.node_token_hash IS NOT NULL," \
-	" 'created_at', " TS("n.created_at") ", 'updated_at', " \
-	TS("n.updated_at") ", 'last_seen_at', " TS("n.last_seen_at") "," \
+	" 'created_at', " DB_TS("n.created_at") ", 'updated_at', " \
+	DB_TS("n.updated_at") ", 'last_seen_at', " DB_TS("n.last_seen_at") "," \
 	" 'state', " NODE_STATE_SQL "," \
-	" 'state_at', " TS("n.state_at") ", 'last_rtt_ms', n.last_rtt_ms," \
+	" 'state_at', " DB_TS("n.state_at") ", 'last_rtt_ms', n.last_rtt_ms," \
 	" 'inflight', n.inflight," \
 	" 'models', coalesce((SELECT json_agg(json_build_object('model'," \
 	"  m.model, 'upstream_model', m.upstream_model, 'price_in'," \
@@ -188,22 +187,6 @@ node_model_id_ok(const char *s)
 	return n >= 1 && n <= NODE_MODEL_MAX &&
 	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789._:/-") == n;
-}
-
-/* Count UTF-8 characters (Jansson has checked the encoding); see node.h. */
-int
-node_text_ok(const char *s, size_t max)
-{
-	const unsigned char	*p;
-	size_t			 chars = 0;
-
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			return 0;
-		if ((*p & 0xc0) != 0x80)	/* not a continuation byte */
-			chars++;
-	}
-	return chars >= 1 && chars <= max;
 }
 
 /* A scheme, a host and nothing but printable ASCII; see node.h. */
@@ -281,19 +264,6 @@ set_models(struct db *db, struct arena *a, int64_t id,
 	return 0;
 }
 
-/*
- * End this function's transaction level: commit on NODE_OK, otherwise
- * roll back. Returns rc, or NODE_ERROR when the commit fails.
- */
-static int
-finish(struct db *db, int rc)
-{
-	if (rc != NODE_OK) {
-		db_rollback(db);
-		return rc;
-	}
-	return db_commit(db) == -1 ? NODE_ERROR : rc;
-}
 
 /*
  * A new worker node token into token, and its SHA-256 as hex into hash;
@@ -349,7 +319,7 @@ node_create(struct db *db, struct arena *a, const struct crypto_keyring *keys,
 out:
 	if (rc != NODE_OK)
 		explicit_bzero(token, NODE_WTOKEN_LEN + 1);
-	return finish(db, rc);
+	return db_finish(db, rc, rc == NODE_OK, NODE_ERROR);
 }
 
 /* Lock the node, check it is a worker, store a new token's hash. */
@@ -385,7 +355,7 @@ node_rotate_token(struct db *db, struct arena *a, int64_t user_id,
 out:
 	if (rc != NODE_OK)
 		explicit_bzero(token, NODE_WTOKEN_LEN + 1);
-	return finish(db, rc);
+	return db_finish(db, rc, rc == NODE_OK, NODE_ERROR);
 }
 
 /* One indexed lookup by the token's SHA-256; see node.h. */
@@ -474,7 +444,7 @@ node_update(struct db *db, struct arena *a, const struct crypto_keyring *keys,
 	rc = spec->models != NULL && set_models(db, a, id, spec) == -1 ?
 	    NODE_ERROR : NODE_OK;
 out:
-	return finish(db, rc);
+	return db_finish(db, rc, rc == NODE_OK, NODE_ERROR);
 }
 
 /* Mark the node deleted; its rows stay for the history. */
@@ -517,7 +487,7 @@ node_set_suspended(struct db *db, struct arena *a, int64_t admin_id,
 	p[3] = suspend ? reason : NULL;
 	rc = db_exec(db, a, &q_admin_log, p) == NULL ? NODE_ERROR : NODE_OK;
 out:
-	return finish(db, rc);
+	return db_finish(db, rc, rc == NODE_OK, NODE_ERROR);
 }
 
 /* Replace the micro-USD integer obj[key] with {micro_usd, usd}. */

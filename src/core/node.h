@@ -60,8 +60,8 @@ struct node_model {
 /*
  * What node_create sets, or what node_update changes: NULL (or 0 for the
  * numbers) leaves a field as it is. supply_type and connection are set at
- * creation only. api_token "" means no token. All strings are validated
- * by the caller (node_text_ok, node_model_id_ok, node_url_ok).
+ * creation only. api_token "" means no token. Checked by the caller with
+ * node_spec_check() before it is stored.
  */
 struct node_spec {
 	const char		*name;
@@ -73,6 +73,31 @@ struct node_spec {
 	const char		*api_token;	/* endpoint nodes only */
 	const struct node_model	*models;	/* replaces every model */
 	size_t			 nmodels;
+};
+
+/* The fields of a spec node_spec_check() finds wrong, in the order shown. */
+enum node_field {
+	NODE_F_NAME,
+	NODE_F_SUPPLY_TYPE,
+	NODE_F_CONNECTION,
+	NODE_F_CONCURRENCY,
+	NODE_F_CONTEXT,
+	NODE_F_BASE_URL,
+	NODE_F_API_TOKEN,
+	NODE_F_MODELS,		/* the list: none, or too many */
+	NODE_F_MODEL,		/* models[model].model: not a model id */
+	NODE_F_UPSTREAM,
+	NODE_F_PRICE_IN,
+	NODE_F_PRICE_OUT,
+	NODE_F_DUPLICATE,	/* models[model].model named twice */
+	NODE_F__MAX
+};
+#define NODE_BAD(f)	(1u << (f))
+
+/* What is wrong with a spec: a bit per field, and which model. */
+struct node_check {
+	unsigned	 bad;		/* NODE_BAD(field) for each field */
+	size_t		 model;		/* the first model found wrong */
 };
 
 /* What a worker's node token opens (node_token_auth). */
@@ -91,11 +116,25 @@ struct node_state {
 	int		 parked;
 };
 
+/*
+ * node_spec.c: the one check of a spec, used by the nodes page's form and
+ * by the supplier API alike; they only word the errors. With create,
+ * every field is required; otherwise (an edit of a node of connection)
+ * NULL and 0 leave a field as it is. name and upstream names pass
+ * text_ok(); on a worker base_url and api_token must be NULL; on an
+ * endpoint base_url passes node_url_ok() and api_token is at most
+ * NODE_TOKEN_MAX bytes of visible ASCII ("" clears it); models are 1 to
+ * NODE_MODELS_MAX distinct ids with prices that pass node_price_ok(), and
+ * only the first wrong model is reported. Returns 0, or -1 with c set.
+ */
+int	 node_spec_check(const struct node_spec *, int create,
+	    const char *connection, struct node_check *c);
+
+/* 1 when v micro-USD per 1M tokens is a price a node may ask: 1..MAX. */
+int	 node_price_ok(int64_t v);
+
 /* 1 when s is 1..NODE_MODEL_MAX characters of [A-Za-z0-9._:/-]. */
 int	 node_model_id_ok(const char *s);
-
-/* 1 when s is 1..max UTF-8 characters with no control characters. */
-int	 node_text_ok(const char *s, size_t max);
 
 /*
  * 1 when s is an http:// or https:// URL with a host, at most

@@ -10,7 +10,6 @@
 #include "node.h"
 #include "stats.h"
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 #define XSTR(x)	STR(x)
 #define STR(x)	#x
 
@@ -56,7 +55,7 @@ static const struct db_stmt q_platform = {
 	" 'holds', (SELECT json_build_object('open', count(*),"
 	"  'amount', coalesce(sum(amount), 0),"
 	"  'expired', count(*) FILTER (WHERE expires_at < now()),"
-	"  'oldest', " TS("min(created_at)") ")"
+	"  'oldest', " DB_TS("min(created_at)") ")"
 	"  FROM holds WHERE status = 'held'))::text",
 	0, DB_RETRY
 };
@@ -65,7 +64,7 @@ static const struct db_stmt q_platform = {
 static const struct db_stmt q_users = {
 	"stats_users",
 	"SELECT coalesce(json_agg(u ORDER BY u.id DESC), '[]')::text FROM ("
-	" SELECT u.id, u.email, u.role, " TS("u.created_at") " AS created_at,"
+	" SELECT u.id, u.email, u.role, " DB_TS("u.created_at") " AS created_at,"
 	"  coalesce(c.balance, 0) AS credit, coalesce(e.balance, 0) AS earnings,"
 	"  (SELECT count(*) FROM nodes n WHERE n.user_id = u.id"
 	"   AND n.status <> 'deleted') AS nodes,"
@@ -86,7 +85,7 @@ static const struct db_stmt q_nodes = {
 	"SELECT coalesce(json_agg(x ORDER BY x.id DESC), '[]')::text FROM ("
 	" SELECT n.id, n.name, u.email AS owner, n.connection, n.supply_type,"
 	"  n.status, " NODE_STATE_SQL " AS state,"
-	"  n.suspended_reason, " TS("n.suspended_at") " AS suspended_at,"
+	"  n.suspended_reason, " DB_TS("n.suspended_at") " AS suspended_at,"
 	"  (SELECT string_agg(m.model, ', ' ORDER BY m.model) FROM node_models m"
 	"   WHERE m.node_id = n.id) AS models,"
 	"  t.requests AS requests_30d, t.success AS success_30d,"
