@@ -157,9 +157,10 @@ struct call *
 call_new(struct mock *m, struct evhttp_request *req, const struct route *rt,
     const struct ask *a, enum fault f, const struct call_ops *ops)
 {
-	struct evhttp_connection	*evcon = evhttp_request_get_connection(req);
+	struct evhttp_connection	*evcon;
 	struct call			*c;
 
+	evcon = evhttp_request_get_connection(req);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		abort();
 	c->m = m;

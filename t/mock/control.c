@@ -299,13 +299,14 @@ page_control(struct mock *m, struct evhttp_request *req,
 		}
 		json_decref(body);
 		if (!m->quiet)
-			log_info("control: fault=%s count=%lld after_tokens=%lld "
-			    "tokens=%lld first_token_ms=%lld interval_ms=%lld "
-			    "tokens_per_second=%lld usage=%s",
+			log_info("control: fault=%s count=%lld "
+			    "after_tokens=%lld tokens=%lld first_token_ms=%lld "
+			    "interval_ms=%lld tokens_per_second=%lld usage=%s",
 			    fault_defs[m->fault].name, m->fault_left,
 			    m->after_tokens, m->cur.tokens,
 			    m->cur.first_token_ms, m->cur.interval_ms,
-			    m->cur.tps, m->cur.inflated ? "inflated" : "honest");
+			    m->cur.tps,
+			    m->cur.inflated ? "inflated" : "honest");
 	}
 	send_json(req, 200, control_state(m));
 }

@@ -57,7 +57,8 @@ on_request(struct evhttp_request *req, void *arg)
 	size_t			 i;
 
 	/* As model servers do: a stream's chunks leave as they are made. */
-	bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
+	bev = evhttp_connection_get_bufferevent(
+	    evhttp_request_get_connection(req));
 	if (bev != NULL)
 		(void)util_tcp_nodelay(bufferevent_getfd(bev));
 	for (i = 0; i < nitems(routes); i++)

@@ -120,7 +120,7 @@ TAILQ_HEAD(calls, call);
 struct mock {
 	struct event_base	*base;
 	struct evhttp		*http;
-	const struct route	*routes;	/* main's table, for the stats */
+	const struct route	*routes;	/* main's table, for stats */
 	size_t			 nroutes;
 	struct settings		 defaults;	/* from the command line */
 	struct settings		 cur;
@@ -154,7 +154,7 @@ struct ask {
 enum phase {
 	PH_HANG,		/* never answers */
 	PH_REFUSE,		/* closes without answering on the next tick */
-	PH_REPLY,		/* sends body when the first-token timer fires */
+	PH_REPLY,		/* sends body once the first-token time is up */
 	PH_STREAM,		/* sends a token per tick */
 	PH_DRAIN		/* closes once the output is flushed */
 };
@@ -220,33 +220,67 @@ struct apierr {
 	char		 message[256];
 };
 
-/* api.c: the OpenAI API */
-route_fn	api_infer, api_models;
+/* api.c: POST /v1/chat/completions, /v1/completions, /v1/embeddings. */
+route_fn	api_infer;
+/* api.c: GET /v1/models, the --model names. */
+route_fn	api_models;
 
-/* control.c: control, stats, reset and faults */
-route_fn	page_control, page_stats, page_reset;
-enum fault	fault_take(struct mock *);
-void		record_last(struct mock *, struct evhttp_request *,
-		    const struct route *, json_t *);
+/* control.c: GET /mock/control shows, POST changes, settings and fault. */
+route_fn	page_control;
+/* control.c: GET /mock/stats: counters, open calls, the last request. */
+route_fn	page_stats;
+/* control.c: POST /mock/reset: command-line settings, no fault, zeroes. */
+route_fn	page_reset;
+
+/* Take the next request's fault (counting it); F_NONE when none. */
+enum fault	 fault_take(struct mock *);
+
+/* Remember what the last inference request asked for (body may be NULL). */
+void		 record_last(struct mock *, struct evhttp_request *,
+		    const struct route *, json_t *body);
+
+/* An empty "last" record, a new reference; aborts on OOM. */
 json_t		*last_empty(void);
 
-/* call.c: open calls */
+/*
+ * call.c: a new open call for req answering a with fault f, rendered by
+ * ops; it watches the connection and frees itself. Never NULL.
+ */
 struct call	*call_new(struct mock *, struct evhttp_request *,
-		    const struct route *, const struct ask *, enum fault,
-		    const struct call_ops *);
-void		 call_start(struct call *, const struct ask *);
+		    const struct route *, const struct ask *, enum fault f,
+		    const struct call_ops *ops);
+
+/* Start call c for a: hang, refuse, stream or render a delayed reply. */
+void		 call_start(struct call *, const struct ask *a);
+
+/* At shutdown: free every open call (evhttp_free takes the connections). */
 void		 call_close_all(struct mock *);
 
-/* reply.c: answers, errors and the log */
-void		 send_json(struct evhttp_request *, int, json_t *);
-void		 send_error(struct evhttp_request *, int, const char *,
-		    const char *, const char *, const char *);
-void		 send_apierr(struct evhttp_request *, const struct apierr *);
-void		 log_request(struct mock *, const struct route *, int,
-		    const char *, long long, int64_t);
-int		 apierr_fail(struct apierr *, const char *, const char *,
-		    const char *, ...) __attribute__((format(printf, 4, 5)));
-int		 apierr_getter(struct apierr *, const char *, enum json_get);
-json_t		*mock_json_str(const char *);
+/* reply.c: send v (reference stolen) as JSON with the given status. */
+void		 send_json(struct evhttp_request *, int status, json_t *v);
+
+/* Send an OpenAI-shaped error; param and code may be NULL (JSON null). */
+void		 send_error(struct evhttp_request *, int status,
+		    const char *type, const char *param, const char *code,
+		    const char *message);
+
+/* Send e as a 400 invalid_request_error. */
+void		 send_apierr(struct evhttp_request *, const struct apierr *e);
+
+/* One log line for a finished request, unless --quiet; never a body. */
+void		 log_request(struct mock *, const struct route *, int status,
+		    const char *what, long long completion, int64_t t0);
+
+/* Fill e for a 400 about param (may be NULL); returns -1. */
+int		 apierr_fail(struct apierr *e, const char *param,
+		    const char *code, const char *fmt, ...)
+		    __attribute__((format(printf, 4, 5)));
+
+/* Turn a typed getter's failure rc (message already in e) into -1. */
+int		 apierr_getter(struct apierr *e, const char *param,
+		    enum json_get rc);
+
+/* A new JSON string for s, or JSON null when s is NULL or not UTF-8. */
+json_t		*mock_json_str(const char *s);
 
 #endif
