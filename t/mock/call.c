@@ -45,8 +45,8 @@ call_arm(struct call *c, long long ms)
 /*
  * Arm c's timer for its next token, delay_us from now on average: timers
  * run in whole milliseconds, so the rest of a fraction is carried over to
- * the next token and the rate stays exact (tokens_per_second 300 waits 3,
- * 3 and 4 ms). A whole number of milliseconds is waited as it is.
+ * the next token and the rate stays exact (at 300 tokens a second, 10 ms
+ * for every three tokens). A whole number of milliseconds is waited as is.
  */
 static void
 call_arm_token(struct call *c)

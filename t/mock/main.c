@@ -260,6 +260,7 @@ parse_args(int argc, char **argv, struct mock *m, const char **addr,
 	return bad || optind != argc || *addr == NULL ? -1 : 0;
 }
 
+/* Serve until SIGTERM or SIGINT; exits 0, 1 on failure, 2 on bad options. */
 int
 main(int argc, char **argv)
 {
