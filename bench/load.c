@@ -31,6 +31,7 @@
 
 #include <jansson.h>
 
+#include "loop.h"
 #include "util.h"
 
 #define MAX_HEADERS	16
@@ -334,7 +335,12 @@ conn_new(struct load *l)
 	return c;
 }
 
-/* Rate mode: wake when the next request is due (or in 100 ms to check). */
+/*
+ * Rate mode: wake when the next request is due (or in 100 ms to check).
+ * The one timer not armed with loop_timer_in: a request's latency counts
+ * from when it was due, so waking up to a millisecond late would add to
+ * every sample at rates of thousands a second; this one keeps microseconds.
+ */
 static void
 rearm(struct load *l, int64_t now)
 {
@@ -420,10 +426,8 @@ on_stream_tick(evutil_socket_t fd, short what, void *arg)
 static int
 arm(struct load *l)
 {
-	struct timeval	tv = { 0, 1000 };
 	struct conn	*c;
 	long		 i;
-	int64_t		 off;
 
 	l->start_us = util_now_us();
 	l->end_us = l->start_us + (int64_t)(l->duration_s * 1e6);
@@ -442,18 +446,17 @@ arm(struct load *l)
 	case M_STREAM:
 		for (i = 0; i < l->users; i++) {
 			c = conn_new(l);
-			off = (int64_t)(l->ramp_s * 1e6 * (double)i /
-			    (double)l->users);
-			tv.tv_sec = off / 1000000;
-			tv.tv_usec = off % 1000000;
 			if ((c->start = evtimer_new(l->base, on_user_start,
-			    c)) == NULL || evtimer_add(c->start, &tv) == -1)
+			    c)) == NULL)
 				return -1;
+			loop_timer_in(c->start, (long long)(l->ramp_s * 1e3 *
+			    (double)i / (double)l->users));
 		}
-		tv.tv_sec = 0;
-		tv.tv_usec = 100000;
 		l->tick = event_new(l->base, -1, EV_PERSIST, on_stream_tick, l);
-		return l->tick == NULL ? -1 : event_add(l->tick, &tv);
+		if (l->tick == NULL)
+			return -1;
+		loop_timer_in(l->tick, 100);
+		return 0;
 	}
 	return -1;
 }

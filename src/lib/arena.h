@@ -18,11 +18,24 @@ void		 arena_reset(struct arena *);
 /* arena_reset() and then release the arena itself. NULL is a no-op. */
 void		 arena_free(struct arena *);
 
-/* Memory that lives until the next reset, aligned for any type. Aborts on OOM. */
+/*
+ * Memory owned by the arena until its next reset, aligned for any type;
+ * never freed one by one. Each aborts on overflow or OOM, never NULL.
+ */
+
+/* n uninitialised bytes (0 gives a valid, distinct pointer). */
 void		*arena_alloc(struct arena *, size_t);
+
+/* n zeroed elements of size bytes each. */
 void		*arena_calloc(struct arena *, size_t, size_t);
+
+/* A copy of the string s. */
 char		*arena_strdup(struct arena *, const char *);
+
+/* A copy of the first n bytes of s, NUL-terminated (s need not be). */
 char		*arena_strndup(struct arena *, const char *, size_t);
+
+/* The formatted text (printf formats) as a new string. */
 char		*arena_printf(struct arena *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 

@@ -25,8 +25,13 @@ struct sse {
 	void		*arg;
 };
 
-/* Start a parser; max bounds a line and an event (bytes). */
+/*
+ * Start a parser that calls fn with arg for every event; max bounds a line
+ * and an event (bytes). Allocates only as bytes are fed; sse_free() frees.
+ */
 void	sse_init(struct sse *, size_t max, sse_event_fn, void *arg);
+
+/* Release the parser's buffers (not the struct, which the caller owns). */
 void	sse_free(struct sse *);
 
 /*

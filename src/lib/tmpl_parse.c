@@ -1,4 +1,4 @@
-/* tmpl.c: load, compile and render Mustache-like HTML templates */
+/* tmpl_parse.c: load and compile Mustache-like HTML templates */
 #include "config.h"
 
 #include <sys/stat.h>
@@ -13,49 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "arena.h"
 #include "str.h"
 #include "tmpl.h"
-
-#define TMPL_EXT	".html"
-#define TMPL_EXTLEN	(sizeof(TMPL_EXT) - 1)
-
-enum ntype {
-	N_TEXT,		/* literal bytes */
-	N_VAR,		/* {{name}}: HTML-escaped */
-	N_URL,		/* {{url name}}: percent-encoded */
-	N_RAW,		/* {{raw name}}: as-is */
-	N_SECTION,	/* {{#name}}...{{/name}} */
-	N_INVERTED,	/* {{^name}}...{{/name}} */
-	N_PARTIAL	/* {{> name}} */
-};
-
-/* One compiled piece of a template; a body is a list of these. */
-struct node {
-	enum ntype		 type;
-	int			 line;	/* where the tag starts */
-	const char		*text;	/* N_TEXT bytes, else the tag's name */
-	size_t			 len;
-	const char		**path;	/* name split at dots; none for "." */
-	size_t			 npath;
-	struct node		*kids;	/* section body */
-	const struct tmpl	*part;	/* N_PARTIAL target, set at load */
-	struct node		*next;
-};
-
-struct tmpl {
-	const char	*name;		/* file name without .html */
-	const char	*path;		/* dir/name.html, for load errors */
-	struct node	*body;
-};
-
-struct tmpl_set {
-	struct arena	*arena;		/* nodes, names and file texts */
-	struct tmpl	*v;		/* sorted by name */
-	size_t		 n;
-};
+#include "tmpl_int.h"
+#include "util.h"
 
 /* What one tag is, between parsing it and making its node. */
 struct tag {
@@ -74,44 +36,10 @@ struct parser {
 	size_t		 errlen;
 };
 
-/* One level of the context stack, linked from innermost to the root. */
-struct frame {
-	json_t			*v;
-	const struct frame	*up;
-};
-
-/* Render state shared by every level of one tmpl_render() call. */
-struct render {
-	struct str	*out;
-	int		 depth;		/* partials entered */
-	char		*err;
-	size_t		 errlen;
-};
-
-static int	seterr(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 static int	perr(struct parser *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
-static int	rerr(struct render *, const struct tmpl *, const struct node *,
-		    const char *, ...) __attribute__((format(printf, 4, 5)));
 static int	parse_body(struct parser *, const struct node *,
 		    struct node **, int);
-static int	render_list(struct render *, const struct tmpl *,
-		    const struct node *, const struct frame *);
-
-/* Format a message into err when there is room for one; returns -1. */
-static int
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (err == NULL || errlen == 0)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* Report a load error as "path:line: message"; returns -1. */
 static int
@@ -127,25 +55,6 @@ perr(struct parser *ps, int line, const char *fmt, ...)
 		return -1;
 	va_start(ap, fmt);
 	vsnprintf(ps->err + n, ps->errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* Report a render error as "template:line: message"; returns -1. */
-static int
-rerr(struct render *r, const struct tmpl *t, const struct node *n,
-    const char *fmt, ...)
-{
-	va_list	ap;
-	int	k;
-
-	if (r->err == NULL || r->errlen == 0)
-		return -1;
-	k = snprintf(r->err, r->errlen, "%s:%d: ", t->name, n->line);
-	if (k < 0 || (size_t)k >= r->errlen)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(r->err + k, r->errlen - (size_t)k, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -175,7 +84,7 @@ find_pair(const char *p, const char *e, char c)
 	return NULL;
 }
 
-/* Is c blank for the purpose of trimming tags? */
+/* Is c blank: the C locale's white space, the set util_trim_span trims? */
 static int
 is_space(int c)
 {
@@ -183,19 +92,9 @@ is_space(int c)
 	    c == '\f' || c == '\v';
 }
 
-/* Move *b forward and *e back past blanks. */
-static void
-trim(const char **b, const char **e)
-{
-	while (*b < *e && is_space(**b))
-		(*b)++;
-	while (*e > *b && is_space((*e)[-1]))
-		(*e)--;
-}
-
 /* Is c allowed in a name part (and with dot_ok, a template name)? */
-static int
-is_name_char(int c, int dot_ok)
+int
+tmpl_is_name_char(int c, int dot_ok)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    (c >= '0' && c <= '9') || c == '_' || c == '-' ||
@@ -213,7 +112,8 @@ valid_name(const char *p, size_t n)
 	if (n == 0 || p[0] == '.' || p[n - 1] == '.')
 		return 0;
 	for (i = 0; i < n; i++) {
-		if (p[i] == '.' ? p[i + 1] == '.' : !is_name_char(p[i], 0))
+		if (p[i] == '.' ? p[i + 1] == '.' :
+		    !tmpl_is_name_char(p[i], 0))
 			return 0;
 	}
 	return 1;
@@ -226,7 +126,7 @@ valid_partial(const char *p, size_t n)
 	size_t	i;
 
 	for (i = 0; i < n; i++)
-		if (!is_name_char(p[i], 1))
+		if (!tmpl_is_name_char(p[i], 1))
 			return 0;
 	return n > 0;
 }
@@ -271,24 +171,29 @@ parse_tag(struct parser *ps, const char *b, const char *e, int line,
     struct tag *t)
 {
 	const char	*ob = b;
+	size_t		 n = (size_t)(e - b);
 	int		 ok;
 
-	trim(&b, &e);
-	if (b == e)
+	util_trim_span(&b, &n);
+	if (n == 0)
 		return perr(ps, line, "empty tag {{}}");
 	t->kind = 'v';
-	if (memchr("!#^/>", *b, 5) != NULL)
+	if (memchr("!#^/>", *b, 5) != NULL) {
 		t->kind = *b++;
-	else if (has_keyword(b, e, "raw") || has_keyword(b, e, "url")) {
+		n--;
+	} else if (has_keyword(b, b + n, "raw") ||
+	    has_keyword(b, b + n, "url")) {
 		t->kind = *b;
 		b += 3;
+		n -= 3;
 	}
 	if (t->kind == '!')
 		return 0;
-	trim(&b, &e);
+	util_trim_span(&b, &n);
 	t->name = b;
-	t->len = (size_t)(e - b);
-	ok = t->kind == '>' ? valid_partial(b, t->len) : valid_name(b, t->len);
+	t->len = n;
+	e = b + n;
+	ok = t->kind == '>' ? valid_partial(b, n) : valid_name(b, n);
 	if (!ok)
 		return perr(ps, line, "bad name in tag {{%.*s}}",
 		    (int)(e - ob > 60 ? 60 : e - ob), ob);
@@ -432,13 +337,16 @@ read_file(const char *path, struct str *out, char *err, size_t errlen)
 	ssize_t	 n;
 	int	 fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return seterr(err, errlen, "%s: %s", path, strerror(errno));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		util_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			util_seterr(err, errlen, "%s: %s", path,
+			    strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -495,8 +403,8 @@ cmp_tmpl(const void *key, const void *elem)
 }
 
 /* Find template name in the set; returns it, or NULL. */
-static const struct tmpl *
-find_tmpl(const struct tmpl_set *set, const char *name)
+const struct tmpl *
+tmpl_find(const struct tmpl_set *set, const char *name)
 {
 	if (set->n == 0)
 		return NULL;
@@ -543,8 +451,10 @@ list_dir(struct tmpl_set *set, const char *dir, char ***v, char *err,
 	size_t		 n = 0;
 	ssize_t		 rc = -1;
 
-	if ((d = opendir(dir)) == NULL)
-		return seterr(err, errlen, "%s: %s", dir, strerror(errno));
+	if ((d = opendir(dir)) == NULL) {
+		util_seterr(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
 	for (;;) {
 		errno = 0;
 		if ((de = readdir(d)) == NULL)
@@ -552,7 +462,7 @@ list_dir(struct tmpl_set *set, const char *dir, char ***v, char *err,
 		if (!is_tmpl_file(de->d_name))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, 0) == -1) {
-			seterr(err, errlen, "%s/%s: %s", dir, de->d_name,
+			util_seterr(err, errlen, "%s/%s: %s", dir, de->d_name,
 			    strerror(errno));
 			goto out;
 		}
@@ -561,7 +471,7 @@ list_dir(struct tmpl_set *set, const char *dir, char ***v, char *err,
 			    strlen(de->d_name) - TMPL_EXTLEN));
 	}
 	if (errno != 0) {
-		seterr(err, errlen, "%s: %s", dir, strerror(errno));
+		util_seterr(err, errlen, "%s: %s", dir, strerror(errno));
 		goto out;
 	}
 	rc = (ssize_t)n;
@@ -577,9 +487,11 @@ resolve(const struct tmpl_set *set, const struct tmpl *t, struct node *n,
 {
 	for (; n != NULL; n = n->next) {
 		if (n->type == N_PARTIAL &&
-		    (n->part = find_tmpl(set, n->text)) == NULL)
-			return seterr(err, errlen, "%s:%d: unknown partial "
+		    (n->part = tmpl_find(set, n->text)) == NULL) {
+			util_seterr(err, errlen, "%s:%d: unknown partial "
 			    "{{> %s}}", t->path, n->line, n->text);
+			return -1;
+		}
 		if (resolve(set, t, n->kids, err, errlen) == -1)
 			return -1;
 	}
@@ -639,245 +551,4 @@ tmpl_free(struct tmpl_set *set)
 		return;
 	arena_free(set->arena);
 	free(set);
-}
-
-void
-tmpl_escape_html(struct str *out, const char *p, size_t len)
-{
-	const char	*rep;
-	size_t		 i, start = 0;
-
-	for (i = 0; i < len; i++) {
-		switch (p[i]) {
-		case '&':
-			rep = "&amp;";
-			break;
-		case '<':
-			rep = "&lt;";
-			break;
-		case '>':
-			rep = "&gt;";
-			break;
-		case '"':
-			rep = "&quot;";
-			break;
-		case '\'':
-			rep = "&#39;";
-			break;
-		case '\0':
-			rep = "";
-			break;
-		default:
-			continue;
-		}
-		str_append(out, p + start, i - start);
-		str_puts(out, rep);
-		start = i + 1;
-	}
-	str_append(out, p + start, len - start);
-}
-
-void
-tmpl_escape_url(struct str *out, const char *p, size_t len)
-{
-	static const char	 hex[] = "0123456789ABCDEF";
-	unsigned char		 c;
-	char			 enc[3];
-	size_t			 i, start = 0;
-
-	for (i = 0; i < len; i++) {
-		c = (unsigned char)p[i];
-		if (is_name_char(c, 1) || c == '~')
-			continue;
-		str_append(out, p + start, i - start);
-		enc[0] = '%';
-		enc[1] = hex[c >> 4];
-		enc[2] = hex[c & 15];
-		str_append(out, enc, sizeof(enc));
-		start = i + 1;
-	}
-	str_append(out, p + start, len - start);
-}
-
-/* Find node n's name on the context stack f; returns it, NULL if missing. */
-static json_t *
-lookup(const struct node *n, const struct frame *f)
-{
-	json_t	*v = NULL;
-	size_t	 i;
-
-	if (n->npath == 0)
-		return f->v;
-	for (; f != NULL && v == NULL; f = f->up)
-		v = json_object_get(f->v, n->path[0]);
-	for (i = 1; v != NULL && i < n->npath; i++)
-		v = json_object_get(v, n->path[i]);
-	return v;
-}
-
-/* Print d in the fewest digits that read back the same; returns length. */
-static size_t
-fmt_real(char *buf, size_t size, double d)
-{
-	int	prec, n = 0;
-
-	for (prec = 15; prec <= 17; prec++) {
-		n = snprintf(buf, size, "%.*g", prec, d);
-		if (strtod(buf, NULL) == d)
-			break;
-	}
-	return n > 0 ? (size_t)n : 0;
-}
-
-/* Append the bytes s of node n's value with n's escaping. */
-static void
-emit(struct render *r, const struct node *n, const char *s, size_t len)
-{
-	if (n->type == N_URL)
-		tmpl_escape_url(r->out, s, len);
-	else if (n->type == N_RAW)
-		str_append(r->out, s, len);
-	else
-		tmpl_escape_html(r->out, s, len);
-}
-
-/* Render a {{name}}, {{url name}} or {{raw name}} node; 0 or -1. */
-static int
-render_var(struct render *r, const struct tmpl *t, const struct node *n,
-    const struct frame *f)
-{
-	json_t	*v;
-	char	 num[64];
-
-	if ((v = lookup(n, f)) == NULL)
-		return rerr(r, t, n, "missing key '%s'", n->text);
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		emit(r, n, json_string_value(v), json_string_length(v));
-		return 0;
-	case JSON_INTEGER:
-		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(v));
-		emit(r, n, num, strlen(num));
-		return 0;
-	case JSON_REAL:
-		emit(r, n, num, fmt_real(num, sizeof(num), json_real_value(v)));
-		return 0;
-	case JSON_TRUE:
-	case JSON_FALSE:
-		str_puts(r->out, json_is_true(v) ? "true" : "false");
-		return 0;
-	case JSON_NULL:
-		return 0;
-	default:
-		return rerr(r, t, n, "'%s' is an %s, not a value", n->text,
-		    json_is_object(v) ? "object" : "array");
-	}
-}
-
-/* Would a section over v render nothing (false, null, [], "", 0, missing)? */
-static int
-is_empty(json_t *v)
-{
-	switch (v == NULL ? JSON_NULL : json_typeof(v)) {
-	case JSON_ARRAY:
-		return json_array_size(v) == 0;
-	case JSON_STRING:
-		return json_string_length(v) == 0;
-	case JSON_INTEGER:
-		return json_integer_value(v) == 0;
-	case JSON_REAL:
-		return json_real_value(v) == 0.0;
-	case JSON_OBJECT:
-	case JSON_TRUE:
-		return 0;
-	default:
-		return 1;
-	}
-}
-
-/* Render a section or inverted section node; 0 or -1. */
-static int
-render_section(struct render *r, const struct tmpl *t, const struct node *n,
-    const struct frame *f)
-{
-	json_t		*v = lookup(n, f), *e;
-	struct frame	 sub;
-	size_t		 i;
-
-	if (n->type == N_INVERTED)
-		return is_empty(v) ? render_list(r, t, n->kids, f) : 0;
-	if (is_empty(v))
-		return 0;
-	sub.up = f;
-	if (json_is_array(v)) {
-		json_array_foreach(v, i, e) {
-			sub.v = e;
-			if (render_list(r, t, n->kids, &sub) == -1)
-				return -1;
-		}
-		return 0;
-	}
-	if (!json_is_object(v))
-		return render_list(r, t, n->kids, f);
-	sub.v = v;
-	return render_list(r, t, n->kids, &sub);
-}
-
-/* Render a partial with the current context stack; 0 or -1. */
-static int
-render_partial(struct render *r, const struct tmpl *t, const struct node *n,
-    const struct frame *f)
-{
-	int	rc;
-
-	if (r->depth >= TMPL_MAX_DEPTH)
-		return rerr(r, t, n, "partials nested deeper than %d at "
-		    "{{> %s}}", TMPL_MAX_DEPTH, n->text);
-	r->depth++;
-	rc = render_list(r, n->part, n->part->body, f);
-	r->depth--;
-	return rc;
-}
-
-/* Render the node list n of template t with context stack f; 0 or -1. */
-static int
-render_list(struct render *r, const struct tmpl *t, const struct node *n,
-    const struct frame *f)
-{
-	int	rc = 0;
-
-	for (; n != NULL && rc == 0; n = n->next) {
-		switch (n->type) {
-		case N_TEXT:
-			str_append(r->out, n->text, n->len);
-			break;
-		case N_VAR:
-		case N_URL:
-		case N_RAW:
-			rc = render_var(r, t, n, f);
-			break;
-		case N_SECTION:
-		case N_INVERTED:
-			rc = render_section(r, t, n, f);
-			break;
-		case N_PARTIAL:
-			rc = render_partial(r, t, n, f);
-			break;
-		}
-	}
-	return rc;
-}
-
-int
-tmpl_render(const struct tmpl_set *set, const char *name, json_t *ctx,
-    struct str *out, char *err, size_t errlen)
-{
-	const struct tmpl	*t;
-	struct render		 r = { out, 0, err, errlen };
-	struct frame		 root = { ctx, NULL };
-
-	if ((t = find_tmpl(set, name)) == NULL)
-		return seterr(err, errlen, "unknown template '%s'", name);
-	return render_list(&r, t, t->body, &root);
 }
