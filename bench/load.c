@@ -336,24 +336,18 @@ conn_new(struct load *l)
 }
 
 /*
- * Rate mode: wake when the next request is due (or in 100 ms to check).
- * The one timer not armed with loop_timer_in: a request's latency counts
- * from when it was due, so waking up to a millisecond late would add to
- * every sample at rates of thousands a second; this one keeps microseconds.
+ * Rate mode: wake when the next request is due (or in 100 ms to check),
+ * to the microsecond: a request's latency counts from when it was due, so
+ * waking up to a millisecond late would add to every sample at rates of
+ * thousands a second.
  */
 static void
 rearm(struct load *l, int64_t now)
 {
-	struct timeval	tv;
-	int64_t		next, d;
+	int64_t	next;
 
 	next = l->start_us + (int64_t)((double)l->scheduled * 1e6 / l->rate);
-	d = next <= l->end_us ? next - now : 100000;
-	if (d < 0)
-		d = 0;
-	tv.tv_sec = d / 1000000;
-	tv.tv_usec = d % 1000000;
-	evtimer_add(l->tick, &tv);
+	loop_timer_in_us(l->tick, next <= l->end_us ? next - now : 100000);
 }
 
 /* Rate mode, when a request is due: schedule what is due and send it. */

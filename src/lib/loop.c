@@ -8,12 +8,18 @@
 void
 loop_timer_in(struct event *ev, long long ms)
 {
+	loop_timer_in_us(ev, ms < 0 ? 0 : ms * 1000);
+}
+
+void
+loop_timer_in_us(struct event *ev, long long us)
+{
 	struct timeval	tv;
 
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	if (us < 0)
+		us = 0;
+	tv.tv_sec = us / 1000000;
+	tv.tv_usec = us % 1000000;
 	evtimer_add(ev, &tv);
 }
 
