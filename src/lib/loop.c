@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include <event2/bufferevent.h>
+
 #include "loop.h"
 
 void
@@ -27,4 +29,17 @@ long long
 loop_jitter(long long ms)
 {
 	return ms * 3 / 4 + (ms > 1 ? random() % (ms / 2 + 1) : 0);
+}
+
+void
+loop_watch_close(struct evhttp_connection *c)
+{
+	struct bufferevent	*bev = evhttp_connection_get_bufferevent(c);
+	bufferevent_data_cb	 rd, wr;
+	bufferevent_event_cb	 ev;
+	void			*arg;
+
+	bufferevent_getcb(bev, &rd, &wr, &ev, &arg);
+	bufferevent_setcb(bev, NULL, wr, ev, arg);
+	bufferevent_enable(bev, EV_READ);
 }

@@ -184,24 +184,6 @@ consumer_keepalive(struct infer *in)
 }
 
 /*
- * Notice a consumer who leaves before we write anything: evhttp stops
- * reading once a request is in, so read for the end of the connection
- * (any bytes that come wait in the buffer for evhttp's next request).
- */
-static void
-watch_close(struct evhttp_connection *c)
-{
-	struct bufferevent	*bev = evhttp_connection_get_bufferevent(c);
-	bufferevent_data_cb	 rd, wr;
-	bufferevent_event_cb	 ev;
-	void			*arg;
-
-	bufferevent_getcb(bev, &rd, &wr, &ev, &arg);
-	bufferevent_setcb(bev, NULL, wr, ev, arg);
-	bufferevent_enable(bev, EV_READ);
-}
-
-/*
  * Let go of a request whose consumer left. libevent detaches it from the
  * dead connection and leaves it to us: finishing the reply frees it. A
  * request still attached (the server shutting down) is libevent's to free.
@@ -236,7 +218,7 @@ consumer_attach(struct infer *in)
 {
 	in->conn = evhttp_request_get_connection(in->req);
 	evhttp_connection_set_closecb(in->conn, on_client_close, in);
-	watch_close(in->conn);
+	loop_watch_close(in->conn);
 	in->keepalive = event_new(relay->base, -1, EV_PERSIST, on_keepalive,
 	    in);
 	in->stall = evtimer_new(relay->base, on_stall, in);

@@ -69,26 +69,6 @@ call_pending(const struct call *c)
 	    evhttp_connection_get_bufferevent(evcon)));
 }
 
-/*
- * evhttp stops reading once a request is in, so a client that gives up
- * before the first byte of the answer would go unnoticed. Read with no
- * read callback, as evhttp itself does while it writes: only EOF and
- * errors reach evhttp's event callback, which closes the connection and
- * calls on_close.
- */
-static void
-watch_close(struct evhttp_connection *evcon)
-{
-	struct bufferevent	*bev = evhttp_connection_get_bufferevent(evcon);
-	bufferevent_data_cb	 rd, wr;
-	bufferevent_event_cb	 ev;
-	void			*arg;
-
-	bufferevent_getcb(bev, &rd, &wr, &ev, &arg);
-	bufferevent_setcb(bev, NULL, wr, ev, arg);
-	bufferevent_enable(bev, EV_READ);
-}
-
 /* Stop watching c's connection before its last write; returns c->req. */
 static struct evhttp_request *
 call_unhook(struct call *c)
@@ -194,7 +174,7 @@ call_new(struct mock *m, struct evhttp_request *req, const struct route *rt,
 	TAILQ_INSERT_TAIL(&m->calls, c, entry);
 	m->active++;
 	evhttp_connection_set_closecb(evcon, on_close, c);
-	watch_close(evcon);
+	loop_watch_close(evcon);
 	return c;
 }
 
