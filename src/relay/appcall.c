@@ -7,25 +7,18 @@
 
 #include "json.h"
 #include "log.h"
-#include "loop.h"
 #include "relay.h"
 #include "str.h"
 #include "xfer.h"
 
 #define APP_TIMEOUT_MS		10000
 #define APP_BODY_MAX		(4 * 1024 * 1024)
-#define SETTLE_GIVE_UP_MS	(15 * 60 * 1000)
 
 /* One call to the app. */
 struct call {
 	char		 retry_after[16];
 	admit_fn	 done;
 	void		*arg;
-	/* settle only */
-	json_t		*req;
-	long long	 delay_ms;
-	long long	 waited_ms;
-	struct event	*retry;
 };
 
 /* Start a POST of v (compact JSON) to the app's path. */
@@ -109,89 +102,4 @@ app_call(const char *path, json_t *req, admit_fn done, void *arg)
 		return -1;
 	}
 	return 0;
-}
-
-/* Ask the app to admit req. As app_call. */
-int
-app_admit(json_t *req, admit_fn done, void *arg)
-{
-	return app_call("/internal/admit", req, done, arg);
-}
-
-static void settle_send(struct call *);
-
-/* Try a settlement again after its delay. */
-static void
-settle_retry(evutil_socket_t fd, short what, void *arg)
-{
-	settle_send(arg);
-}
-
-/* End a settlement for good. */
-static void
-settle_free(struct call *c)
-{
-	if (c->retry != NULL)
-		event_free(c->retry);
-	json_decref(c->req);
-	free(c);
-}
-
-/* The settle answer: done on 2xx or 4xx (nothing to retry), else later. */
-static void
-settle_done(struct xfer *x, CURLcode rc, long status, void *arg)
-{
-	struct call	*c = arg;
-	json_int_t	 hold = json_integer_value(json_object_get(c->req, "hold_id"));
-
-	if (rc == CURLE_OK && status >= 200 && status < 500) {
-		if (status >= 300)
-			log_error("settle hold %lld: the app refused it (%ld)",
-			    (long long)hold, status);
-		settle_free(c);
-		return;
-	}
-	c->waited_ms += c->delay_ms;
-	if (c->waited_ms > SETTLE_GIVE_UP_MS) {
-		log_error("settle hold %lld: giving up; the reaper voids it",
-		    (long long)hold);
-		settle_free(c);
-		return;
-	}
-	log_warn("settle hold %lld failed (%s, %ld): again in %lld ms",
-	    (long long)hold, rc == CURLE_OK ? "status" : curl_easy_strerror(rc),
-	    status, c->delay_ms);
-	if (c->retry == NULL &&
-	    (c->retry = evtimer_new(relay->base, settle_retry, c)) == NULL)
-		abort();
-	loop_timer_in(c->retry, c->delay_ms);
-	c->delay_ms = c->delay_ms * 2 > 30000 ? 30000 : c->delay_ms * 2;
-}
-
-static const struct xfer_cb	settle_cb = {
-	.on_done = settle_done,
-};
-
-/* Send (or resend) a settlement. */
-static void
-settle_send(struct call *c)
-{
-	if (post("/internal/settle", c->req, &settle_cb, c) == NULL)
-		settle_done(NULL, CURLE_FAILED_INIT, 0, c);
-}
-
-/*
- * Settle a request (docs/internal.md), retrying with backoff until the app
- * answers; the app makes repeats harmless. Takes the reference to req.
- */
-void
-app_settle(json_t *req)
-{
-	struct call	*c;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		abort();
-	c->req = req;
-	c->delay_ms = 500;
-	settle_send(c);
 }

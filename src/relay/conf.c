@@ -33,6 +33,13 @@ relay_config(struct cfg *c, struct relay_cfg *rc)
 	    &rc->worker_idle_ms);
 	cfg_ms(c, "relay", "report_interval", 10, 1, 3600, &rc->report_ms);
 	cfg_bool(c, "relay", "allow_private_endpoints", 0, &rc->allow_private);
+	cfg_int(c, "relay", "lease_budget", 5000000, 1, 1000000000000LL,
+	    &rc->lease_want);
+	cfg_ms(c, "relay", "candidates_ttl", 10, 1, 3600, &rc->candidates_ms);
+	cfg_int(c, "relay", "settle_interval_ms", 5, 0, 10000, &rc->settle_ms);
+	cfg_int(c, "relay", "settle_batch", 256, 1, 10000, &rc->settle_batch);
+	cfg_int(c, "relay", "change_poll_ms", 250, 10, 60000,
+	    &rc->change_poll_ms);
 	rc->app_url = cfg_str(c, "relay", "app_url", "http://127.0.0.1:8081");
 	rc->secret = cfg_str(c, "internal", "secret", "");
 	if (cfg_error(c) != NULL) {

@@ -1,6 +1,8 @@
 /* infer.c: one inference request: arrival, checks, admission, failover, settlement */
 #include "config.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +11,9 @@
 
 #include "infer.h"
 #include "json.h"
+#include "crypto.h"
 #include "log.h"
+#include "money.h"
 #include "loop.h"
 #include "relay.h"
 #include "util.h"
@@ -28,6 +32,8 @@ infer_free(struct infer *in)
 	json_decref(in->body);
 	json_decref(in->admit);
 	json_decref(in->usage);
+	free(in->key);
+	free(in->client_ip);
 	free(in->cands);
 	str_free(&in->up_body);
 	sse_free(&in->sse);
@@ -81,8 +87,8 @@ consumer_stalled(struct infer *in)
 static void
 consumer_left(struct infer *in)
 {
-	if (in->admit == NULL)
-		return;		/* still being admitted: admitted() sees it */
+	if (in->lease == NULL)
+		return;		/* still being admitted: on_lease sees it */
 	if (in_flight(in)) {
 		attempt_cancel(in);
 		node_end(in->cur->node_id, OUTCOME_NEUTRAL);
@@ -342,7 +348,23 @@ try_next(struct infer *in)
 	finish(in, "unserved", OUTCOME_NEUTRAL);
 }
 
-/* Report the outcome to the app (retried until it answers) and free. */
+/* The price of the candidate that served, from the admission's answer. */
+static json_int_t
+price_of(struct infer *in, const char *which)
+{
+	json_t	*c;
+	size_t	 i;
+
+	if (in->cur == NULL)
+		return 0;
+	json_array_foreach(json_object_get(in->admit, "candidates"), i, c)
+		if (json_integer_value(json_object_get(c, "node_id")) ==
+		    in->cur->node_id)
+			return json_integer_value(json_object_get(c, which));
+	return 0;
+}
+
+/* Settle the outcome with the next batch (retried until it is answered), and free. */
 static void
 finish(struct infer *in, const char *status, enum outcome o)
 {
@@ -350,9 +372,26 @@ finish(struct infer *in, const char *status, enum outcome o)
 	json_t	*tin = json_object_get(in->usage, "prompt_tokens");
 	json_t	*tout = json_object_get(in->usage, "completion_tokens");
 
-	s = json_pack("{s:I, s:o, s:s, s:o, s:o, s:I, s:I, s:o, s:I, s:s}",
-	    "hold_id", (json_int_t)in->hold_id,
+	log_info("task %s %s node %lld attempts %d out %lld %lldms", in->id,
+	    status, in->cur ? (long long)in->cur->node_id : 0LL, in->attempts,
+	    in->counted_out, (long long)(util_now_ms() - in->t0_ms));
+	if (in->lease == NULL) {	/* never admitted: nothing to settle */
+		infer_free(in);
+		return;
+	}
+	s = json_pack("{s:s, s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:o, s:I, s:I,"
+	    " s:s, s:o, s:o, s:I, s:I, s:o, s:I, s:s, s:s}",
+	    "request_id", in->id,
+	    "lease_id", (json_int_t)in->lease->id,
+	    "model", in->model,
+	    "endpoint", in->endpoint,
+	    "stream", in->stream,
+	    "prompt_tokens", (json_int_t)in->body_len,
+	    "max_tokens", (json_int_t)in->max_tokens,
+	    "reserved", (json_int_t)in->reserved,
 	    "node_id", in->cur ? json_integer(in->cur->node_id) : json_null(),
+	    "price_in", price_of(in, "price_in"),
+	    "price_out", price_of(in, "price_out"),
 	    "status", status,
 	    "tokens_in", json_is_integer(tin) ? json_incref(tin) : json_null(),
 	    "tokens_out", json_is_integer(tout) ? json_incref(tout) :
@@ -364,32 +403,60 @@ finish(struct infer *in, const char *status, enum outcome o)
 	    "ttft_ms", in->ttft_ms >= 0 ? json_integer(in->ttft_ms) :
 	    json_null(),
 	    "duration_ms", (json_int_t)(util_now_ms() - in->t0_ms),
-	    "outcome", outcome_name(o));
-	log_info("hold %lld %s node %lld attempts %d out %lld %lldms",
-	    (long long)in->hold_id, status, in->cur ?
-	    (long long)in->cur->node_id : 0LL, in->attempts, in->counted_out,
-	    (long long)(util_now_ms() - in->t0_ms));
-	app_settle(s);
+	    "outcome", outcome_name(o),
+	    "client_ip", in->client_ip != NULL ? in->client_ip : "");
+	settle_add(s, in->lease, in->reserved);
 	infer_free(in);
 }
 
-/* Copy the admitted candidates; -1 when the answer is not as documented. */
+/* A candidate's price field, or -1 when it is not a price. */
+static int64_t
+price_field(json_t *c, const char *key)
+{
+	json_t	*v = json_object_get(c, key);
+
+	return json_is_integer(v) && json_integer_value(v) >= 0 ?
+	    json_integer_value(v) : -1;
+}
+
+/* Is c within the request's max_price (absent limits allow anything)? */
 static int
-read_admission(struct infer *in, json_t *a)
+within(struct infer *in, json_t *c)
+{
+	json_t	*mp = json_object_get(in->body, "max_price");
+	json_t	*pi = json_object_get(mp, "prompt"), *po = json_object_get(mp,
+		    "completion");
+
+	return (!json_is_integer(pi) || price_field(c, "price_in") <=
+	    json_integer_value(pi)) && (!json_is_integer(po) ||
+	    price_field(c, "price_out") <= json_integer_value(po));
+}
+
+/*
+ * Copy the candidates within max_price and note the highest prices among
+ * them; -1 when the answer is not as documented.
+ */
+static int
+read_candidates(struct infer *in, json_t *a, int64_t *max_in,
+    int64_t *max_out)
 {
 	json_t			*list = json_object_get(a, "candidates"), *c;
 	struct candidate	*k;
 	size_t			 i;
 
-	in->hold_id = json_integer_value(json_object_get(a, "hold_id"));
-	in->max_tokens = json_integer_value(json_object_get(a, "max_tokens"));
-	if (in->hold_id <= 0 || !json_is_array(list))
+	*max_in = *max_out = 0;
+	if (!json_is_array(list))
 		return -1;
-	in->ncands = json_array_size(list);
-	if ((in->cands = calloc(in->ncands + 1, sizeof(*in->cands))) == NULL)
+	if ((in->cands = calloc(json_array_size(list) + 1,
+	    sizeof(*in->cands))) == NULL)
 		abort();
 	json_array_foreach(list, i, c) {
-		k = &in->cands[i];
+		if (price_field(c, "price_in") < 0 ||
+		    price_field(c, "price_out") < 0)
+			return -1;
+		if (!within(in, c))
+			continue;
+		k = &in->cands[in->ncands];
 		k->node_id = json_integer_value(json_object_get(c, "node_id"));
 		k->connection = json_string_value(json_object_get(c,
 		    "connection"));
@@ -402,51 +469,198 @@ read_admission(struct infer *in, json_t *a)
 		    "api_token"));
 		k->capacity = json_integer_value(json_object_get(c, "capacity"));
 		k->health = json_integer_value(json_object_get(c, "health"));
-		if (k->connection == NULL || k->upstream_model == NULL)
+		if (k->node_id <= 0 || k->connection == NULL ||
+		    k->upstream_model == NULL)
 			return -1;
 		if (k->base_url == NULL)
 			k->base_url = "";
+		if (price_field(c, "price_in") > *max_in)
+			*max_in = price_field(c, "price_in");
+		if (price_field(c, "price_out") > *max_out)
+			*max_out = price_field(c, "price_out");
+		in->ncands++;
 	}
 	return 0;
 }
 
-/* The app's answer to admit. */
-static void
-admitted(long status, json_t *body, const char *retry_after, void *arg)
+/*
+ * The worst case of the request in micro-USD: its prompt bound at the
+ * highest input price and its output cap at the highest output price,
+ * per 1M tokens, rounded up, at least 1; -1 when it overflows.
+ */
+static int64_t
+worst_case(struct infer *in, int64_t max_in, int64_t max_out)
 {
-	struct infer		*in = arg;
-	struct evhttp_request	*req;
+	__int128	w = (__int128)in->body_len * max_in +
+			    (__int128)in->max_tokens * max_out;
 
-	if (status == 200 && json_is_object(body)) {
-		in->admit = json_incref(body);
-		if (read_admission(in, body) == -1) {
-			log_error("admit answer not as documented");
-			consumer_fail(in, 502, "internal_error", "The platform "
-			    "gave an answer the relay cannot read.");
-			finish(in, "unserved", OUTCOME_NEUTRAL);
+	w = (w + 999999) / 1000000;
+	if (w > INT64_MAX / 2)
+		return -1;
+	return w < 1 ? 1 : (int64_t)w;
+}
+
+/* Pass the app's own refusal (401, 402, 404, …) on to the consumer. */
+static void
+refuse(struct infer *in, long status, json_t *body)
+{
+	struct evhttp_request	*req = consumer_take(in);
+
+	if (req != NULL)
+		reply_json(req, (int)status, "Refused", body);
+	finish(in, "unserved", OUTCOME_NEUTRAL);
+}
+
+static void	on_lease(void *, long, json_t *, struct lease *);
+
+/*
+ * The model's candidates: within max_price, priced, and the worst case
+ * reserved of the lease's budget; then the first attempt.
+ */
+static void
+on_model(void *arg, long status, json_t *answer)
+{
+	struct infer	*in = arg;
+	int64_t		 max_in, max_out;
+
+	if (in->req == NULL) {		/* the consumer left meanwhile */
+		finish(in, "unserved", OUTCOME_NEUTRAL);
+		return;
+	}
+	if (status != 200) {
+		if (status != 0) {
+			refuse(in, status, answer);
 			return;
 		}
-		if (in->req == NULL) {	/* the consumer left while we waited */
+		consumer_fail(in, 503, "service_unavailable", "The platform "
+		    "could not admit the request right now; try again.");
+		finish(in, "unserved", OUTCOME_NEUTRAL);
+		return;
+	}
+	json_decref(in->admit);
+	in->admit = json_incref(answer);
+	free(in->cands);
+	in->cands = NULL;
+	in->ncands = 0;
+	if (read_candidates(in, answer, &max_in, &max_out) == -1) {
+		log_error("candidates answer not as documented");
+		consumer_fail(in, 502, "internal_error", "The platform gave an "
+		    "answer the relay cannot read.");
+		finish(in, "unserved", OUTCOME_NEUTRAL);
+		return;
+	}
+	if (in->ncands == 0) {
+		evhttp_add_header(evhttp_request_get_output_headers(in->req),
+		    "Retry-After", "5");
+		consumer_fail(in, 503, "no_capacity",
+		    json_is_object(json_object_get(in->body, "max_price")) ?
+		    "No node serves this model within your max_price right "
+		    "now; try again later." :
+		    "No node can serve this model right now; try again later.");
+		finish(in, "unserved", OUTCOME_NEUTRAL);
+		return;
+	}
+	if ((in->reserved = worst_case(in, max_in, max_out)) == -1) {
+		reply_error(consumer_take(in), 400, "invalid_request_error",
+		    "invalid_request", "max_tokens", "The worst-case cost of "
+		    "this request is too large to hold; send a smaller prompt "
+		    "or max_tokens.");
+		finish(in, "unserved", OUTCOME_NEUTRAL);
+		return;
+	}
+	/* The lease again, now with room for it (a new one when needed). */
+	leases_get(in->key, in->client_ip, in->reserved, on_lease, in);
+}
+
+/* No lease has room for the request: 402. */
+static void
+too_poor(struct infer *in)
+{
+	char	usd[32], msg[128];
+
+	money_format(in->reserved, usd, sizeof(usd));
+	snprintf(msg, sizeof(msg), "Your credit balance is too low for this "
+	    "request: it needs up to $%s.", usd);
+	consumer_fail(in, 402, "insufficient_quota", msg);
+	finish(in, "unserved", OUTCOME_NEUTRAL);
+}
+
+/* The output cap: the body's or the lease's default; -1 past the cap. */
+static long long
+max_tokens_of(struct infer *in, const struct lease *l)
+{
+	json_t	*v = json_object_get(in->body, "max_tokens");
+
+	if (strcmp(in->endpoint, "embeddings") == 0)
+		return 0;
+	if (!json_is_integer(v))
+		v = json_object_get(in->body, "max_completion_tokens");
+	if (!json_is_integer(v))
+		return l->default_max_tokens;
+	return json_integer_value(v) > l->max_tokens_cap ? -1 :
+	    json_integer_value(v);
+}
+
+/*
+ * The key's lease. First (nothing reserved yet): its limits, then the
+ * model's candidates. Then (the worst case known): reserve it of the
+ * lease's budget and make the first attempt. The lease is used only
+ * within this call: a retired one may be freed once idle.
+ */
+static void
+on_lease(void *arg, long status, json_t *refusal, struct lease *l)
+{
+	struct infer	*in = arg;
+	char		 ra[16], msg[96];
+	int		 wait;
+
+	if (in->req == NULL) {
+		finish(in, "unserved", OUTCOME_NEUTRAL);
+		return;
+	}
+	if (status != 200) {
+		if (status == 402 && in->reserved > 0)
+			too_poor(in);
+		else if (status != 0 && refusal != NULL)
+			refuse(in, status, refusal);
+		else {
+			consumer_fail(in, 503, "service_unavailable", "The "
+			    "platform could not admit the request right now; "
+			    "try again.");
 			finish(in, "unserved", OUTCOME_NEUTRAL);
+		}
+		return;
+	}
+	if (in->reserved > 0) {
+		if (leases_take(l, in->reserved) == -1) {
+			too_poor(in);
 			return;
 		}
+		in->lease = l;
 		consumer_keepalive(in);
 		try_next(in);
 		return;
 	}
-	if (status == 0 || !json_is_object(body) || in->req == NULL) {
-		consumer_fail(in, 503, "service_unavailable", "The platform "
-		    "could not admit the request right now; try again.");
-		infer_free(in);
+	if ((wait = leases_minute(l)) > 0) {
+		snprintf(ra, sizeof(ra), "%d", wait);
+		evhttp_add_header(evhttp_request_get_output_headers(in->req),
+		    "Retry-After", ra);
+		reply_error(consumer_take(in), 429, "requests",
+		    "rate_limit_exceeded", NULL, "Rate limit reached for this "
+		    "API key; slow down and retry after the time in "
+		    "Retry-After.");
+		finish(in, "unserved", OUTCOME_NEUTRAL);
 		return;
 	}
-	/* The app's own OpenAI-shaped refusal: 401, 402, 404, 429, 503. */
-	req = consumer_take(in);
-	if (retry_after != NULL)
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Retry-After", retry_after);
-	reply_json(req, (int)status, "Refused", body);
-	infer_free(in);
+	if ((in->max_tokens = max_tokens_of(in, l)) < 0) {
+		snprintf(msg, sizeof(msg), "'max_tokens' must be an integer "
+		    "between 1 and %lld", l->max_tokens_cap);
+		reply_error(consumer_take(in), 400, "invalid_request_error",
+		    "invalid_request", "max_tokens", msg);
+		finish(in, "unserved", OUTCOME_NEUTRAL);
+		return;
+	}
+	models_get(in->model, on_model, in);
 }
 
 /* A value that is set: not absent and not null. */
@@ -540,30 +754,19 @@ client_ip(struct evhttp_request *req)
 	return peer;
 }
 
-/* The admit request for in (docs/internal.md). */
-static json_t *
-admit_request(struct infer *in, struct evhttp_request *req)
+/* The bearer token of req, or "". */
+static const char *
+bearer(struct evhttp_request *req)
 {
 	const char	*auth = evhttp_find_header(
 			    evhttp_request_get_input_headers(req),
 			    "Authorization");
-	json_t		*mt = json_object_get(in->body, "max_tokens"), *mp;
 
-	if (!given(mt))
-		mt = json_object_get(in->body, "max_completion_tokens");
-	mp = json_object_get(in->body, "max_price");
-	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
-		for (auth += 7; *auth == ' '; auth++)
-			;
-	else
-		auth = "";
-	return json_pack("{s:s, s:s, s:s, s:b, s:o, s:I, s:s, s:o}",
-	    "key", auth, "model", in->model, "endpoint", in->endpoint,
-	    "stream", in->stream,
-	    "max_tokens", json_is_integer(mt) ? json_incref(mt) : json_null(),
-	    "prompt_tokens", (json_int_t)in->body_len,
-	    "client_ip", client_ip(req),
-	    "max_price", json_is_object(mp) ? json_incref(mp) : json_null());
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
+		return "";
+	for (auth += 7; *auth == ' '; auth++)
+		;
+	return auth;
 }
 
 /* A new request's state for req on endpoint; NULL after answering 4xx. */
@@ -611,7 +814,6 @@ void
 infer_handle(struct evhttp_request *req, void *arg)
 {
 	struct infer	*in;
-	json_t		*ar;
 
 	relay->requests++;
 	reply_nodelay(req);
@@ -624,15 +826,12 @@ infer_handle(struct evhttp_request *req, void *arg)
 		return;
 	consumer_attach(in);
 	if ((in->first_byte = evtimer_new(relay->base, on_first_byte_timeout,
-	    in)) == NULL)
+	    in)) == NULL || crypto_token_base62(in->id + 2, sizeof(in->id) -
+	    2, 24) == -1 || (in->key = strdup(bearer(req))) == NULL ||
+	    (in->client_ip = strdup(client_ip(req))) == NULL)
 		abort();
-	ar = admit_request(in, req);
-	if (app_admit(ar, admitted, in) == -1) {
-		consumer_fail(in, 503, "service_unavailable", "The platform "
-		    "could not admit the request right now; try again.");
-		infer_free(in);
-	}
-	json_decref(ar);
+	memcpy(in->id, "t_", 2);
+	leases_get(in->key, in->client_ip, 0, on_lease, in);
 }
 
 void

@@ -25,8 +25,13 @@ struct infer {
 	const char		*model;		/* the public id (in body) */
 	int			 stream, want_usage;
 	/* admission */
-	json_t			*admit;
-	int64_t			 hold_id;
+	char			*key;		/* the bearer token, until admitted */
+	char			*client_ip;
+	struct lease		*lease;		/* NULL until admitted */
+	int64_t			 reserved;	/* of the lease's budget */
+	int			 renewed;	/* a new lease was asked for once */
+	char			 id[32];	/* the task id, "t_…" */
+	json_t			*admit;		/* the model's candidates answer */
 	long long		 max_tokens;
 	struct candidate	*cands;
 	size_t			 ncands;

@@ -206,6 +206,8 @@ main(int argc, char **argv)
 	evhttp_set_cb(rl.http, "/v1/embeddings", infer_handle, "embeddings");
 	workers_init(&rl);
 	infer_init();
+	if (feed_init(&rl) == -1)
+		goto out;
 	evhttp_set_gencb(rl.http, on_other, &rl);
 	sigterm = evsignal_new(rl.base, SIGTERM, on_signal, &rl);
 	sigint = evsignal_new(rl.base, SIGINT, on_signal, &rl);
@@ -227,6 +229,10 @@ out:
 	if (rl.http != NULL)
 		evhttp_free(rl.http);
 	workers_free();
+	settle_free();
+	feed_free();
+	leases_free();
+	models_free();
 	xfer_pool_free(rl.app_pool);
 	xfer_pool_free(rl.node_pool);
 	curl_global_cleanup();

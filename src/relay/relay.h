@@ -17,8 +17,12 @@
  *   conf.c      the one struct relay and its settings
  *   reply.c     headers, JSON bodies and OpenAI-shaped errors
  *   pick.c      live node state, the breaker, the choice among candidates
- *   appcall.c   calls to the app's internal API (admit, settle, workers)
+ *   appcall.c   calls to the app's internal API
+ *   settle.c    finished requests to the app in batches
+ *   leases.c    each API key's lease: a budget held by the app, spent here
+ *   models.c    each model's candidates, cached until a change
  *   workers.c   worker nodes: token checks, long-polls, jobs, batches
+ *   feed.c      the app's change feed: what to forget, within a second
  *   consumer.c  the consumer's side of a request (infer.h)
  *   upstream.c  the node's side of a request: events, counting, answers
  *   infer.c     one request: arrival, checks, admission, failover
@@ -26,6 +30,7 @@
  */
 
 struct cfg;
+struct key;
 struct xfer_pool;
 
 /* Settings from [relay] and [internal]; durations in milliseconds. */
@@ -47,6 +52,11 @@ struct relay_cfg {
 	long long	 worker_idle_ms;	/* a job silent this long has failed */
 	long long	 report_ms;		/* node state to the app this often */
 	int		 allow_private;		/* endpoints may be loopback/private */
+	long long	 lease_want;		/* the budget a lease asks for */
+	long long	 candidates_ms;		/* a model's candidates kept at most */
+	long long	 settle_ms;		/* a settlement waits for its batch */
+	long long	 settle_batch;		/* requests in one batch at most */
+	long long	 change_poll_ms;	/* the change feed is asked this often */
 };
 
 struct node_state;
@@ -146,13 +156,83 @@ typedef void (*admit_fn)(long status, json_t *body, const char *retry_after,
  * Returns 0, or -1 when the call could not start (done never follows).
  */
 int	app_call(const char *path, json_t *req, admit_fn done, void *arg);
-/* Ask the app to admit req. As app_call. */
-int	app_admit(json_t *req, admit_fn done, void *arg);
+
+/* settle.c: finished requests to the app in batches (docs/internal.md). */
+struct lease;
 /*
- * Settle a request, retrying with backoff until the app answers (the app
- * makes repeats harmless). Takes the reference to req.
+ * Settle a finished request: req (taken) is its element of a batch; l is
+ * the lease it was admitted on with reserved of its budget. The lease
+ * hears of the charge (leases_done) once the app has answered.
  */
-void	app_settle(json_t *req);
+void	settle_add(json_t *req, struct lease *l, int64_t reserved);
+/*
+ * Close lease id with the next batch: the app releases what it holds
+ * beyond keep (the reservations of requests still in flight); keep 0
+ * closes it for good.
+ */
+void	settle_close(int64_t lease_id, int64_t keep);
+/* Free the batches not sent (at exit; the reaper voids their leases). */
+void	settle_free(void);
+
+/* leases.c: each API key's lease. */
+struct lease {
+	int64_t		 id;
+	int64_t		 user_id, key_id;
+	int64_t		 budget;
+	int64_t		 remaining;	/* not reserved by a request */
+	int64_t		 reserved;	/* by requests not settled yet */
+	int64_t		 until_ms;	/* admits until then */
+	long long	 inflight;	/* requests not settled yet */
+	long long	 per_minute;	/* the key's limit; 0: none */
+	long long	 default_max_tokens, max_tokens_cap;
+	int		 retired;	/* admits no more */
+	struct key	*key;		/* NULL once retired */
+	struct lease	*next;		/* the retired list */
+};
+
+/*
+ * status 200 with the lease; else the app's refusal (401, 402: its body
+ * in refusal, borrowed) or 0 when the app could not be asked.
+ */
+typedef void (*lease_fn)(void *arg, long status, json_t *refusal,
+    struct lease *);
+/*
+ * The lease of the API key secret, with at least need of its budget not
+ * reserved: the current one, or a new one from the app (then fn follows
+ * later). client_ip is passed on for the app's records.
+ */
+void	leases_get(const char *secret, const char *client_ip, int64_t need,
+	    lease_fn fn, void *arg);
+/* Count a request against l's per-minute limit: 0, or Retry-After s. */
+int	leases_minute(struct lease *l);
+/* Reserve amount of l's budget for a request: 0, or -1 when it cannot. */
+int	leases_take(struct lease *l, int64_t amount);
+/* A request of l settled: charged of its reserved amount was spent. */
+void	leases_done(struct lease *l, int64_t reserved, int64_t charged);
+/* Retire the leases of key id, of user id, or of every key. */
+void	leases_forget_key(int64_t key_id);
+void	leases_forget_user(int64_t user_id);
+void	leases_forget_all(void);
+/* Drop keys no longer used; retire leases whose window ended. */
+void	leases_sweep(void);
+/* Free every key and lease (at exit). */
+void	leases_free(void);
+
+/* models.c: each model's candidates (docs/internal.md). */
+/*
+ * status 200 with the app's answer {"model","version","candidates"}, or
+ * the app's refusal (404 model_not_found) with its body, both borrowed;
+ * 0 when the app could not be asked.
+ */
+typedef void (*models_fn)(void *arg, long status, json_t *answer);
+/* Hand fn what is known of model name: at once, or after asking the app. */
+void	models_get(const char *name, models_fn fn, void *arg);
+/* Forget a model, every model node id serves, or all of them. */
+void	models_forget(const char *name);
+void	models_forget_node(int64_t node_id);
+void	models_forget_all(void);
+/* Free every model (at exit). */
+void	models_free(void);
 
 /* workers.c: worker nodes: long-polls, jobs, result batches. */
 struct job;
@@ -191,8 +271,15 @@ struct job	*job_dispatch(int64_t node_id, const char *endpoint, int stream,
 void		 job_cancel(struct job *j);
 /* The consumer caught up: answer j's batch POST held for them. */
 void		 job_resume(struct job *j);
+/* Forget the token checks of node id (-1: of every node). */
+void		 workers_forget_node(int64_t node_id);
 /* POST /v1/worker/poll and /v1/worker/jobs/<id> (docs/worker-protocol.md). */
 void		 worker_handle(struct evhttp_request *, void *arg);
+
+/* feed.c: the app's change feed. */
+/* Start polling the feed on rl's loop; 0 or -1. */
+int	feed_init(struct relay *rl);
+void	feed_free(void);
 
 /* infer.c */
 /* POST /v1/chat/completions, /v1/completions, /v1/embeddings; arg is

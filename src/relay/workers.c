@@ -596,6 +596,21 @@ workers_init(struct relay *rl)
 }
 
 void
+workers_forget_node(int64_t id)
+{
+	struct authc	**ap = &auths, *a;
+
+	while ((a = *ap) != NULL) {
+		if (id < 0 || a->node_id == id) {
+			*ap = a->next;
+			json_decref(a->error);
+			free(a);
+		} else
+			ap = &a->next;
+	}
+}
+
+void
 workers_free(void)
 {
 	struct wnode	*w;

@@ -1,0 +1,376 @@
+/* leases.c: each API key's lease: a budget the app held for it, spent here */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "json.h"
+#include "log.h"
+#include "relay.h"
+#include "util.h"
+
+/* A request waiting for its key's lease. */
+struct lwait {
+	lease_fn	 fn;
+	void		*arg;
+	struct lwait	*next;
+};
+
+/*
+ * A key as the relay knows it: the key itself (kept to ask for the next
+ * lease; never logged), its current lease and the limits that came with
+ * it. Keys are found by the SHA-256 of the key.
+ */
+struct key {
+	char		 hash[65];
+	char		*secret;
+	char		*client_ip;	/* of the request that asked last */
+	struct lease	*cur;		/* admitting, or NULL */
+	int		 fetching;
+	int		 stale;		/* a change came while fetching */
+	int64_t		 want;		/* the budget to ask for next */
+	long		 status;	/* the app's last refusal, or 200 */
+	json_t		*refusal;	/* its body */
+	struct lwait	*waiting;
+	/* the per-minute limit, counted here */
+	int64_t		 minute_start_ms;
+	long long	 minute_count;
+	struct key	*next;
+};
+
+static struct key	*keys;
+static struct lease	*retired;	/* leases waiting for their last request */
+
+/* The key whose SHA-256 is hash, made when first seen. */
+static struct key *
+key_get(const char *secret)
+{
+	char		 hash[65];
+	struct key	*k;
+
+	crypto_sha256_hex(secret, strlen(secret), hash);
+	for (k = keys; k != NULL; k = k->next)
+		if (strcmp(k->hash, hash) == 0)
+			return k;
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    (k->secret = strdup(secret)) == NULL)
+		abort();
+	memcpy(k->hash, hash, sizeof(hash));
+	k->next = keys;
+	keys = k;
+	return k;
+}
+
+/* May l admit one more request? */
+static int
+admitting(const struct lease *l)
+{
+	return l != NULL && !l->retired && util_now_ms() < l->until_ms;
+}
+
+/* Take l out of admission; it closes once its last request settled. */
+static void
+retire(struct key *k)
+{
+	struct lease	*l = k->cur;
+
+	if (l == NULL)
+		return;
+	k->cur = NULL;
+	l->retired = 1;
+	l->key = NULL;
+	/* What is not reserved by a request in flight goes back at once. */
+	settle_close(l->id, l->reserved);
+	if (l->inflight == 0) {
+		free(l);
+		return;
+	}
+	l->next = retired;
+	retired = l;
+}
+
+/* Tell every waiter of k how its lease stands. */
+static void
+wake(struct key *k)
+{
+	struct lwait	*w = k->waiting, *next;
+
+	k->waiting = NULL;
+	for (; w != NULL; w = next) {
+		next = w->next;
+		w->fn(w->arg, k->cur != NULL ? 200 : k->status, k->refusal,
+		    k->cur);
+		free(w);
+	}
+}
+
+/* Read a lease answer into a new lease of k; -1 when not as documented. */
+static int
+read_lease(struct key *k, json_t *b)
+{
+	struct lease	*l;
+	json_int_t	 id = json_integer_value(json_object_get(b, "lease_id"));
+	json_int_t	 budget = json_integer_value(json_object_get(b, "budget"));
+	json_int_t	 ttl = json_integer_value(json_object_get(b, "ttl_ms"));
+
+	if (id <= 0 || budget < 0 || ttl <= 0)
+		return -1;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		abort();
+	l->id = id;
+	l->key = k;
+	l->budget = l->remaining = budget;
+	/* Stop admitting a little early: the hold outlives the window. */
+	l->until_ms = util_now_ms() + ttl - ttl / 10;
+	l->user_id = json_integer_value(json_object_get(b, "user_id"));
+	l->key_id = json_integer_value(json_object_get(b, "key_id"));
+	l->per_minute = json_integer_value(json_object_get(b, "per_minute"));
+	l->default_max_tokens = json_integer_value(json_object_get(b,
+	    "default_max_tokens"));
+	l->max_tokens_cap = json_integer_value(json_object_get(b,
+	    "max_tokens_cap"));
+	k->cur = l;
+	return 0;
+}
+
+static void	fetch(struct key *);
+
+/* The app's answer to a lease: a lease, or its refusal (401, 402, …). */
+static void
+fetched(long status, json_t *body, const char *retry_after, void *arg)
+{
+	struct key	*k = arg;
+
+	k->fetching = 0;
+	if (k->stale) {
+		k->stale = 0;
+		fetch(k);
+		return;
+	}
+	json_decref(k->refusal);
+	k->refusal = NULL;
+	k->status = status;
+	if (status == 200 && json_is_object(body)) {
+		if (read_lease(k, body) == -1) {
+			log_error("lease answer not as documented");
+			k->status = 0;
+		}
+	} else if (status >= 400 && status < 500 && json_is_object(body))
+		k->refusal = json_incref(body);
+	else {
+		log_warn("lease: the app answered %ld", status);
+		k->status = 0;
+	}
+	wake(k);
+}
+
+/* Ask the app for a lease on k, once at a time. */
+static void
+fetch(struct key *k)
+{
+	json_t	*q;
+
+	if (k->fetching)
+		return;
+	k->fetching = 1;
+	if (k->want <= 0)
+		k->want = relay->rc.lease_want;
+	q = json_pack("{s:s, s:s, s:I}", "key", k->secret, "client_ip",
+	    k->client_ip != NULL ? k->client_ip : "", (json_int_t)k->want);
+	if (app_call("/internal/lease", q, fetched, k) == -1)
+		fetched(0, NULL, NULL, k);
+	json_decref(q);
+}
+
+void
+leases_get(const char *secret, const char *client_ip, int64_t need,
+    lease_fn fn, void *arg)
+{
+	struct key	*k = key_get(secret);
+	struct lwait	*w;
+
+	if (!k->fetching && admitting(k->cur) && k->cur->remaining >= need) {
+		fn(arg, 200, NULL, k->cur);
+		return;
+	}
+	free(k->client_ip);
+	if ((k->client_ip = strdup(client_ip != NULL ? client_ip : "")) ==
+	    NULL)
+		abort();
+	if (!k->fetching) {
+		/* Its window is over, or it cannot cover need: the next. */
+		retire(k);
+		k->want = need > relay->rc.lease_want ? need :
+		    relay->rc.lease_want;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		abort();
+	w->fn = fn;
+	w->arg = arg;
+	w->next = k->waiting;
+	k->waiting = w;
+	fetch(k);
+}
+
+int
+leases_minute(struct lease *l)
+{
+	struct key	*k = l->key;
+	int64_t		 now = util_now_ms();
+
+	if (k == NULL || l->per_minute <= 0)
+		return 0;
+	if (now - k->minute_start_ms >= 60000) {
+		k->minute_start_ms = now;
+		k->minute_count = 0;
+	}
+	if (k->minute_count >= l->per_minute)
+		return (int)((k->minute_start_ms + 60000 - now + 999) / 1000);
+	k->minute_count++;
+	return 0;
+}
+
+int
+leases_take(struct lease *l, int64_t amount)
+{
+	if (!admitting(l) || l->remaining < amount)
+		return -1;
+	l->remaining -= amount;
+	l->reserved += amount;
+	l->inflight++;
+	return 0;
+}
+
+/* Free l when it is retired and its last request has settled. */
+static void
+maybe_close(struct lease *l)
+{
+	struct lease	**pp;
+
+	if (!l->retired || l->inflight > 0)
+		return;
+	for (pp = &retired; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	settle_close(l->id, 0);
+	free(l);
+}
+
+void
+leases_done(struct lease *l, int64_t reserved, int64_t charged)
+{
+	if (!l->retired && charged < reserved)
+		l->remaining += reserved - charged;
+	l->reserved -= reserved;
+	if (l->inflight > 0)
+		l->inflight--;
+	maybe_close(l);
+}
+
+/* Free k, which holds no lease and has nobody waiting. */
+static void
+key_free(struct key *k)
+{
+	json_decref(k->refusal);
+	free(k->client_ip);
+	free(k->secret);
+	free(k);
+}
+
+/*
+ * Drop the keys that hold no lease and wait for nothing (a refused key, a
+ * lease whose window ended): keys stay only while they are used.
+ */
+static void
+sweep(void)
+{
+	struct key	**kp = &keys, *k;
+
+	while ((k = *kp) != NULL) {
+		if (k->cur != NULL && !admitting(k->cur))
+			retire(k);
+		if (k->cur == NULL && !k->fetching && k->waiting == NULL) {
+			*kp = k->next;
+			key_free(k);
+		} else
+			kp = &k->next;
+	}
+}
+
+void
+leases_sweep(void)
+{
+	sweep();
+}
+
+/* Retire the lease of every key for which match(k, v) holds. */
+static void
+forget_where(int (*match)(const struct key *, int64_t), int64_t v)
+{
+	struct key	*k;
+
+	for (k = keys; k != NULL; k = k->next)
+		if (match(k, v)) {
+			retire(k);
+			if (k->fetching)
+				k->stale = 1;	/* its answer may be old */
+		}
+	sweep();
+}
+
+/* Does k's current or last lease belong to key id v? */
+static int
+key_is(const struct key *k, int64_t v)
+{
+	return v < 0 || (k->cur != NULL && k->cur->key_id == v);
+}
+
+/* Does k's lease belong to user v? */
+static int
+user_is(const struct key *k, int64_t v)
+{
+	return k->cur != NULL && k->cur->user_id == v;
+}
+
+void
+leases_forget_key(int64_t key_id)
+{
+	forget_where(key_is, key_id);
+}
+
+void
+leases_forget_user(int64_t user_id)
+{
+	forget_where(user_is, user_id);
+}
+
+void
+leases_forget_all(void)
+{
+	forget_where(key_is, -1);
+}
+
+void
+leases_free(void)
+{
+	struct lease	*l;
+	struct lwait	*w;
+	struct key	*k;
+
+	while ((k = keys) != NULL) {
+		keys = k->next;
+		while ((w = k->waiting) != NULL) {
+			k->waiting = w->next;
+			free(w);
+		}
+		free(k->cur);
+		key_free(k);
+	}
+	while ((l = retired) != NULL) {
+		retired = l->next;
+		free(l);
+	}
+}

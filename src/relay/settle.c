@@ -1,0 +1,197 @@
+/* settle.c: finished requests to the app in batches, retried until answered */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "log.h"
+#include "loop.h"
+#include "relay.h"
+#include "util.h"
+
+#define GIVE_UP_MS	(15 * 60 * 1000)	/* then the reaper voids the lease */
+#define RETRY_MAX_MS	30000
+
+/* One finished request waiting for its settlement. */
+struct item {
+	json_t		*req;		/* its settle element */
+	struct lease	*lease;
+	int64_t		 reserved;
+};
+
+/* A batch: what it carries and how its sending goes. */
+struct batch {
+	struct item	*items;
+	size_t		 n, cap;
+	json_t		*close;		/* [{"lease_id", "keep"}] */
+};
+
+static struct batch	 next;		/* filling */
+static struct batch	 sent;		/* in flight, or n == 0 && !close */
+static int		 sending;
+static struct event	*timer;
+static long long	 delay_ms, waited_ms;
+
+static void	send_batch(void);
+
+/* The batch timer: send what is due (or again). */
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	send_batch();
+}
+
+/* Arm the timer for the next batch, unless one is due or in flight. */
+static void
+arm(long long ms)
+{
+	if (timer == NULL &&
+	    (timer = evtimer_new(relay->base, on_timer, NULL)) == NULL)
+		abort();
+	if (!evtimer_pending(timer, NULL))
+		loop_timer_in(timer, ms);
+}
+
+/* Is anything waiting to go? */
+static int
+pending(const struct batch *b)
+{
+	return b->n > 0 || json_array_size(b->close) > 0;
+}
+
+void
+settle_add(json_t *req, struct lease *l, int64_t reserved)
+{
+	struct item	*it;
+
+	if (next.n == next.cap) {
+		next.cap = next.cap ? next.cap * 2 : 64;
+		if ((next.items = realloc(next.items, next.cap *
+		    sizeof(*next.items))) == NULL)
+			abort();
+	}
+	it = &next.items[next.n++];
+	it->req = req;
+	it->lease = l;
+	it->reserved = reserved;
+	if (sending)
+		return;
+	if ((long long)next.n >= relay->rc.settle_batch)
+		send_batch();
+	else
+		arm(relay->rc.settle_ms);
+}
+
+void
+settle_close(int64_t lease_id, int64_t keep)
+{
+	if (next.close == NULL)
+		next.close = json_array();
+	json_array_append_new(next.close, json_pack("{s:I, s:I}", "lease_id",
+	    (json_int_t)lease_id, "keep", (json_int_t)keep));
+	if (!sending)
+		arm(relay->rc.settle_ms);
+}
+
+/* Hand each settled request's outcome to its lease and forget the batch. */
+static void
+done(json_t *answer)
+{
+	json_t		*list = json_object_get(answer, "settled"), *r;
+	size_t		 i;
+	int64_t		 charged;
+
+	for (i = 0; i < sent.n; i++) {
+		r = json_array_get(list, i);
+		/* A batch given up on: the reaper voids its lease's hold. */
+		charged = r != NULL ? json_integer_value(json_object_get(r,
+		    "charged")) : sent.items[i].reserved;
+		leases_done(sent.items[i].lease, sent.items[i].reserved,
+		    charged);
+		json_decref(sent.items[i].req);
+	}
+	free(sent.items);
+	sent.items = NULL;
+	sent.n = sent.cap = 0;
+	json_decref(sent.close);
+	sent.close = NULL;
+	sending = 0;
+	delay_ms = waited_ms = 0;
+	if (pending(&next))
+		arm(relay->rc.settle_ms);
+}
+
+/* The app's answer to a batch: done, or again later. */
+static void
+answered(long status, json_t *body, const char *retry_after, void *arg)
+{
+	if (status == 200 && json_is_array(json_object_get(body, "settled"))) {
+		done(body);
+		return;
+	}
+	if (status >= 400 && status < 500) {
+		/* Ours to fix: it would be refused again. */
+		log_error("settle: the app refused a batch of %zu (%ld)",
+		    sent.n, status);
+		done(NULL);
+		return;
+	}
+	delay_ms = delay_ms == 0 ? 500 : delay_ms * 2 > RETRY_MAX_MS ?
+	    RETRY_MAX_MS : delay_ms * 2;
+	if ((waited_ms += delay_ms) > GIVE_UP_MS) {
+		log_error("settle: giving up on a batch of %zu; the reaper "
+		    "voids their leases", sent.n);
+		done(NULL);
+		return;
+	}
+	log_warn("settle: a batch of %zu failed (%ld): again in %lld ms",
+	    sent.n, status, delay_ms);
+	loop_timer_in(timer, delay_ms);
+}
+
+/* Post the batch in flight (again), or move the filling one there. */
+static void
+send_batch(void)
+{
+	json_t	*body, *reqs;
+	size_t	 i;
+
+	if (!sending) {
+		if (!pending(&next))
+			return;
+		sent.items = next.items;
+		sent.n = next.n;
+		sent.cap = next.cap;
+		sent.close = next.close;
+		next.items = NULL;
+		next.n = next.cap = 0;
+		next.close = NULL;
+		sending = 1;
+	}
+	reqs = json_array();
+	for (i = 0; i < sent.n; i++)
+		json_array_append(reqs, sent.items[i].req);
+	body = json_pack("{s:o, s:o}", "requests", reqs, "close",
+	    sent.close != NULL ? json_incref(sent.close) : json_array());
+	if (app_call("/internal/settle", body, answered, NULL) == -1)
+		answered(0, NULL, NULL, NULL);
+	json_decref(body);
+}
+
+void
+settle_free(void)
+{
+	size_t	i;
+
+	for (i = 0; i < sent.n; i++)
+		json_decref(sent.items[i].req);
+	for (i = 0; i < next.n; i++)
+		json_decref(next.items[i].req);
+	free(sent.items);
+	free(next.items);
+	json_decref(sent.close);
+	json_decref(next.close);
+	if (timer != NULL)
+		event_free(timer);
+}
