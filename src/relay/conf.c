@@ -35,6 +35,8 @@ relay_config(struct cfg *c, struct relay_cfg *rc)
 	cfg_bool(c, "relay", "allow_private_endpoints", 0, &rc->allow_private);
 	cfg_int(c, "relay", "lease_budget", 5000000, 1, 1000000000000LL,
 	    &rc->lease_want);
+	cfg_int(c, "relay", "lease_idle_ms", 1000, 10, 60000,
+	    &rc->lease_idle_ms);
 	cfg_ms(c, "relay", "candidates_ttl", 10, 1, 3600, &rc->candidates_ms);
 	cfg_int(c, "relay", "settle_interval_ms", 5, 0, 10000, &rc->settle_ms);
 	cfg_int(c, "relay", "settle_batch", 256, 1, 10000, &rc->settle_batch);

@@ -62,11 +62,18 @@ key_get(const char *secret)
 	return k;
 }
 
-/* May l admit one more request? */
+/*
+ * May l admit one more request? Not past its window, and not once it has
+ * been idle for lease_idle: an idle lease goes back to the consumer soon,
+ * so what they see held is what is in flight.
+ */
 static int
 admitting(const struct lease *l)
 {
-	return l != NULL && !l->retired && util_now_ms() < l->until_ms;
+	int64_t	now = util_now_ms();
+
+	return l != NULL && !l->retired && now < l->until_ms &&
+	    now - l->used_ms < relay->rc.lease_idle_ms;
 }
 
 /* Take l out of admission; it closes once its last request settled. */
@@ -121,6 +128,7 @@ read_lease(struct key *k, json_t *b)
 	l->id = id;
 	l->key = k;
 	l->budget = l->remaining = budget;
+	l->used_ms = util_now_ms();
 	/* Stop admitting a little early: the hold outlives the window. */
 	l->until_ms = util_now_ms() + ttl - ttl / 10;
 	l->user_id = json_integer_value(json_object_get(b, "user_id"));
@@ -238,6 +246,7 @@ leases_take(struct lease *l, int64_t amount)
 		return -1;
 	l->remaining -= amount;
 	l->reserved += amount;
+	l->used_ms = util_now_ms();
 	l->inflight++;
 	return 0;
 }

@@ -53,6 +53,7 @@ struct relay_cfg {
 	long long	 report_ms;		/* node state to the app this often */
 	int		 allow_private;		/* endpoints may be loopback/private */
 	long long	 lease_want;		/* the budget a lease asks for */
+	long long	 lease_idle_ms;		/* an idle lease is closed after */
 	long long	 candidates_ms;		/* a model's candidates kept at most */
 	long long	 settle_ms;		/* a settlement waits for its batch */
 	long long	 settle_batch;		/* requests in one batch at most */
@@ -182,6 +183,7 @@ struct lease {
 	int64_t		 remaining;	/* not reserved by a request */
 	int64_t		 reserved;	/* by requests not settled yet */
 	int64_t		 until_ms;	/* admits until then */
+	int64_t		 used_ms;	/* the last admission */
 	long long	 inflight;	/* requests not settled yet */
 	long long	 per_minute;	/* the key's limit; 0: none */
 	long long	 default_max_tokens, max_tokens_cap;
