@@ -1,0 +1,157 @@
+// admission.test.mjs: admission by lease, settlement in batches and the
+// change feed, as a consumer and an operator see them: exactly what the
+// balance covers is served, a revoked key and a suspended node stop within a
+// second, prices are those of admission time, and a relay killed mid-batch
+// loses no money and bills nothing twice.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startStack, waitFor, bin } from '../lib/stack.mjs';
+import { Client, uniqueEmail } from '../lib/client.mjs';
+import { startMock } from '../lib/mock.mjs';
+
+const PW = 'correct horse battery';
+const GRANT = 503;		// micro-USD: 50 requests of 10 and 3 left over
+let s, m, sup;
+
+// A user with an API key; resolves to { c, key, csrf, keyId }.
+async function userWithKey(tag) {
+	const c = new Client(s.url);
+	await c.signup(uniqueEmail(tag), PW);
+	const csrf = await c.csrf();
+	const res = await c.post('/v1/keys', { json: { name: tag }, headers: { 'x-csrf-token': csrf } });
+	assert.equal(res.status, 201, res.text_);
+	const k = JSON.parse(res.text_);
+	return { c, key: k.key, keyId: k.id, csrf };
+}
+
+// An endpoint node in front of the mock serving model at the given prices.
+async function addNode(model, { price_in = 0, price_out = 1000000, concurrency = 256, name } = {}) {
+	const res = await sup.c.post('/v1/supplier/nodes', { headers: { 'x-csrf-token': sup.csrf }, json: {
+		name: name ?? `n-${model.replace(/\W/g, '-')}`, supply_type: 'cloud', connection: 'endpoint',
+		max_concurrency: concurrency, context_length: 8192, base_url: m.base, api_token: '',
+		models: [{ model, upstream_model: 'mock', price_in, price_out }] } });
+	assert.equal(res.status, 201, res.text_);
+	return JSON.parse(res.text_);
+}
+
+function chat(key, model, extra = {}) {
+	return fetch(`${s.url}/v1/chat/completions`, { method: 'POST',
+		headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+		body: JSON.stringify({ model, max_tokens: 10, messages: [{ role: 'user', content: 'x' }], ...extra }) });
+}
+
+async function balances(c) {
+	return JSON.parse((await c.get('/v1/me')).text_).balances;
+}
+
+// Nothing held: every lease closed and every request settled.
+async function settled(c, ms = 15000) {
+	return waitFor(async () => {
+		const b = await balances(c);
+		return b.held.micro_usd === 0 && b;
+	}, ms, 'nothing held');
+}
+
+before(async () => {
+	s = await startStack({ conf: `[gateway]\nramp_start_pct = 100\n[credits]\nsignup_grant = ${GRANT}\n` });
+	m = await startMock();
+	sup = await userWithKey('sup');
+});
+after(async () => {
+	await m?.stop();
+	if (s) await s.stop();
+});
+
+test('200 concurrent requests on a balance that covers 50: 50 served and billed, 150 refused with 402', async () => {
+	const model = 'adm/exact';
+	await addNode(model);
+	const con = await userWithKey('exact');
+	const answers = await Promise.all(Array.from({ length: 200 }, () => chat(con.key, model)));
+	const statuses = answers.map((r) => r.status);
+	for (const r of answers) await r.text();
+	assert.equal(statuses.filter((x) => x === 200).length, 50, JSON.stringify(statuses));
+	assert.equal(statuses.filter((x) => x === 402).length, 150);
+	const b = await settled(con.c);
+	assert.equal(b.spendable.micro_usd, GRANT - 50 * 10, 'the exact remainder');
+	assert.equal(await s.sql(`SELECT count(*) || ' ' || sum(cost) FROM requests r JOIN api_keys k`
+		+ ` ON k.id = r.api_key_id WHERE k.id = ${con.keyId} AND r.status = 'ok'`), '50 500');
+});
+
+test('a revoked key is refused within a second', async () => {
+	const model = 'adm/revoke';
+	await addNode(model);
+	const con = await userWithKey('revoke');
+	assert.equal((await chat(con.key, model)).status, 200);
+	const res = await con.c.request('DELETE', `/v1/keys/${con.keyId}`, { headers: { 'x-csrf-token': con.csrf } });
+	assert.ok(res.status < 300, res.text_);
+	const t0 = Date.now();
+	await waitFor(async () => (await chat(con.key, model)).status === 401, 3000, 'a 401');
+	assert.ok(Date.now() - t0 < 1000, `refused after ${Date.now() - t0} ms`);
+	await settled(con.c);
+});
+
+test('a suspended node gets no new request within a second', async () => {
+	const model = 'adm/suspend';
+	const node = await addNode(model);
+	const con = await userWithKey('suspend');
+	assert.equal((await chat(con.key, model)).status, 200);
+	await s.sql(`UPDATE nodes SET status = 'suspended' WHERE id = ${node.id}`);
+	const t0 = Date.now();
+	await waitFor(async () => (await chat(con.key, model)).status !== 200, 3000, 'no node');
+	assert.ok(Date.now() - t0 < 1000, `still routed after ${Date.now() - t0} ms`);
+	const seen = (await m.stats()).requests;
+	await new Promise((r) => setTimeout(r, 300));
+	assert.notEqual((await chat(con.key, model)).status, 200);
+	assert.equal((await m.stats()).requests, seen, 'the node was not called');
+	await settled(con.c);
+});
+
+test('a request is billed at the prices of its admission, not a price changed meanwhile', async () => {
+	const model = 'adm/price';
+	const node = await addNode(model, { price_out: 2000000 });
+	const con = await userWithKey('price');
+	await m.control({ first_token_ms: 1500 });
+	const pending = chat(con.key, model);
+	await waitFor(async () => (await m.stats()).active > 0, 5000, 'the call in flight');
+	await s.sql(`UPDATE node_models SET price_out = 9000000 WHERE node_id = ${node.id}`);
+	const r = await pending;
+	assert.equal(r.status, 200, await r.text());
+	await m.control({ first_token_ms: 0 });
+	await settled(con.c);
+	assert.equal(await s.sql(`SELECT cost FROM requests WHERE api_key_id = ${con.keyId}`), '20',
+		'10 tokens at 2 USD per 1M, not 9');
+});
+
+test('a relay killed mid-batch loses no money and bills nothing twice', async () => {
+	const model = 'adm/kill';
+	await addNode(model);
+	const con = await userWithKey('kill');
+	const before_ = await balances(con.c);
+	// Answers go out before their batch: kill the relay right after some.
+	const served = await Promise.all(Array.from({ length: 5 }, () => chat(con.key, model)));
+	for (const r of served) assert.equal(r.status, 200);
+	const pid = Number(readFileSync(join(s.dir, 'relay.pid'), 'utf8'));
+	process.kill(pid, 'SIGKILL');
+	await waitFor(() => { try { process.kill(pid, 0); return false; } catch { return true; } }, 5000, 'the relay gone');
+	// A new relay, as the process manager would start it.
+	const relay = spawn(bin('infrpool-relay'), ['-c', s.env.INFRPOOL_CONFIG, '--pidfile', join(s.dir, 'relay.pid')],
+		{ detached: true, stdio: 'ignore' });
+	relay.unref();
+	await waitFor(async () => (await chat(con.key, model)).status === 200, 10000, 'the new relay');
+	// Whatever the dead relay had not settled is voided by the reaper once
+	// its lease expires; here, expire it now and reap.
+	await s.sql(`UPDATE holds SET expires_at = now() WHERE status = 'held'`
+		+ ` AND user_id = (SELECT user_id FROM api_keys WHERE id = ${con.keyId})`);
+	await new Promise((r) => setTimeout(r, 1500));
+	await s.ctl('holds', 'reap');
+	const b = await settled(con.c);
+	const billed = Number(await s.sql(`SELECT coalesce(sum(cost), 0) FROM requests WHERE api_key_id = ${con.keyId}`));
+	assert.equal(before_.spendable.micro_usd - b.spendable.micro_usd, billed,
+		'what left the balance is exactly what the request rows say was billed');
+	assert.ok(billed <= 6 * 10);
+	assert.equal(await s.sql(`SELECT count(*) FROM (SELECT task_id FROM requests GROUP BY task_id`
+		+ ` HAVING count(*) > 1) d`), '0', 'no request recorded twice');
+});
