@@ -23,6 +23,8 @@ struct gateway_cfg {
 	long long	 ramp_start_pct;	/* a new node's share of its concurrency */
 	long long	 ramp_days;		/* days to reach 100% */
 	long long	 per_key_minute;	/* requests per API key a minute; 0: no limit */
+	long long	 lease_budget;		/* micro-USD a lease holds at most */
+	long long	 lease_ttl;		/* seconds a lease admits requests */
 };
 
 /* Outcomes of gateway_admit and gateway_settle. */
