@@ -258,6 +258,8 @@ api_internal_settle(struct req *r)
 	struct gw_settled	 out;
 	struct verr		 e;
 
+	if (json_object_get(r->json, "requests") != NULL)
+		return api_internal_settle_batch(r);
 	if (parse_settle(r->json, &s, &e) == -1)
 		return resp_bad(r, e.param, e.msg);
 	switch (gateway_settle(r->app->db, r->arena, &r->app->gateway, &s,

@@ -38,7 +38,8 @@ enum gw_rc {
 	GW_INSUFFICIENT,	/* admit: the consumer cannot cover the hold */
 	GW_RATE_LIMITED,	/* admit: the key sent too many requests */
 	GW_NOT_FOUND,		/* settle: no request holds this hold */
-	GW_BAD_NODE		/* settle: node_id was not a candidate */
+	GW_BAD_NODE,		/* settle: node_id was not a candidate */
+	GW_BAD_ELEMENT		/* settle_batch: an element refers to nothing */
 };
 
 /* What the relay asks to admit; the caller has validated every field. */

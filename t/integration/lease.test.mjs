@@ -135,3 +135,94 @@ test('lease: 401 for a missing, unknown or revoked key, 400 for a bad field; not
 	assertApiError(r.body, 'invalid_json');
 	assert.equal(await count('holds'), holds0);
 });
+
+// A batch element on lease l for node n (serving m at its prices), with overrides.
+const req = (l, node, m, over = {}) => ({
+	request_id: taskId(), lease_id: l, model: m, endpoint: 'chat', stream: true,
+	prompt_tokens: 5000, max_tokens: 1000, reserved: 1000000, node_id: node.id,
+	price_in: 100000, price_out: 300000, status: 'ok', tokens_in: null, tokens_out: null,
+	counted_in: 0, counted_out: 0, ttft_ms: 84, duration_ms: 1520, outcome: 'success',
+	client_ip: '203.0.113.9', ...over,
+});
+const settle = (requests, close) => internal('settle', close === undefined ? { requests } : { requests, close });
+const holdTransfers = (hold) => s.sql(`SELECT coalesce(sum(amount), 0) FROM transfers WHERE hold_id = ${hold}`);
+
+test('batch settle: each request its own row and exact split, drawn on its lease; a replay moves nothing', async () => {
+	const u = await user('batch');
+	const m = modelId('batch');
+	const node = await addNode(supplier, [[m, 100000, 300000]]);
+	const l = (await internal('lease', { key: u.key, want: 100000 })).body;
+	const s0 = await balances(supplier), rev0 = await revenue();
+	const batch = [
+		// 1,234 × 100,000 + 567 × 300,000 = 293,500,000 → 294 (half up); floor(278.825) = 278.
+		req(l.lease_id, node, m, { tokens_in: 1234, tokens_out: 567, counted_in: 5000, counted_out: 560 }),
+		// No usage reported: the counts, capped: 300 × 100,000 + 20 × 300,000 → 36; 34.2 → 34.
+		req(l.lease_id, node, m, { status: 'cancelled', outcome: 'neutral', counted_in: 300, counted_out: 20, max_tokens: 100 }),
+		req(l.lease_id, { id: null }, m, { status: 'unserved', outcome: null, ttft_ms: null, price_in: undefined, price_out: undefined }),
+		req(l.lease_id, node, m, { status: 'rejected', outcome: 'neutral', tokens_in: 10, tokens_out: 10 }),
+		// Capped at the prompt and max_tokens (1,000 and 100 → 130), then at reserved: 100, all of it earned.
+		req(l.lease_id, node, m, { tokens_in: 9999, tokens_out: 9999, prompt_tokens: 1000, max_tokens: 100, reserved: 100, outcome: 'failure', status: 'failed' }),
+		// The relay's prices of admission are billed: embeddings at 3 per 1M in: 999,999 → 1, and no output.
+		req(l.lease_id, node, m, { endpoint: 'embeddings', max_tokens: 0, prompt_tokens: 333333, tokens_in: 333333, tokens_out: 50, price_in: 3, price_out: 7 }),
+	];
+	let r = await settle(batch);
+	assert.equal(r.status, 200, r.text);
+	assert.deepEqual(r.body, { closed: [], settled: batch.map((b, i) => ({ request_id: b.request_id,
+		charged: [294, 36, 0, 0, 100, 1][i], earning: [278, 34, 0, 0, 100, 0][i], replayed: false })) });
+	assert.equal((await balances(u)).credit.micro_usd, 1000000 - 431);
+	assert.equal((await balances(u)).held.micro_usd, 100000 - 431);
+	assert.equal((await balances(supplier)).earnings.micro_usd - s0.earnings.micro_usd, 412);
+	assert.equal(await revenue() - rev0, 19);
+	assert.equal(await holdTransfers(l.hold_id), '431');
+	assert.equal(await s.sql(`SELECT drawn || ' ' || status FROM holds WHERE id = ${l.hold_id}`), '431 held');
+	const rows = JSON.parse(await s.sql(`SELECT json_agg(r ORDER BY id)::text FROM requests r WHERE lease_id = ${l.lease_id}`));
+	assert.deepEqual(rows.map((x) => x.task_id), batch.map((b) => b.request_id));
+	assert.deepEqual(rows.map((x) => [x.status, x.cost, x.earning, x.tokens_in, x.tokens_out]), [
+		['ok', 294, 278, 1234, 567], ['cancelled', 36, 34, 300, 20], ['unserved', 0, 0, 0, 0],
+		['rejected', 0, 0, 0, 0], ['failed', 100, 100, 1000, 100], ['ok', 1, 0, 333333, 0]]);
+	const first = rows[0];
+	assert.equal(first.hold_id, null);
+	assert.equal(first.user_id, u.id);
+	assert.equal(first.api_key_id, u.keyId);
+	assert.equal(first.node_id, node.id);
+	assert.equal(first.supply_type, 'cloud');
+	assert.deepEqual([first.cand_nodes, first.cand_price_in, first.cand_price_out], [[node.id], [100000], [300000]]);
+	assert.deepEqual([first.reported_in, first.reported_out, first.counted_in, first.counted_out, first.ttft_ms, first.duration_ms],
+		[1234, 567, 5000, 560, 84, 1520]);
+	assert.equal(first.model, m);
+	assert.equal(first.stream, true);
+	assert.match(first.client_ip_hash, /^k\d+:[0-9a-f]{64}$/);
+	assert.ok(first.finished_at);
+	assert.equal(rows[2].node_id, null);
+	assert.deepEqual(rows[2].cand_nodes, []);
+	assert.equal(rows[5].max_tokens, 0);
+	assert.ok(!JSON.stringify(rows).includes('203.0.113.9'), 'never the raw address');
+	// One success and one failure counted; neutral outcomes are not.
+	assert.equal(await s.sql(`SELECT ok || ' ' || bad FROM node_outcomes WHERE node_id = ${node.id}`), '2 1');
+	// The same batch again: the first answers, replayed, and nothing moves.
+	const n0 = await count('transfers'), c1 = await balances(u);
+	r = await settle(batch.map((b) => ({ ...b, tokens_in: 1, outcome: 'failure' })));
+	assert.equal(r.status, 200, r.text);
+	assert.deepEqual(r.body.settled.map((x) => [x.charged, x.earning, x.replayed]),
+		[[294, 278, true], [36, 34, true], [0, 0, true], [0, 0, true], [100, 100, true], [1, 0, true]]);
+	assert.equal(await count('transfers'), n0);
+	assert.deepEqual(await balances(u), c1);
+	assert.equal(await s.sql(`SELECT ok || ' ' || bad FROM node_outcomes WHERE node_id = ${node.id}`), '2 1', 'counted once');
+	// A replay beside a new request: only the new one moves money. Then close the lease: the rest is released.
+	const fresh = req(l.lease_id, node, m, { tokens_in: 100, tokens_out: 10 });
+	r = await settle([batch[0], fresh], [l.lease_id]);
+	assert.equal(r.status, 200, r.text);
+	assert.deepEqual(r.body, { closed: [l.lease_id], settled: [
+		{ request_id: batch[0].request_id, charged: 294, earning: 278, replayed: true },
+		{ request_id: fresh.request_id, charged: 13, earning: 12, replayed: false }] });
+	assert.equal(await s.sql(`SELECT status || ' ' || drawn FROM holds WHERE id = ${l.hold_id}`), 'voided 444');
+	assert.equal(await s.sql(`SELECT closed_at IS NOT NULL FROM leases WHERE id = ${l.lease_id}`), 't');
+	const c2 = await balances(u);
+	assert.deepEqual([c2.credit.micro_usd, c2.held.micro_usd, c2.spendable.micro_usd], [1000000 - 444, 0, 1000000 - 444]);
+	// A closed lease draws nothing; the request row is still written, charged 0.
+	const late = req(l.lease_id, node, m, { tokens_in: 100, tokens_out: 10 });
+	r = await settle([late], [l.lease_id]);
+	assert.deepEqual(r.body, { closed: [l.lease_id], settled: [{ request_id: late.request_id, charged: 0, earning: 0, replayed: false }] });
+	assert.equal(await s.sql(`SELECT status || ' ' || cost || ' ' || tokens_in FROM requests WHERE task_id = '${late.request_id}'`), 'ok 0 100');
+	assert.equal(await holdTransfers(l.hold_id), '444');
+});
