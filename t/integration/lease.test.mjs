@@ -226,3 +226,95 @@ test('batch settle: each request its own row and exact split, drawn on its lease
 	assert.equal(await s.sql(`SELECT status || ' ' || cost || ' ' || tokens_in FROM requests WHERE task_id = '${late.request_id}'`), 'ok 0 100');
 	assert.equal(await holdTransfers(l.hold_id), '444');
 });
+
+test('batch settle: never past the lease hold; a reaped lease draws nothing; concurrent replays bill once', async () => {
+	const u = await user('cap');
+	const m = modelId('cap');
+	const node = await addNode(supplier, [[m, 100000, 300000]]);
+	const s0 = await balances(supplier), rev0 = await revenue();
+	let l = (await internal('lease', { key: u.key, want: 50 })).body;
+	assert.equal(l.budget, 50);
+	// Each wants 300 × 100,000 = 30 (28 earned): the second gets the last 20 (all earned), the third nothing.
+	const three = [1, 2, 3].map(() => req(l.lease_id, node, m, { tokens_in: 300, tokens_out: 0 }));
+	let r = await settle(three);
+	assert.deepEqual(r.body.settled.map((x) => [x.charged, x.earning]), [[30, 28], [20, 20], [0, 0]]);
+	assert.equal(await s.sql(`SELECT drawn || ' ' || status FROM holds WHERE id = ${l.hold_id}`), '50 held');
+	assert.equal((await balances(u)).credit.micro_usd, 1000000 - 50);
+	assert.equal((await balances(supplier)).earnings.micro_usd - s0.earnings.micro_usd, 48);
+	assert.equal(await revenue() - rev0, 2);
+	r = await settle([], [l.lease_id]);
+	assert.deepEqual(r.body, { settled: [], closed: [l.lease_id] });
+	assert.equal((await balances(u)).held.micro_usd, 0);
+	// A lease the reaper voided (past lease_ttl + hold_ttl) bills nothing; the row is written.
+	l = (await internal('lease', { key: u.key, want: 1000 })).body;
+	const early = req(l.lease_id, node, m, { tokens_in: 100, tokens_out: 0 });
+	assert.equal((await settle([early])).body.settled[0].charged, 10);
+	await s.sql(`UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = ${l.hold_id}`);
+	await s.ctl('holds', 'reap');
+	assert.equal(await s.sql(`SELECT status || ' ' || drawn FROM holds WHERE id = ${l.hold_id}`), 'voided 10');
+	const late = req(l.lease_id, node, m, { tokens_in: 100, tokens_out: 0 });
+	r = await settle([late]);
+	assert.deepEqual(r.body.settled, [{ request_id: late.request_id, charged: 0, earning: 0, replayed: false }]);
+	assert.equal(await s.sql(`SELECT status || ' ' || cost FROM requests WHERE task_id = '${late.request_id}'`), 'ok 0');
+	assert.equal((await balances(u)).held.micro_usd, 0);
+	assert.equal((await balances(u)).credit.micro_usd, 1000000 - 60);
+	// Five copies of one batch at once: one bills, the others answer the same, replayed.
+	l = (await internal('lease', { key: u.key, want: 1000 })).body;
+	const batch = [1, 2, 3, 4].map(() => req(l.lease_id, node, m, { tokens_in: 1000, tokens_out: 10 }));
+	const answers = await Promise.all([1, 2, 3, 4, 5].map(() => settle(batch, [l.lease_id])));
+	assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200]);
+	assert.equal(answers.filter((a) => a.body.settled.every((x) => !x.replayed)).length, 1);
+	assert.equal(answers.filter((a) => a.body.settled.every((x) => x.replayed)).length, 4);
+	for (const a of answers)
+		assert.deepEqual(a.body.settled.map((x) => [x.charged, x.earning]), [[103, 97], [103, 97], [103, 97], [103, 97]]);
+	assert.equal(await holdTransfers(l.hold_id), '412');
+	assert.equal(await s.sql(`SELECT count(*) FROM requests WHERE lease_id = ${l.lease_id}`), '4');
+	assert.equal((await balances(u)).credit.micro_usd, 1000000 - 60 - 412);
+	assert.equal((await balances(u)).held.micro_usd, 0);
+});
+
+test('batch settle: a bad element is a 400 naming it, and nothing of the batch is applied', async () => {
+	const u = await user('bad');
+	const m = modelId('bad');
+	const node = await addNode(supplier, [[m, 100000, 300000]]);
+	const other = await addNode(supplier, [[modelId('other'), 1, 1]]);
+	const l = (await internal('lease', { key: u.key, want: 100000 })).body;
+	const c0 = await balances(u), n0 = await count('transfers'), r0 = await count('requests'), o0 = await count('node_outcomes');
+	const ok = () => req(l.lease_id, node, m, { tokens_in: 100, tokens_out: 10 });
+	const dup = ok();
+	for (const [bad, param] of [
+		[{ request_id: 'x' }, 'requests[2].request_id'], [{ request_id: undefined }, 'requests[2].request_id'],
+		[{ request_id: dup.request_id }, 'requests[2].request_id'],
+		[{ lease_id: 999999999 }, 'requests[2].lease_id'], [{ lease_id: 0 }, 'requests[2].lease_id'],
+		[{ node_id: other.id }, 'requests[2].node_id'], [{ node_id: 999999999 }, 'requests[2].node_id'],
+		[{ node_id: null }, 'requests[2].node_id'], [{ node_id: 'x' }, 'requests[2].node_id'],
+		[{ model: 'a b' }, 'requests[2].model'], [{ model: undefined }, 'requests[2].model'],
+		[{ endpoint: 'images' }, 'requests[2].endpoint'], [{ stream: 'yes' }, 'requests[2].stream'],
+		[{ prompt_tokens: -1 }, 'requests[2].prompt_tokens'], [{ max_tokens: 32769 }, 'requests[2].max_tokens'],
+		[{ reserved: undefined }, 'requests[2].reserved'], [{ price_in: undefined }, 'requests[2].price_in'],
+		[{ price_out: -1 }, 'requests[2].price_out'], [{ status: 'done' }, 'requests[2].status'],
+		[{ outcome: 'great' }, 'requests[2].outcome'], [{ tokens_in: -1 }, 'requests[2].tokens_in'],
+		[{ tokens_out: 1.5 }, 'requests[2].tokens_out'], [{ counted_in: 'x' }, 'requests[2].counted_in'],
+		[{ ttft_ms: -1 }, 'requests[2].ttft_ms'], [{ duration_ms: 'long' }, 'requests[2].duration_ms'],
+		[{ client_ip: 7 }, 'requests[2].client_ip']]) {
+		const r = await settle([dup, ok(), { ...ok(), ...bad }], [l.lease_id]);
+		assert.equal(r.status, 400, JSON.stringify(bad));
+		assertApiError(r.body, 'invalid_request');
+		assert.equal(r.body.error.param, param, JSON.stringify(bad));
+	}
+	for (const [body, param] of [[{ requests: [ok()], close: [999999999] }, 'close[0]'], [{ requests: [ok()], close: [l.lease_id, 'x'] }, 'close[1]'],
+		[{ requests: [ok()], close: 5 }, 'close'], [{ requests: 'x' }, 'requests'], [{ requests: [ok(), 5] }, 'requests[1]']]) {
+		const r = await internal('settle', body);
+		assert.equal(r.status, 400, JSON.stringify(body));
+		assertApiError(r.body, 'invalid_request');
+		assert.equal(r.body.error.param, param);
+	}
+	assert.deepEqual(await balances(u), c0);
+	assert.equal(await count('transfers'), n0);
+	assert.equal(await count('requests'), r0, 'no request row');
+	assert.equal(await count('node_outcomes'), o0);
+	assert.equal(await s.sql(`SELECT status || ' ' || drawn || ' ' || (closed_at IS NULL) FROM holds h JOIN leases l ON l.hold_id = h.id WHERE l.id = ${l.lease_id}`), 'held 0 true');
+	// The single form still works beside it.
+	const r = await internal('settle', { hold_id: 999999999, status: 'unserved' });
+	assert.equal(r.status, 404);
+});
