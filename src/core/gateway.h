@@ -78,6 +78,15 @@ int	gateway_admit(struct db *, struct arena *, const struct gateway_cfg *,
 	    const struct crypto_keyring *, const struct gw_admit *,
 	    struct gw_admitted *);
 
+/*
+ * The candidates for model, as gateway_admit lists them (no max_price, no
+ * hold) into *list, a JSON array registered with the arena: GW_OK (the
+ * list may be empty when no node's token opens), GW_NO_MODEL or GW_ERROR.
+ */
+int	gateway_candidates(struct db *, struct arena *,
+	    const struct gateway_cfg *, const struct crypto_keyring *,
+	    const char *model, json_t **list);
+
 /* What the relay reports when a request ends. */
 struct gw_settle {
 	int64_t		 hold_id;
