@@ -27,6 +27,17 @@ api_internal_ping(struct req *r)
 	    "status", "ok")));
 }
 
+/* The 401 for a key that is missing, unknown, revoked or expired. */
+int
+api_internal_bad_key(struct req *r, const char *key)
+{
+	return resp_api_error(r, 401, "invalid_request_error",
+	    "invalid_api_key", NULL, *key == '\0' ?
+	    "You didn't provide an API key. Send it as"
+	    " 'Authorization: Bearer <key>'." :
+	    "Incorrect API key provided.");
+}
+
 /* Name param as the field a getter's message (already in e) is about; -1. */
 static int
 named(struct verr *e, const char *param)
@@ -136,11 +147,7 @@ admit_refused(struct req *r, int rc, const struct gw_admit *in,
 
 	switch (rc) {
 	case GW_BAD_KEY:
-		return resp_api_error(r, 401, "invalid_request_error",
-		    "invalid_api_key", NULL, *in->key == '\0' ?
-		    "You didn't provide an API key. Send it as"
-		    " 'Authorization: Bearer <key>'." :
-		    "Incorrect API key provided.");
+		return api_internal_bad_key(r, in->key);
 	case GW_NO_MODEL:
 		return resp_api_error(r, 404, "invalid_request_error",
 		    "model_not_found", "model", node_model_id_ok(in->model) ?
@@ -251,6 +258,8 @@ api_internal_settle(struct req *r)
 	struct gw_settled	 out;
 	struct verr		 e;
 
+	if (json_object_get(r->json, "requests") != NULL)
+		return api_internal_settle_batch(r);
 	if (parse_settle(r->json, &s, &e) == -1)
 		return resp_bad(r, e.param, e.msg);
 	switch (gateway_settle(r->app->db, r->arena, &r->app->gateway, &s,

@@ -304,6 +304,15 @@ int		 api_supplier_usage(struct req *);
 int		 api_internal_admit(struct req *);
 /* POST /internal/settle */
 int		 api_internal_settle(struct req *);
+/* POST /internal/settle with {"requests": […]}, from api_internal_settle */
+int		 api_internal_settle_batch(struct req *);
+/* The 401 invalid_api_key for key ("" when none was sent). */
+int		 api_internal_bad_key(struct req *, const char *key);
+int		 api_internal_lease(struct req *);	/* POST /internal/lease */
+/* POST /internal/candidates */
+int		 api_internal_candidates(struct req *);
+/* POST /internal/changes */
+int		 api_internal_changes(struct req *);
 int		 api_worker_auth(struct req *);	/* POST /internal/worker/auth */
 int		 api_worker_seen(struct req *);	/* POST /internal/worker/seen */
 int		 page_nodes(struct req *);	/* GET /nodes */

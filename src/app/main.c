@@ -282,6 +282,9 @@ configure_gateway(struct cfg *c, struct gateway_cfg *g)
 	cfg_int(c, "gateway", "ramp_days", 7, 0, 365, &g->ramp_days);
 	cfg_int(c, "gateway", "requests_per_minute", 600, 0, 1000000,
 	    &g->per_key_minute);
+	cfg_int(c, "gateway", "lease_budget", 5000000, 1, 1000000000000LL,
+	    &g->lease_budget);
+	cfg_seconds(c, "gateway", "lease_ttl", 30, 1, 3600, &g->lease_ttl);
 }
 
 /*

@@ -59,6 +59,9 @@ static const struct route routes[] = {
 	{ "GET",    "/internal/ping",	R_INTERNAL,		api_internal_ping,	0, NULL },
 	{ "POST",   "/internal/admit",	R_INTERNAL | R_JSON,	api_internal_admit,	0, NULL },
 	{ "POST",   "/internal/settle",	R_INTERNAL | R_JSON,	api_internal_settle,	0, NULL },
+	{ "POST",   "/internal/lease",	R_INTERNAL | R_JSON,	api_internal_lease,	0, NULL },
+	{ "POST",   "/internal/candidates", R_INTERNAL | R_JSON, api_internal_candidates, 0, NULL },
+	{ "POST",   "/internal/changes", R_INTERNAL | R_JSON,	api_internal_changes,	0, NULL },
 	{ "POST",   "/internal/worker/auth", R_INTERNAL | R_JSON, api_worker_auth,	0, NULL },
 	{ "POST",   "/internal/worker/seen", R_INTERNAL | R_JSON, api_worker_seen,	0, NULL },
 };

@@ -10,6 +10,7 @@
 #include "arena.h"
 #include "db.h"
 #include "log.h"
+#include "str.h"
 
 #define DB_SLOTS	512	/* prepared-statement set; a power of two */
 
@@ -50,6 +51,68 @@ const char *
 db_i64(struct arena *a, int64_t v)
 {
 	return arena_printf(a, "%" PRId64, v);
+}
+
+/* n integers as an array literal; opt: negative ones are NULL. */
+static const char *
+array_i64(struct arena *a, const int64_t *v, size_t n, int opt)
+{
+	struct str	 s = STR_INIT;
+	const char	*out;
+	size_t		 i;
+
+	str_putc(&s, '{');
+	for (i = 0; i < n; i++)
+		if (opt && v[i] < 0)
+			str_printf(&s, "%sNULL", i > 0 ? "," : "");
+		else
+			str_printf(&s, "%s%" PRId64, i > 0 ? "," : "", v[i]);
+	str_putc(&s, '}');
+	out = arena_strdup(a, str_cstr(&s));
+	str_free(&s);
+	return out;
+}
+
+const char *
+db_array_i64(struct arena *a, const int64_t *v, size_t n)
+{
+	return array_i64(a, v, n, 0);
+}
+
+const char *
+db_array_opt(struct arena *a, const int64_t *v, size_t n)
+{
+	return array_i64(a, v, n, 1);
+}
+
+/* n strings as a text[] literal, each quoted, NULL pointers as NULL. */
+const char *
+db_array_str(struct arena *a, const char *const *v, size_t n)
+{
+	struct str	 s = STR_INIT;
+	const char	*out, *p;
+	size_t		 i;
+
+	str_putc(&s, '{');
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			str_putc(&s, ',');
+		if (v[i] == NULL) {
+			str_puts(&s, "NULL");
+			continue;
+		}
+		str_putc(&s, '"');
+		for (p = v[i]; *p != '\0'; p++) {
+			if (*p == '"' || *p == '\\')
+				str_putc(&s, '\\');
+			str_putc(&s, *p);
+		}
+		str_putc(&s, '"');
+	}
+	str_putc(&s, '}');
+	out = arena_strdup(a, str_cstr(&s));
+	str_free(&s);
+	return out;
 }
 
 int64_t

@@ -2,6 +2,7 @@
 #ifndef IP_DB_H
 #define IP_DB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <libpq-fe.h>
@@ -72,6 +73,16 @@ const char	*db_sqlstate(const struct db *);
 
 /* v as a decimal parameter string, in the arena. */
 const char	*db_i64(struct arena *, int64_t v);
+
+/*
+ * Arrays as parameter strings in the arena, for statements that take a
+ * whole batch at once (unnest): "{1,2,NULL}" from n integers (with
+ * db_array_opt, negative ones are NULL) and "{\"a\",NULL}" from n
+ * strings (NULL pointers are NULL; quotes and backslashes escaped).
+ */
+const char	*db_array_i64(struct arena *, const int64_t *v, size_t n);
+const char	*db_array_opt(struct arena *, const int64_t *v, size_t n);
+const char	*db_array_str(struct arena *, const char *const *v, size_t n);
 
 /* The integer in row r, column c of res (0 for NULL). */
 int64_t		 db_int64(const PGresult *, int r, int c);

@@ -233,6 +233,27 @@ collect(struct db *db, struct arena *a, const struct gateway_cfg *cfg,
 	return json_array_size(c->list) > 0 ? GW_OK : GW_NO_CAPACITY;
 }
 
+/* Every usable candidate for model, as admit lists them. See gateway.h. */
+int
+gateway_candidates(struct db *db, struct arena *a,
+    const struct gateway_cfg *cfg, const struct crypto_keyring *keys,
+    const char *model, json_t **list)
+{
+	struct cands	 c = { NULL, STR_INIT, STR_INIT, STR_INIT, 0, 0 };
+	struct gw_admit	 in;
+	int		 rc;
+
+	memset(&in, 0, sizeof(in));
+	in.model = model;
+	in.max_price_in = in.max_price_out = -1;
+	*list = c.list = json_arena(a, json_array());
+	rc = collect(db, a, cfg, keys, &in, &c);
+	str_free(&c.nodes);
+	str_free(&c.price_in);
+	str_free(&c.price_out);
+	return rc == GW_NO_CAPACITY ? GW_OK : rc;
+}
+
 /* Record the admitted request's row; GW_OK or GW_ERROR. */
 static int
 record(struct db *db, struct arena *a, const struct gw_admit *in,

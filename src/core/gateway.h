@@ -23,6 +23,8 @@ struct gateway_cfg {
 	long long	 ramp_start_pct;	/* a new node's share of its concurrency */
 	long long	 ramp_days;		/* days to reach 100% */
 	long long	 per_key_minute;	/* requests per API key a minute; 0: no limit */
+	long long	 lease_budget;		/* micro-USD a lease holds at most */
+	long long	 lease_ttl;		/* seconds a lease admits requests */
 };
 
 /* Outcomes of gateway_admit and gateway_settle. */
@@ -36,7 +38,8 @@ enum gw_rc {
 	GW_INSUFFICIENT,	/* admit: the consumer cannot cover the hold */
 	GW_RATE_LIMITED,	/* admit: the key sent too many requests */
 	GW_NOT_FOUND,		/* settle: no request holds this hold */
-	GW_BAD_NODE		/* settle: node_id was not a candidate */
+	GW_BAD_NODE,		/* settle: node_id was not a candidate */
+	GW_BAD_ELEMENT		/* settle_batch: an element refers to nothing */
 };
 
 /* What the relay asks to admit; the caller has validated every field. */
@@ -74,6 +77,15 @@ struct gw_admitted {
 int	gateway_admit(struct db *, struct arena *, const struct gateway_cfg *,
 	    const struct crypto_keyring *, const struct gw_admit *,
 	    struct gw_admitted *);
+
+/*
+ * The candidates for model, as gateway_admit lists them (no max_price, no
+ * hold) into *list, a JSON array registered with the arena: GW_OK (the
+ * list may be empty when no node's token opens), GW_NO_MODEL or GW_ERROR.
+ */
+int	gateway_candidates(struct db *, struct arena *,
+	    const struct gateway_cfg *, const struct crypto_keyring *,
+	    const char *model, json_t **list);
 
 /* What the relay reports when a request ends. */
 struct gw_settle {

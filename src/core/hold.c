@@ -25,6 +25,8 @@ struct hold {
 	int64_t	from_earnings;		/* reserved on earnings_account */
 	int64_t	credit_account;
 	int64_t	earnings_account;
+	int64_t	drawn;			/* paid out by draws so far */
+	int64_t	drawn_credit;		/* of it from credit_account */
 	int	held;			/* status is still "held" */
 };
 
@@ -65,8 +67,8 @@ static const struct db_stmt q_insert = {
 static const struct db_stmt q_lock_hold = {
 	"hold_lock",
 	"SELECT user_id, amount, from_credit, from_earnings, credit_account,"
-	" earnings_account, status = 'held' FROM holds WHERE id = $1"
-	" FOR UPDATE",
+	" earnings_account, status = 'held', drawn, drawn_credit FROM holds"
+	" WHERE id = $1 FOR UPDATE",
 	1, 0
 };
 /* Every account a posting touches, locked in id order. */
@@ -135,11 +137,13 @@ change_held(struct db *db, struct arena *a, const struct db_stmt *stmt,
 
 /*
  * Split amount over the user's locked accounts, credit first: sets
- * h->from_credit, h->from_earnings and the account ids. HOLD_OK,
- * HOLD_INSUFFICIENT or HOLD_ERROR.
+ * h->from_credit, h->from_earnings and the account ids. With upto, an
+ * amount larger than what the user can spend is lowered to it. HOLD_OK,
+ * HOLD_INSUFFICIENT (nothing spendable, or not enough without upto) or
+ * HOLD_ERROR.
  */
 static int
-plan_reserve(struct db *db, struct arena *a, struct hold *h)
+plan_reserve(struct db *db, struct arena *a, struct hold *h, int upto)
 {
 	const char	*p[1];
 	PGresult	*res;
@@ -159,30 +163,37 @@ plan_reserve(struct db *db, struct arena *a, struct hold *h)
 			h->earnings_account = db_int64(res, i, 0);
 			earnings_free = db_int64(res, i, 2);
 		}
+	if (upto && h->amount > credit_free + earnings_free)
+		h->amount = credit_free + earnings_free;
+	if (h->amount <= 0)
+		return HOLD_INSUFFICIENT;
 	h->from_credit = credit_free > 0 ?
 	    (h->amount < credit_free ? h->amount : credit_free) : 0;
 	h->from_earnings = h->amount - h->from_credit;
 	return h->from_earnings > earnings_free ? HOLD_INSUFFICIENT : HOLD_OK;
 }
 
-/* Lock the user's accounts, split amount credit first, reserve, record. */
-int
-hold_reserve(struct db *db, struct arena *a, int64_t user_id, int64_t amount,
-    int64_t ttl_seconds, int64_t *hold_id)
+/*
+ * Lock the user's accounts, split amount (or, with upto, what is
+ * spendable of it) credit first, reserve, record; *amount is what was.
+ */
+static int
+reserve(struct db *db, struct arena *a, int64_t user_id, int64_t *amount,
+    int upto, int64_t ttl_seconds, int64_t *hold_id)
 {
 	struct hold	 h = { 0 };
 	const char	*p[7];
 	PGresult	*res;
 	int		 rc;
 
-	if (user_id <= 0 || amount <= 0 || ttl_seconds < 0 ||
+	if (user_id <= 0 || *amount <= 0 || ttl_seconds < 0 ||
 	    ttl_seconds > TTL_MAX)
 		return HOLD_INVALID;
 	if (db_begin(db) == -1)
 		return HOLD_ERROR;
 	h.user_id = user_id;
-	h.amount = amount;
-	if ((rc = plan_reserve(db, a, &h)) != HOLD_OK)
+	h.amount = *amount;
+	if ((rc = plan_reserve(db, a, &h, upto)) != HOLD_OK)
 		goto out;
 	rc = HOLD_ERROR;
 	if (change_held(db, a, &q_reserve, h.credit_account,
@@ -193,16 +204,33 @@ hold_reserve(struct db *db, struct arena *a, int64_t user_id, int64_t amount,
 	p[0] = db_i64(a, user_id);
 	p[1] = db_i64(a, h.credit_account);
 	p[2] = db_i64(a, h.earnings_account);
-	p[3] = db_i64(a, amount);
+	p[3] = db_i64(a, h.amount);
 	p[4] = db_i64(a, h.from_credit);
 	p[5] = db_i64(a, h.from_earnings);
 	p[6] = db_i64(a, ttl_seconds);
 	if ((res = db_exec(db, a, &q_insert, p)) == NULL)
 		goto out;
 	*hold_id = db_int64(res, 0, 0);
+	*amount = h.amount;
 	rc = HOLD_OK;
 out:
 	return db_finish(db, rc, rc != HOLD_ERROR, HOLD_ERROR);
+}
+
+/* Reserve exactly amount; see hold.h. */
+int
+hold_reserve(struct db *db, struct arena *a, int64_t user_id, int64_t amount,
+    int64_t ttl_seconds, int64_t *hold_id)
+{
+	return reserve(db, a, user_id, &amount, 0, ttl_seconds, hold_id);
+}
+
+/* Reserve what is spendable of *amount; see hold.h. */
+int
+hold_reserve_upto(struct db *db, struct arena *a, int64_t user_id,
+    int64_t *amount, int64_t ttl_seconds, int64_t *hold_id)
+{
+	return reserve(db, a, user_id, amount, 1, ttl_seconds, hold_id);
 }
 
 /* Read and lock hold h->id: HOLD_OK, HOLD_INVALID (none) or HOLD_ERROR. */
@@ -224,6 +252,8 @@ lock_hold(struct db *db, struct arena *a, struct hold *h)
 	h->credit_account = db_int64(res, 0, 4);
 	h->earnings_account = db_int64(res, 0, 5);
 	h->held = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
+	h->drawn = db_int64(res, 0, 7);
+	h->drawn_credit = db_int64(res, 0, 8);
 	return HOLD_OK;
 }
 
@@ -244,14 +274,17 @@ lock_accounts(struct db *db, struct arena *a, const int64_t *ids, size_t n)
 	return db_exec(db, a, &q_lock_accounts, p) == NULL ? -1 : 0;
 }
 
-/* Release what the locked hold reserved on both accounts; 0 or -1. */
+/*
+ * Release what the locked hold still reserves on both accounts (all of
+ * it, less what draws paid out); 0 or -1.
+ */
 static int
 release(struct db *db, struct arena *a, const struct hold *h)
 {
 	return change_held(db, a, &q_release, h->credit_account,
-	    h->from_credit) == -1 ||
+	    h->from_credit - h->drawn_credit) == -1 ||
 	    change_held(db, a, &q_release, h->earnings_account,
-	    h->from_earnings) == -1 ? -1 : 0;
+	    h->from_earnings - (h->drawn - h->drawn_credit)) == -1 ? -1 : 0;
 }
 
 /*
@@ -376,8 +409,8 @@ hold_post(struct db *db, struct arena *a, int64_t hold_id, int64_t charge,
 		rc = HOLD_RESOLVED;
 		goto out;
 	}
-	if (charge > h.amount) {
-		rc = HOLD_INVALID;
+	if (charge > h.amount || h.drawn > 0) {
+		rc = HOLD_INVALID;	/* a drawn hold is voided, never posted */
 		goto out;
 	}
 	if ((rc = payee_accounts(db, a, supplier, &supplier_account,

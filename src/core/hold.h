@@ -29,18 +29,63 @@ int	hold_reserve(struct db *, struct arena *, int64_t user_id,
 	    int64_t amount, int64_t ttl_seconds, int64_t *hold_id);
 
 /*
+ * The same for up to *amount: what the user can spend of it is reserved
+ * and left in *amount. HOLD_INSUFFICIENT when nothing is spendable.
+ */
+int	hold_reserve_upto(struct db *, struct arena *, int64_t user_id,
+	    int64_t *amount, int64_t ttl_seconds, int64_t *hold_id);
+
+/*
  * Post a held hold at charge (0..amount): the consumer pays charge (from
  * the credit account up to what the hold reserved there, then earnings),
  * the supplier's earnings account gets earning (0..charge; supplier 0
  * means none: everything to revenue), revenue gets charge - earning, and
  * the rest of the hold is released. Exactly once: a hold already posted
  * or voided gives HOLD_RESOLVED and nothing is done. A held hold past its
- * expiry can still be posted until the reaper voids it.
+ * expiry can still be posted until the reaper voids it. A hold that was
+ * drawn on (hold_draw) is never posted: HOLD_INVALID.
  */
 int	hold_post(struct db *, struct arena *, int64_t hold_id, int64_t charge,
 	    int64_t earning, int64_t supplier_user_id);
 
-/* Release the whole hold: HOLD_OK, HOLD_RESOLVED, HOLD_INVALID, HOLD_ERROR. */
+/*
+ * One draw on a held hold (a lease's): in, the charge and earning wanted
+ * and the supplier (user id, 0: none); out, what was drawn: charge capped
+ * at what remains of the hold, earning at that charge, both 0 when the
+ * hold is no longer held (voided, by a close or the reaper).
+ */
+struct hold_draw {
+	int64_t		 hold_id;
+	int64_t		 charge;
+	int64_t		 earning;
+	int64_t		 supplier;
+	const char	*idem;		/* [A-Za-z0-9_]{1,64}, new for every draw */
+};
+
+/*
+ * Draw on holds, n draws in order, in one transaction with set-based
+ * statements: each pays its charge out of what remains of its hold
+ * (credit first, then earnings, as a posting does) to the supplier's
+ * earnings (earning) and revenue (the rest), keyed
+ * "hold:<id>:draw:<idem>:<payer>:<payee>", and the hold's remaining
+ * reservation shrinks by it; the hold stays held. Never past what
+ * remains. An idem used before makes the whole call fail (HOLD_ERROR,
+ * rolled back): callers keep their own record of what was drawn.
+ * HOLD_OK (charge and earning set to what was drawn), HOLD_INVALID (no
+ * such hold or supplier, bad values: nothing done) or HOLD_ERROR.
+ */
+int	hold_draw_many(struct db *, struct arena *, struct hold_draw *,
+	    size_t n);
+
+/* One draw; *drawn is what was drawn (0 for a resolved hold). */
+int	hold_draw(struct db *, struct arena *, int64_t hold_id, int64_t charge,
+	    int64_t earning, int64_t supplier_user_id, const char *idem,
+	    int64_t *drawn);
+
+/*
+ * Release the whole hold, or what draws left of it: HOLD_OK,
+ * HOLD_RESOLVED, HOLD_INVALID, HOLD_ERROR.
+ */
 int	hold_void(struct db *, struct arena *, int64_t hold_id);
 
 /*

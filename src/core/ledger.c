@@ -138,9 +138,10 @@ static const struct db_stmt q_check = {
 	"  UNION ALL SELECT debit_account, -amount FROM transfers) f"
 	"  GROUP BY acct),"
 	" reserved AS (SELECT acct, sum(amt) AS total FROM ("
-	"  SELECT credit_account AS acct, from_credit AS amt FROM holds"
-	"   WHERE status = 'held'"
-	"  UNION ALL SELECT earnings_account, from_earnings FROM holds"
+	"  SELECT credit_account AS acct, from_credit - drawn_credit AS amt"
+	"   FROM holds WHERE status = 'held'"
+	"  UNION ALL SELECT earnings_account,"
+	"   from_earnings - (drawn - drawn_credit) FROM holds"
 	"   WHERE status = 'held') r GROUP BY acct),"
 	" moved AS (SELECT hold_id, sum(amount) AS total FROM transfers"
 	"  WHERE hold_id IS NOT NULL GROUP BY hold_id)"
@@ -167,10 +168,9 @@ static const struct db_stmt q_check = {
 	" UNION ALL SELECT 'key', 0, idempotency_key, count(*), 0, 0"
 	"  FROM transfers GROUP BY idempotency_key HAVING count(*) > 1"
 	" UNION ALL SELECT 'hold', h.id, h.status, coalesce(m.total, 0),"
-	"  CASE WHEN h.status = 'posted' THEN h.charge - h.kept ELSE 0 END, 0"
+	"  coalesce(h.charge, h.drawn) - h.kept, 0"
 	"  FROM holds h LEFT JOIN moved m ON m.hold_id = h.id"
-	"  WHERE coalesce(m.total, 0) <>"
-	"   CASE WHEN h.status = 'posted' THEN h.charge - h.kept ELSE 0 END",
+	"  WHERE coalesce(m.total, 0) <> coalesce(h.charge, h.drawn) - h.kept",
 	0, DB_RETRY
 };
 

@@ -106,8 +106,9 @@ json_t	*ledger_user_transfers(struct db *, struct arena *, int64_t user_id,
  * Verify the ledger in one snapshot: all balances sum to 0; no balance is
  * negative where not allowed; 0 <= held <= balance; each cached balance
  * equals its transfers (credits - debits); each held equals what its open
- * holds reserve; each idempotency key appears once; each posted hold's
- * transfers sum to its posted charge (others have none). Appends one line
+ * holds still reserve (less what draws paid out); each idempotency key
+ * appears once; each hold's transfers sum to its posted charge, or to
+ * what was drawn on it (less what a supplier kept). Appends one line
  * per problem to report, or one summary line when clean ("clean: N
  * accounts, M transfers, K open holds"). Returns 0 clean, 1 problems
  * found, -1 database error.

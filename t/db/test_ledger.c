@@ -73,6 +73,12 @@ static const struct db_stmt t_skew_charge = {
 	"UPDATE holds SET charge = charge + $2 WHERE id = $1",
 	2, 0
 };
+static const struct db_stmt t_hold_drawn = {
+	"test_hold_drawn",
+	"SELECT drawn || ' ' || drawn_credit || ' ' || kept || ' ' || status"
+	" FROM holds WHERE id = $1",
+	1, 0
+};
 static const struct db_stmt t_expire = {
 	"test_expire",
 	"UPDATE holds SET expires_at = now() - interval '1 hour' WHERE id = $1",
@@ -854,6 +860,171 @@ START_TEST(test_concurrent_reservations)
 }
 END_TEST
 
+/* "drawn drawn_credit kept status" of a hold. */
+static const char *
+drawn_of(int64_t hold)
+{
+	return arena_strdup(a, PQgetvalue(run(&t_hold_drawn, num(hold), NULL),
+	    0, 0));
+}
+
+/* Draw on hold h, assert the outcome, and return what was drawn. */
+static int64_t
+draw(int64_t h, int64_t charge, int64_t earning, int64_t supplier,
+    const char *idem, int want)
+{
+	int64_t	got = -1;
+
+	ck_assert_int_eq(hold_draw(db, a, h, charge, earning, supplier, idem,
+	    &got), want);
+	return got;
+}
+
+START_TEST(test_draws_split_and_stop_at_the_hold)
+{
+	int64_t		c = new_user(), s = new_user(), poor = new_user();
+	int64_t		rev = acc(LEDGER_REVENUE, 0), r0, h, x, amt;
+	PGresult	*res;
+
+	fund(c, LEDGER_CREDIT, 10000);
+	fund(c, LEDGER_EARNINGS, 5000);
+	r0 = balance_of(rev);
+	/* A lease asks for more than is spendable: it gets what is. */
+	amt = 20000;
+	ck_assert_int_eq(hold_reserve_upto(db, a, c, &amt, 3600, &h), HOLD_OK);
+	ck_assert_int_eq(amt, 15000);
+	assert_bal(c, 10000, 10000, 5000, 5000);
+	amt = 1;
+	ck_assert_int_eq(hold_reserve_upto(db, a, c, &amt, 3600, &x),
+	    HOLD_INSUFFICIENT);
+	ck_assert_int_eq(hold_reserve_upto(db, a, poor, &amt, 3600, &x),
+	    HOLD_INSUFFICIENT);
+	ck_assert_int_eq(first(run(&t_user_holds, num(c), NULL)), 1);
+
+	/* 4,000 from credit: 3,800 to the supplier, 200 to revenue. */
+	ck_assert_int_eq(draw(h, 4000, 3800, s, "t1", HOLD_OK), 4000);
+	assert_bal(c, 6000, 6000, 5000, 5000);
+	assert_bal(s, 0, 0, 3800, 0);
+	ck_assert_int_eq(balance_of(rev), r0 + 200);
+	ck_assert_str_eq(drawn_of(h), "4000 4000 0 held");
+	res = run(&t_by_key, arena_printf(a, "hold:%" PRId64
+	    ":draw:t1:credit:supplier", h), NULL);
+	ck_assert_int_eq(PQntuples(res), 1);
+	ck_assert_str_eq(PQgetvalue(res, 0, 1), "3800");
+	assert_clean();
+	/* 9,000 with no supplier: the last 6,000 of credit, 3,000 of earnings. */
+	ck_assert_int_eq(draw(h, 9000, 0, 0, "t2", HOLD_OK), 9000);
+	assert_bal(c, 0, 0, 2000, 2000);
+	ck_assert_int_eq(balance_of(rev), r0 + 9200);
+	assert_clean();
+	/* 5,000 wanted, 2,000 left: never past the hold; earning capped too. */
+	ck_assert_int_eq(draw(h, 5000, 4000, s, "t3", HOLD_OK), 2000);
+	assert_bal(c, 0, 0, 0, 0);
+	assert_bal(s, 0, 0, 5800, 0);
+	ck_assert_str_eq(drawn_of(h), "15000 10000 0 held");
+	ck_assert_int_eq(draw(h, 1, 0, s, "t4", HOLD_OK), 0);
+	/* A drawn hold is voided at the end, never posted. */
+	ck_assert_int_eq(hold_post(db, a, h, 0, 0, 0), HOLD_INVALID);
+	ck_assert_int_eq(hold_void(db, a, h), HOLD_OK);
+	ck_assert_int_eq(draw(h, 1, 0, s, "t5", HOLD_RESOLVED), 0);
+	ck_assert_str_eq(drawn_of(h), "15000 10000 0 voided");
+	ck_assert_int_eq(balance_of(rev), r0 + 9200);
+	/* Bad draws change nothing. */
+	ck_assert_int_eq(draw(h, 5, 6, s, "t6", HOLD_INVALID), 0);
+	ck_assert_int_eq(draw(h, -1, 0, s, "t6", HOLD_INVALID), 0);
+	ck_assert_int_eq(draw(h, 5, 0, s, "bad idem", HOLD_INVALID), 0);
+	ck_assert_int_eq(draw(h, 5, 0, 1LL << 60, "t6", HOLD_INVALID), 0);
+	ck_assert_int_eq(draw(1LL << 60, 5, 0, s, "t6", HOLD_INVALID), 0);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_void_of_a_drawn_hold_releases_the_rest)
+{
+	int64_t	c = new_user(), s = new_user(), h, h2;
+	int	n = -1;
+
+	fund(c, LEDGER_CREDIT, 3000);
+	fund(c, LEDGER_EARNINGS, 3000);
+	ck_assert_int_eq(hold_reserve(db, a, c, 5000, 3600, &h), HOLD_OK);
+	ck_assert_int_eq(draw(h, 3500, 3000, s, "a1", HOLD_OK), 3500);
+	assert_bal(c, 0, 0, 2500, 1500);
+	ck_assert_int_eq(hold_void(db, a, h), HOLD_OK);
+	assert_bal(c, 0, 0, 2500, 0);
+	assert_clean();
+	/* The reaper voids an expired lease hold the same way. */
+	ck_assert_int_eq(hold_reserve(db, a, c, 2000, 3600, &h2), HOLD_OK);
+	ck_assert_int_eq(draw(h2, 500, 0, 0, "a2", HOLD_OK), 500);
+	run(&t_expire, num(h2), NULL);
+	ck_assert_int_eq(hold_reap(db, a, &n), HOLD_OK);
+	ck_assert_int_ge(n, 1);
+	ck_assert_str_eq(drawn_of(h2), "500 0 0 voided");
+	assert_bal(c, 0, 0, 2000, 0);
+	ck_assert_int_eq(draw(h2, 500, 0, 0, "a3", HOLD_RESOLVED), 0);
+	assert_bal(c, 0, 0, 2000, 0);
+	assert_clean();
+}
+END_TEST
+
+START_TEST(test_draw_self_supply_and_reused_idem)
+{
+	int64_t	me = new_user(), s = new_user(), h;
+
+	fund(me, LEDGER_CREDIT, 1000);
+	fund(me, LEDGER_EARNINGS, 10000);
+	ck_assert_int_eq(hold_reserve(db, a, me, 10000, 3600, &h), HOLD_OK);
+	/* credit 1000 -> earnings (usage); 7,550 of earnings kept; 450 fee. */
+	ck_assert_int_eq(draw(h, 9000, 8550, me, "k1", HOLD_OK), 9000);
+	assert_bal(me, 0, 0, 10000 + 1000 - 450, 1000);
+	ck_assert_str_eq(drawn_of(h), "9000 1000 7550 held");
+	assert_clean();
+	/* The same idem again: refused whole, nothing moves. */
+	ck_assert_int_eq(draw(h, 500, 0, s, "k1", HOLD_ERROR), 0);
+	assert_bal(me, 0, 0, 10550, 1000);
+	ck_assert_str_eq(drawn_of(h), "9000 1000 7550 held");
+	ck_assert_int_eq(hold_void(db, a, h), HOLD_OK);
+	assert_bal(me, 0, 0, 10550, 0);
+	assert_clean();
+}
+END_TEST
+
+/* Worker: draw 1,000 (950 to supplier arg[1]) on hold arg[0]. */
+static void
+draw_once(struct db *wdb, struct arena *wa, const int64_t *arg,
+    struct tally *t)
+{
+	int64_t	got;
+
+	if (hold_draw(wdb, wa, arg[0], 1000, 950, arg[1], arena_printf(wa,
+	    "w%d", (int)getpid()), &got) != HOLD_OK)
+		t->other++;
+	else if (got == 1000)
+		t->ok++;
+	else if (got == 0)
+		t->refused++;
+	else
+		t->other++;
+}
+
+START_TEST(test_concurrent_draws_stop_at_the_hold)
+{
+	int64_t		c = new_user(), arg[2];
+	struct tally	t;
+
+	fund(c, LEDGER_CREDIT, 20000);
+	ck_assert_int_eq(hold_reserve(db, a, c, 5000, 3600, &arg[0]), HOLD_OK);
+	arg[1] = new_user();
+	t = run_concurrently(12, draw_once, arg);
+	ck_assert_int_eq(t.ok, 5);
+	ck_assert_int_eq(t.refused, 7);
+	ck_assert_int_eq(t.other, 0);
+	assert_bal(c, 15000, 0, 0, 0);
+	assert_bal(arg[1], 0, 0, 4750, 0);
+	ck_assert_int_eq(hold_void(db, a, arg[0]), HOLD_OK);
+	assert_clean();
+}
+END_TEST
+
 START_TEST(test_check_detects_corruption)
 {
 	int64_t		 u = new_user(), credit = acc(LEDGER_CREDIT, u), h, p;
@@ -1005,6 +1176,10 @@ main(void)
 	tcase_add_test(tc, test_transfers_are_immutable);
 	tcase_add_test(tc, test_user_transfers_pages);
 	tcase_add_test(tc, test_concurrent_reservations);
+	tcase_add_test(tc, test_draws_split_and_stop_at_the_hold);
+	tcase_add_test(tc, test_void_of_a_drawn_hold_releases_the_rest);
+	tcase_add_test(tc, test_draw_self_supply_and_reused_idem);
+	tcase_add_test(tc, test_concurrent_draws_stop_at_the_hold);
 	tcase_add_test(tc, test_check_detects_corruption);
 	tcase_add_test(tc, test_infrpoolctl_commands);
 	suite_add_tcase(s, tc);

@@ -1,0 +1,94 @@
+/* lease.c: leases: one hold on a consumer's wallet that many requests draw on */
+#include "config.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "apikey.h"
+#include "arena.h"
+#include "db.h"
+#include "gateway.h"
+#include "hold.h"
+#include "lease.h"
+#include "log.h"
+
+static const struct db_stmt q_insert = {
+	"lease_insert",
+	"INSERT INTO leases (hold_id, user_id, api_key_id, admit_until)"
+	" VALUES ($1, $2, $3, now() + $4::bigint * interval '1 second')"
+	" RETURNING id",
+	4, 0
+};
+/* Mark leases closed (once) and name their holds. */
+static const struct db_stmt q_close = {
+	"lease_close",
+	"UPDATE leases SET closed_at = coalesce(closed_at, now())"
+	" WHERE id = ANY ($1::bigint[]) RETURNING hold_id",
+	1, 0
+};
+
+/* Authenticate, reserve what is spendable of the budget, record. */
+int
+lease_grant(struct db *db, struct arena *a, const struct gateway_cfg *cfg,
+    const char *key, int64_t want, struct lease *out)
+{
+	const char	*p[4];
+	PGresult	*res;
+	int		 rc;
+
+	memset(out, 0, sizeof(*out));
+	out->budget = want > 0 && want < cfg->lease_budget ? want :
+	    cfg->lease_budget;
+	if (db_begin(db) == -1)
+		return GW_ERROR;
+	if ((rc = apikey_lookup(db, a, key, &out->user_id, &out->key_id)) !=
+	    0) {
+		rc = rc == 1 ? GW_BAD_KEY : GW_ERROR;
+		goto out;
+	}
+	switch (hold_reserve_upto(db, a, out->user_id, &out->budget,
+	    cfg->lease_ttl + cfg->hold_ttl, &out->hold_id)) {
+	case HOLD_OK:
+		break;
+	case HOLD_INSUFFICIENT:
+		rc = GW_INSUFFICIENT;
+		goto out;
+	default:
+		rc = GW_ERROR;
+		goto out;
+	}
+	p[0] = db_i64(a, out->hold_id);
+	p[1] = db_i64(a, out->user_id);
+	p[2] = db_i64(a, out->key_id);
+	p[3] = db_i64(a, cfg->lease_ttl);
+	rc = GW_ERROR;
+	if ((res = db_exec(db, a, &q_insert, p)) == NULL)
+		goto out;
+	out->id = db_int64(res, 0, 0);
+	rc = GW_OK;
+out:
+	return db_finish(db, rc, rc != GW_ERROR, GW_ERROR);
+}
+
+/* Mark the leases closed, then void each hold's rest (once). */
+int
+lease_close(struct db *db, struct arena *a, const int64_t *ids, size_t n)
+{
+	const char	*p[1];
+	PGresult	*res;
+	int		 i, rc = GW_ERROR;
+
+	if (n == 0)
+		return GW_OK;
+	if (db_begin(db) == -1)
+		return GW_ERROR;
+	p[0] = db_array_i64(a, ids, n);
+	if ((res = db_exec(db, a, &q_close, p)) == NULL)
+		goto out;
+	for (i = 0; i < PQntuples(res); i++)
+		if (hold_void(db, a, db_int64(res, i, 0)) == HOLD_ERROR)
+			goto out;
+	rc = GW_OK;
+out:
+	return db_finish(db, rc, rc != GW_ERROR, GW_ERROR);
+}

@@ -1,0 +1,39 @@
+/* lease.h: leases: one hold on a consumer's wallet that many requests draw on */
+#ifndef IP_LEASE_H
+#define IP_LEASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+struct db;
+struct gateway_cfg;
+
+/* A lease granted. */
+struct lease {
+	int64_t	id;
+	int64_t	hold_id;
+	int64_t	budget;		/* the hold's amount */
+	int64_t	user_id;
+	int64_t	key_id;
+};
+
+/*
+ * Grant a lease on the key's owner in one transaction: a hold of
+ * min(want (<= 0: the config's), cfg->lease_budget, spendable) living
+ * cfg->lease_ttl + cfg->hold_ttl, and a leases row admitting until
+ * cfg->lease_ttl from now. GW_OK, GW_BAD_KEY (no live key),
+ * GW_INSUFFICIENT (nothing spendable) or GW_ERROR; only GW_OK changes
+ * anything but the key's last-used time.
+ */
+int	lease_grant(struct db *, struct arena *, const struct gateway_cfg *,
+	    const char *key, int64_t want, struct lease *);
+
+/*
+ * Close the n leases in ids (each known; a closed one stays as it is)
+ * and void what remains of their holds, inside the caller's transaction
+ * or one of its own. GW_OK or GW_ERROR.
+ */
+int	lease_close(struct db *, struct arena *, const int64_t *ids, size_t n);
+
+#endif
