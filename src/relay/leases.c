@@ -97,17 +97,28 @@ retire(struct key *k)
 	retired = l;
 }
 
-/* Tell every waiter of k how its lease stands. */
+/*
+ * Tell every waiter of k how its lease stands. A waiter may retire the
+ * lease and ask for the next (it needs more than is left): those after it
+ * wait for that answer.
+ */
 static void
 wake(struct key *k)
 {
-	struct lwait	*w = k->waiting, *next;
+	struct lwait	*w = k->waiting, *next, **tail;
 
 	k->waiting = NULL;
 	for (; w != NULL; w = next) {
 		next = w->next;
-		w->fn(w->arg, k->cur != NULL ? 200 : k->status, k->refusal,
-		    k->cur);
+		if (k->fetching) {
+			for (tail = &k->waiting; *tail != NULL;
+			    tail = &(*tail)->next)
+				;
+			*tail = w;	/* w and the rest wait on */
+			return;
+		}
+		w->fn(w->arg, k->cur != NULL ? 200 : k->status == 200 ? 0 :
+		    k->status, k->refusal, k->cur);
 		free(w);
 	}
 }
@@ -185,7 +196,8 @@ fetch(struct key *k)
 	if (k->want <= 0)
 		k->want = relay->rc.lease_want;
 	q = json_pack("{s:s, s:s, s:I}", "key", k->secret, "client_ip",
-	    k->client_ip != NULL ? k->client_ip : "", (json_int_t)k->want);
+	    k->client_ip != NULL ? k->client_ip : "", "want",
+	    (json_int_t)k->want);
 	if (app_call("/internal/lease", q, fetched, k) == -1)
 		fetched(0, NULL, NULL, k);
 	json_decref(q);

@@ -24,7 +24,8 @@ struct item {
 struct batch {
 	struct item	*items;
 	size_t		 n, cap;
-	json_t		*close;		/* [{"lease_id", "keep"}] */
+	json_t		*close;		/* [lease id, …] */
+	json_t		*trim;		/* [{"lease_id", "keep"}, …] */
 };
 
 static struct batch	 next;		/* filling */
@@ -57,7 +58,8 @@ arm(long long ms)
 static int
 pending(const struct batch *b)
 {
-	return b->n > 0 || json_array_size(b->close) > 0;
+	return b->n > 0 || json_array_size(b->close) > 0 ||
+	    json_array_size(b->trim) > 0;
 }
 
 void
@@ -86,10 +88,13 @@ settle_add(json_t *req, struct lease *l, int64_t reserved)
 void
 settle_close(int64_t lease_id, int64_t keep)
 {
-	if (next.close == NULL)
-		next.close = json_array();
-	json_array_append_new(next.close, json_pack("{s:I, s:I}", "lease_id",
-	    (json_int_t)lease_id, "keep", (json_int_t)keep));
+	json_t	**list = keep > 0 ? &next.trim : &next.close;
+
+	if (*list == NULL)
+		*list = json_array();
+	json_array_append_new(*list, keep > 0 ? json_pack("{s:I, s:I}",
+	    "lease_id", (json_int_t)lease_id, "keep", (json_int_t)keep) :
+	    json_integer(lease_id));
 	if (!sending)
 		arm(relay->rc.settle_ms);
 }
@@ -115,7 +120,8 @@ done(json_t *answer)
 	sent.items = NULL;
 	sent.n = sent.cap = 0;
 	json_decref(sent.close);
-	sent.close = NULL;
+	json_decref(sent.trim);
+	sent.close = sent.trim = NULL;
 	sending = 0;
 	delay_ms = waited_ms = 0;
 	if (pending(&next))
@@ -164,9 +170,10 @@ send_batch(void)
 		sent.n = next.n;
 		sent.cap = next.cap;
 		sent.close = next.close;
+		sent.trim = next.trim;
 		next.items = NULL;
 		next.n = next.cap = 0;
-		next.close = NULL;
+		next.close = next.trim = NULL;
 		sending = 1;
 	}
 	reqs = json_array();
@@ -174,6 +181,8 @@ send_batch(void)
 		json_array_append(reqs, sent.items[i].req);
 	body = json_pack("{s:o, s:o}", "requests", reqs, "close",
 	    sent.close != NULL ? json_incref(sent.close) : json_array());
+	if (sent.trim != NULL)
+		json_object_set(body, "trim", sent.trim);
 	if (app_call("/internal/settle", body, answered, NULL) == -1)
 		answered(0, NULL, NULL, NULL);
 	json_decref(body);
@@ -192,6 +201,8 @@ settle_free(void)
 	free(next.items);
 	json_decref(sent.close);
 	json_decref(next.close);
+	json_decref(sent.trim);
+	json_decref(next.trim);
 	if (timer != NULL)
 		event_free(timer);
 }

@@ -27,8 +27,9 @@ async function userWithKey(tag) {
 	return { c, key: k.key, keyId: k.id, csrf };
 }
 
-// An endpoint node in front of the mock serving model at the given prices.
-async function addNode(model, { price_in = 0, price_out = 1000000, concurrency = 256, name } = {}) {
+// An endpoint node in front of the mock serving model at the given prices: by
+// default 10 output tokens cost 10 micro-USD, worst case and bill alike.
+async function addNode(model, { price_in = 1, price_out = 999000, concurrency = 256, name } = {}) {
 	const res = await sup.c.post('/v1/supplier/nodes', { headers: { 'x-csrf-token': sup.csrf }, json: {
 		name: name ?? `n-${model.replace(/\W/g, '-')}`, supply_type: 'cloud', connection: 'endpoint',
 		max_concurrency: concurrency, context_length: 8192, base_url: m.base, api_token: '',
