@@ -33,6 +33,8 @@ relay_config(struct cfg *c, struct relay_cfg *rc)
 	    &rc->worker_idle_ms);
 	cfg_ms(c, "relay", "report_interval", 10, 1, 3600, &rc->report_ms);
 	cfg_bool(c, "relay", "allow_private_endpoints", 0, &rc->allow_private);
+	cfg_int(c, "relay", "queue_max", 1000, 0, 1000000, &rc->queue_max);
+	cfg_ms(c, "relay", "queue_timeout", 30, 1, 3600, &rc->queue_timeout_ms);
 	rc->app_url = cfg_str(c, "relay", "app_url", "http://127.0.0.1:8081");
 	rc->secret = cfg_str(c, "internal", "secret", "");
 	if (cfg_error(c) != NULL) {

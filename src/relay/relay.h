@@ -17,6 +17,7 @@
  *   conf.c      the one struct relay and its settings
  *   reply.c     headers, JSON bodies and OpenAI-shaped errors
  *   pick.c      live node state, the breaker, the choice among candidates
+ *   queue.c     requests waiting for a free slot, a FIFO per model
  *   appcall.c   calls to the app's internal API (admit, settle, workers)
  *   workers.c   worker nodes: token checks, long-polls, jobs, batches
  *   consumer.c  the consumer's side of a request (infer.h)
@@ -47,6 +48,8 @@ struct relay_cfg {
 	long long	 worker_idle_ms;	/* a job silent this long has failed */
 	long long	 report_ms;		/* node state to the app this often */
 	int		 allow_private;		/* endpoints may be loopback/private */
+	long long	 queue_max;		/* requests waiting per model */
+	long long	 queue_timeout_ms;	/* the longest wait for a slot */
 };
 
 struct node_state;
@@ -132,6 +135,64 @@ long long		 node_inflight(int64_t node_id);
 const char		*outcome_name(enum outcome);
 /* Call fn for every node seen, with its in-flight count and breaker. */
 void			 node_foreach(node_fn fn, void *arg);
+
+/* What the candidates offer now, untried ones only (pick_avail). */
+enum pick_avail {
+	PICK_NONE,	/* none live and unparked: nothing to wait for */
+	PICK_BUSY,	/* some live and unparked, every one of them full */
+	PICK_FREE,	/* one could take a call now */
+};
+enum pick_avail		 pick_avail(const struct candidate *c, size_t n);
+
+/*
+ * What pick.c tells the piece above it (the queue), filled with
+ * designated initializers.
+ */
+struct pick_hooks {
+	/* A call on node id ended: one of its slots is free. Must not call
+	 * back into pick.c's callers synchronously (node_end runs inside
+	 * a request's own bookkeeping). */
+	void	(*slot_freed)(int64_t node_id);
+};
+/* Remember the hooks (borrowed, static); once, before the loop. */
+void			 pick_hooks_set(const struct pick_hooks *);
+
+/*
+ * queue.c: requests waiting for a free slot. When every live, unparked
+ * candidate of a request is full, it waits in its model's FIFO (at most
+ * queue_max of them) for up to queue_timeout. A slot freed on a node
+ * (node_end) retries, on the next turn of the loop, the first request of
+ * each model's queue that could use that node.
+ */
+struct qentry;
+
+/* What the queue asks of its requests' owner, filled with designated
+ * initializers. arg is the one given to queue_add(). */
+struct queue_cb {
+	/* Could the request use a slot on node id? */
+	int	(*can_use)(void *arg, int64_t node_id);
+	/* A slot it could use freed: try again. It stays in place unless
+	 * the callback takes it out with queue_remove(). */
+	void	(*retry)(void *arg);
+	/* It waited queue_timeout; it is out of the queue already. */
+	void	(*expired)(void *arg);
+};
+
+/* Remember cb (borrowed, static) and hook into pick.c; once, before the
+ * loop. */
+void		 queue_init(const struct queue_cb *cb);
+/*
+ * Put arg at the tail of model's queue (model is copied). Returns its
+ * place, owned by queue.c until queue_remove() or expired(); NULL when
+ * the queue is full.
+ */
+struct qentry	*queue_add(const char *model, void *arg);
+/* Take e out of its queue (NULL is fine); no callback follows. */
+void		 queue_remove(struct qentry *e);
+/* Requests waiting now, all models. */
+size_t		 queue_waiting(void);
+/* Free every queue at exit; their requests are the owner's to free. */
+void		 queue_free(void);
 
 /* appcall.c: the app's internal API (docs/internal.md). */
 /*
