@@ -399,6 +399,22 @@ queue_expired(void *arg)
 }
 
 /*
+ * The relay stops while the request waits: free it unanswered and
+ * unsettled (the loop is over, a settlement could not be sent); the
+ * reaper voids its hold.
+ */
+static void
+queue_dropped(void *arg)
+{
+	struct infer	*in = arg;
+
+	in->queued = NULL;
+	log_info("hold %lld dropped from the queue at exit",
+	    (long long)in->hold_id);
+	infer_free(in);
+}
+
+/*
  * Fail over: the next candidate; wait for a slot when the rest are merely
  * full; or give up when none is left.
  */
@@ -743,6 +759,7 @@ infer_init(void)
 		.can_use = queue_can_use,
 		.retry = queue_retry,
 		.expired = queue_expired,
+		.dropped = queue_dropped,
 	};
 
 	consumer_init(&hooks);

@@ -225,10 +225,10 @@ out:
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
+	queue_free();	/* before evhttp_free: no settlement could go now */
 	if (rl.http != NULL)
 		evhttp_free(rl.http);
 	workers_free();
-	queue_free();	/* after evhttp_free: their consumers have left */
 	xfer_pool_free(rl.app_pool);
 	xfer_pool_free(rl.node_pool);
 	curl_global_cleanup();

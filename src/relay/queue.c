@@ -192,11 +192,15 @@ void
 queue_free(void)
 {
 	struct mqueue	*mq;
+	void		*arg;
 
 	if (total > 0)
 		log_warn("%zu queued requests dropped at exit", total);
-	while ((mq = TAILQ_FIRST(&models)) != NULL)
+	while ((mq = TAILQ_FIRST(&models)) != NULL) {
+		arg = TAILQ_FIRST(&mq->waiting)->arg;
 		entry_free(TAILQ_FIRST(&mq->waiting));
+		cb->dropped(arg);
+	}
 	pick_hooks_set(NULL);
 	if (wake != NULL)
 		event_free(wake);

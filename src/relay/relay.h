@@ -176,6 +176,9 @@ struct queue_cb {
 	void	(*retry)(void *arg);
 	/* It waited queue_timeout; it is out of the queue already. */
 	void	(*expired)(void *arg);
+	/* The relay is stopping (queue_free): out of the queue already;
+	 * free it without answering. */
+	void	(*dropped)(void *arg);
 };
 
 /* Remember cb (borrowed, static) and hook into pick.c; once, before the
@@ -191,7 +194,10 @@ struct qentry	*queue_add(const char *model, void *arg);
 void		 queue_remove(struct qentry *e);
 /* Requests waiting now, all models. */
 size_t		 queue_waiting(void);
-/* Free every queue at exit; their requests are the owner's to free. */
+/*
+ * At exit, before the HTTP server frees its connections: drop every
+ * waiting request (dropped()) and free the queues.
+ */
 void		 queue_free(void);
 
 /* appcall.c: the app's internal API (docs/internal.md). */
