@@ -754,7 +754,6 @@ infer_init(void)
 		.stalled = consumer_stalled,
 		.left = consumer_left,
 	};
-
 	static const struct queue_cb		qcb = {
 		.can_use = queue_can_use,
 		.retry = queue_retry,
