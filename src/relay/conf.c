@@ -42,6 +42,8 @@ relay_config(struct cfg *c, struct relay_cfg *rc)
 	cfg_int(c, "relay", "settle_batch", 256, 1, 10000, &rc->settle_batch);
 	cfg_int(c, "relay", "change_poll_ms", 250, 10, 60000,
 	    &rc->change_poll_ms);
+	cfg_int(c, "relay", "queue_max", 1000, 0, 1000000, &rc->queue_max);
+	cfg_ms(c, "relay", "queue_timeout", 30, 1, 3600, &rc->queue_timeout_ms);
 	rc->app_url = cfg_str(c, "relay", "app_url", "http://127.0.0.1:8081");
 	rc->secret = cfg_str(c, "internal", "secret", "");
 	if (cfg_error(c) != NULL) {

@@ -64,6 +64,13 @@ consumer_start_stream(struct infer *in)
 void
 consumer_stream_error(struct infer *in, const char *msg)
 {
+	consumer_stream_fail(in, "server_error", "upstream_error", msg);
+}
+
+void
+consumer_stream_fail(struct infer *in, const char *type, const char *code,
+    const char *msg)
+{
 	struct str		 s = STR_INIT;
 	struct evhttp_request	*req;
 	json_t			*e;
@@ -71,7 +78,7 @@ consumer_stream_error(struct infer *in, const char *msg)
 	if (in->req == NULL)
 		return;
 	consumer_start_stream(in);
-	e = http_openai_error("server_error", "upstream_error", NULL, msg);
+	e = http_openai_error(type, code, NULL, msg);
 	str_puts(&s, "data: ");
 	json_to_str(e, &s);
 	str_puts(&s, "\n\n");
@@ -164,17 +171,26 @@ on_stall(evutil_socket_t fd, short what, void *arg)
 	hooks->stalled(in);
 }
 
-/* Keep a silent stream's consumer (and proxies) from timing out. */
+/*
+ * Keep a silent stream's consumer (and proxies) from timing out: ": queued"
+ * while the request waits for a slot, ": keep-alive" while its node is
+ * silent. The first comment sends the 200.
+ */
 static void
 on_keepalive(evutil_socket_t fd, short what, void *arg)
 {
 	struct infer	*in = arg;
 
-	if (in->req == NULL || !in->stream || !hooks->in_flight(in) ||
+	if (in->req == NULL || !in->stream ||
 	    util_now_ms() - in->last_out_ms < relay->rc.keepalive_ms)
 		return;
-	consumer_start_stream(in);
-	consumer_send(in, ": keep-alive\n\n", 14);
+	if (hooks->in_flight(in)) {
+		consumer_start_stream(in);
+		consumer_send(in, ": keep-alive\n\n", 14);
+	} else if (hooks->waiting(in)) {
+		consumer_start_stream(in);
+		consumer_send(in, ": queued\n\n", 10);
+	}
 }
 
 void

@@ -19,6 +19,9 @@
 #include "util.h"
 #include "xfer.h"
 
+/* Seconds a client refused for a burst is told to wait (Retry-After). */
+#define BUSY_RETRY_AFTER	"2"
+
 static void	try_next(struct infer *);
 static void	finish(struct infer *, const char *status, enum outcome);
 
@@ -27,6 +30,7 @@ static void
 infer_free(struct infer *in)
 {
 	consumer_detach(in);
+	queue_remove(in->queued);
 	if (in->first_byte != NULL)
 		event_free(in->first_byte);
 	json_decref(in->body);
@@ -46,6 +50,13 @@ static int
 in_flight(struct infer *in)
 {
 	return in->x != NULL || in->job != NULL;
+}
+
+/* Is the request waiting for a free slot? */
+static int
+waiting(struct infer *in)
+{
+	return in->queued != NULL;
 }
 
 /* Stop the attempt in flight; no callback of it follows. */
@@ -89,7 +100,11 @@ consumer_left(struct infer *in)
 {
 	if (in->lease == NULL)
 		return;		/* still being admitted: on_lease sees it */
-	if (in_flight(in)) {
+	if (waiting(in)) {	/* never dispatched: nothing to bill */
+		queue_remove(in->queued);
+		in->queued = NULL;
+		finish(in, "unserved", OUTCOME_NEUTRAL);
+	} else if (in_flight(in)) {
 		attempt_cancel(in);
 		node_end(in->cur->node_id, OUTCOME_NEUTRAL);
 		finish(in, "cancelled", OUTCOME_NEUTRAL);
@@ -319,7 +334,95 @@ mark_live(struct infer *in)
 		    "endpoint") == 0 || worker_live(in->cands[i].node_id);
 }
 
-/* Fail over: the next candidate, or give up when none is left. */
+/*
+ * Every node that could serve the request is busy, past the queue's bound
+ * or its timeout: 429 in OpenAI's shape with Retry-After (the official
+ * clients retry it), or an error event once the stream's 200 went out.
+ * Nothing was served.
+ */
+static void
+refuse_busy(struct infer *in, const char *msg)
+{
+	struct evhttp_request	*req;
+
+	if (in->started)
+		consumer_stream_fail(in, "requests", "rate_limit_exceeded", msg);
+	else if ((req = consumer_take(in)) != NULL) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Retry-After", BUSY_RETRY_AFTER);
+		reply_error(req, 429, "requests", "rate_limit_exceeded", NULL,
+		    msg);
+	}
+	finish(in, "unserved", OUTCOME_NEUTRAL);
+}
+
+/* Every live candidate is merely full: wait in the model's queue. */
+static void
+wait_for_slot(struct infer *in)
+{
+	if ((in->queued = queue_add(in->model, in)) == NULL)
+		refuse_busy(in, "Every node serving this model is busy and "
+		    "too many requests are waiting; nothing was charged. Try "
+		    "again shortly.");
+}
+
+/* Could the waiting request use a slot on node id (not tried yet)? */
+static int
+queue_can_use(void *arg, int64_t node_id)
+{
+	struct infer	*in = arg;
+	size_t		 i;
+
+	for (i = 0; i < in->ncands; i++)
+		if (in->cands[i].node_id == node_id && !in->cands[i].tried)
+			return 1;
+	return 0;
+}
+
+/* A slot it could use freed: pick again, or keep its place if all full. */
+static void
+queue_retry(void *arg)
+{
+	struct infer	*in = arg;
+
+	mark_live(in);
+	if (pick_avail(in->cands, in->ncands) == PICK_BUSY)
+		return;
+	queue_remove(in->queued);
+	in->queued = NULL;
+	try_next(in);
+}
+
+/* It waited queue_timeout for a slot. */
+static void
+queue_expired(void *arg)
+{
+	struct infer	*in = arg;
+
+	in->queued = NULL;
+	refuse_busy(in, "Every node serving this model stayed busy while the "
+	    "request waited; nothing was charged. Try again shortly.");
+}
+
+/*
+ * The relay stops while the request waits: free it unanswered and
+ * unsettled (the loop is over, a settlement could not be sent); the
+ * reaper voids its lease's hold.
+ */
+static void
+queue_dropped(void *arg)
+{
+	struct infer	*in = arg;
+
+	in->queued = NULL;
+	log_info("task %s dropped from the queue at exit", in->id);
+	infer_free(in);
+}
+
+/*
+ * Fail over: the next candidate; wait for a slot when the rest are merely
+ * full; or give up when none is left.
+ */
 static void
 try_next(struct infer *in)
 {
@@ -333,6 +436,11 @@ try_next(struct infer *in)
 		node_end(in->cur->node_id, OUTCOME_FAILURE);
 	}
 	in->cur = NULL;
+	if (in->attempts <= relay->rc.failover &&
+	    pick_avail(in->cands, in->ncands) == PICK_BUSY) {
+		wait_for_slot(in);
+		return;
+	}
 	if (in->attempts == 0) {
 		if (in->req != NULL)
 			evhttp_add_header(evhttp_request_get_output_headers(
@@ -839,10 +947,18 @@ infer_init(void)
 {
 	static const struct consumer_hooks	hooks = {
 		.in_flight = in_flight,
+		.waiting = waiting,
 		.pause = attempt_pause,
 		.stalled = consumer_stalled,
 		.left = consumer_left,
 	};
+	static const struct queue_cb		qcb = {
+		.can_use = queue_can_use,
+		.retry = queue_retry,
+		.expired = queue_expired,
+		.dropped = queue_dropped,
+	};
 
 	consumer_init(&hooks);
+	queue_init(&qcb);
 }

@@ -40,6 +40,7 @@ struct infer {
 	int			 attempts;
 	struct xfer		*x;		/* an endpoint call, or */
 	struct job		*job;		/* a worker's job */
+	struct qentry		*queued;	/* waiting for a slot (queue.c) */
 	long			 up_status;
 	struct str		 up_body;
 	struct sse		 sse;
@@ -63,6 +64,8 @@ struct infer {
 struct consumer_hooks {
 	/* Is an attempt in flight? */
 	int	(*in_flight)(struct infer *);
+	/* Is the request waiting for a free slot? */
+	int	(*waiting)(struct infer *);
 	/* Pause (1) or resume (0) the attempt while the consumer lags. */
 	void	(*pause)(struct infer *, int paused);
 	/* The consumer read too slowly for too long: end the request. */
@@ -81,7 +84,8 @@ void	consumer_init(const struct consumer_hooks *);
 void	consumer_attach(struct infer *);
 /* Stop watching and free the timers; the request is being freed. */
 void	consumer_detach(struct infer *);
-/* Start the keep-alive comments of a silent stream. */
+/* Start the keep-alive comments of a silent stream (": queued" while it
+ * waits for a slot, ": keep-alive" while its node is silent). */
 void	consumer_keepalive(struct infer *);
 /*
  * Take the request out of our hands before its final reply (which may
@@ -97,6 +101,9 @@ void	consumer_start_stream(struct infer *);
 void	consumer_send(struct infer *, const char *p, size_t n);
 /* End a stream with an OpenAI-style error event. */
 void	consumer_stream_error(struct infer *, const char *msg);
+/* The same with the error's type and code. */
+void	consumer_stream_fail(struct infer *, const char *type,
+	    const char *code, const char *msg);
 /* End a stream that went well with [DONE]. */
 void	consumer_stream_end(struct infer *);
 

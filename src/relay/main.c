@@ -47,9 +47,10 @@ on_healthz(struct evhttp_request *req, void *arg)
 	}
 	b = evbuffer_new();
 	evbuffer_add_printf(b, "{\"status\":\"ok\",\"version\":\"%s\","
-	    "\"uptime_s\":%lld,\"requests\":%llu,\"active\":%llu}\n",
+	    "\"uptime_s\":%lld,\"requests\":%llu,\"active\":%llu,"
+	    "\"queued\":%zu}\n",
 	    PACKAGE_VERSION, (long long)((util_now_ms() - rl->started_ms) / 1000),
-	    rl->requests, rl->active);
+	    rl->requests, rl->active, queue_waiting());
 	reply_headers(req, "application/json");
 	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
@@ -226,6 +227,7 @@ out:
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
+	queue_free();	/* before evhttp_free: no settlement could go now */
 	if (rl.http != NULL)
 		evhttp_free(rl.http);
 	workers_free();

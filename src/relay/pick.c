@@ -18,6 +18,14 @@ struct node_state {
 	int		probing;	/* the one probe after parking is out */
 };
 
+static const struct pick_hooks	*hooks;	/* from the piece above, or NULL */
+
+void
+pick_hooks_set(const struct pick_hooks *h)
+{
+	hooks = h;
+}
+
 /* The state of node id, made when first seen. Open addressing, grows at 1/2. */
 static struct node_state *
 node_get(int64_t id)
@@ -117,6 +125,24 @@ pick_next(struct candidate *c, size_t n)
 	return best;
 }
 
+enum pick_avail
+pick_avail(const struct candidate *c, size_t n)
+{
+	enum pick_avail	a = PICK_NONE;
+	int64_t		now = util_now_ms();
+	size_t		i;
+
+	for (i = 0; i < n; i++) {
+		if (c[i].tried || !c[i].live ||
+		    !node_available(node_get(c[i].node_id), now))
+			continue;
+		if (spare(&c[i]) > 0)
+			return PICK_FREE;
+		a = PICK_BUSY;
+	}
+	return a;
+}
+
 /* Call fn for every node seen so far, with its in-flight count and breaker. */
 void
 node_foreach(node_fn fn, void *arg)
@@ -141,7 +167,7 @@ node_begin(int64_t id)
  * them within breaker_window park the node for breaker_park, and a failed
  * probe parks it again. A successful probe closes the breaker. Neutral
  * outcomes (the consumer's bad input, a consumer who left) count for
- * nothing.
+ * nothing. Either way a slot is free again: the hooks hear of it.
  */
 void
 node_end(int64_t id, enum outcome o)
@@ -152,6 +178,8 @@ node_end(int64_t id, enum outcome o)
 
 	if (n->inflight > 0)
 		n->inflight--;
+	if (hooks != NULL && hooks->slot_freed != NULL)
+		hooks->slot_freed(id);
 	if (o == OUTCOME_NEUTRAL) {
 		if (n->probing)
 			n->probing = 0;	/* the probe told nothing: allow another */

@@ -17,6 +17,7 @@
  *   conf.c      the one struct relay and its settings
  *   reply.c     headers, JSON bodies and OpenAI-shaped errors
  *   pick.c      live node state, the breaker, the choice among candidates
+ *   queue.c     requests waiting for a free slot, a FIFO per model
  *   appcall.c   calls to the app's internal API
  *   settle.c    finished requests to the app in batches
  *   leases.c    each API key's lease: a budget held by the app, spent here
@@ -58,6 +59,8 @@ struct relay_cfg {
 	long long	 settle_ms;		/* a settlement waits for its batch */
 	long long	 settle_batch;		/* requests in one batch at most */
 	long long	 change_poll_ms;	/* the change feed is asked this often */
+	long long	 queue_max;		/* requests waiting per model */
+	long long	 queue_timeout_ms;	/* the longest wait for a slot */
 };
 
 struct node_state;
@@ -143,6 +146,70 @@ long long		 node_inflight(int64_t node_id);
 const char		*outcome_name(enum outcome);
 /* Call fn for every node seen, with its in-flight count and breaker. */
 void			 node_foreach(node_fn fn, void *arg);
+
+/* What the candidates offer now, untried ones only (pick_avail). */
+enum pick_avail {
+	PICK_NONE,	/* none live and unparked: nothing to wait for */
+	PICK_BUSY,	/* some live and unparked, every one of them full */
+	PICK_FREE,	/* one could take a call now */
+};
+enum pick_avail		 pick_avail(const struct candidate *c, size_t n);
+
+/*
+ * What pick.c tells the piece above it (the queue), filled with
+ * designated initializers.
+ */
+struct pick_hooks {
+	/* A call on node id ended: one of its slots is free. Must not call
+	 * back into pick.c's callers synchronously (node_end runs inside
+	 * a request's own bookkeeping). */
+	void	(*slot_freed)(int64_t node_id);
+};
+/* Remember the hooks (borrowed, static); once, before the loop. */
+void			 pick_hooks_set(const struct pick_hooks *);
+
+/*
+ * queue.c: requests waiting for a free slot. When every live, unparked
+ * candidate of a request is full, it waits in its model's FIFO (at most
+ * queue_max of them) for up to queue_timeout. A slot freed on a node
+ * (node_end) retries, on the next turn of the loop, the first request of
+ * each model's queue that could use that node.
+ */
+struct qentry;
+
+/* What the queue asks of its requests' owner, filled with designated
+ * initializers. arg is the one given to queue_add(). */
+struct queue_cb {
+	/* Could the request use a slot on node id? */
+	int	(*can_use)(void *arg, int64_t node_id);
+	/* A slot it could use freed: try again. It stays in place unless
+	 * the callback takes it out with queue_remove(). */
+	void	(*retry)(void *arg);
+	/* It waited queue_timeout; it is out of the queue already. */
+	void	(*expired)(void *arg);
+	/* The relay is stopping (queue_free): out of the queue already;
+	 * free it without answering. */
+	void	(*dropped)(void *arg);
+};
+
+/* Remember cb (borrowed, static) and hook into pick.c; once, before the
+ * loop. */
+void		 queue_init(const struct queue_cb *cb);
+/*
+ * Put arg at the tail of model's queue (model is copied). Returns its
+ * place, owned by queue.c until queue_remove() or expired(); NULL when
+ * the queue is full.
+ */
+struct qentry	*queue_add(const char *model, void *arg);
+/* Take e out of its queue (NULL is fine); no callback follows. */
+void		 queue_remove(struct qentry *e);
+/* Requests waiting now, all models. */
+size_t		 queue_waiting(void);
+/*
+ * At exit, before the HTTP server frees its connections: drop every
+ * waiting request (dropped()) and free the queues.
+ */
+void		 queue_free(void);
 
 /* appcall.c: the app's internal API (docs/internal.md). */
 /*

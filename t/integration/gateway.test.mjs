@@ -1,7 +1,7 @@
 // gateway.test.mjs: inference end to end with the official openai client:
 // lighttpd → relay → admit/settle in the app → mock model servers, with the
 // ledger exact to the micro-USD, the breaker, failover, cancellation,
-// capacity, keep-alive, and the streamed path through Apache too.
+// capacity (a full model queues), keep-alive, and the streamed path through Apache too.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, waitFor } from '../lib/stack.mjs';
@@ -266,7 +266,7 @@ test('a consumer who leaves mid-stream cancels the upstream call and pays for wh
 	assert.equal((await ask()).choices.length, 1, 'no node was blamed');
 });
 
-test('a node at capacity is not chosen; with all full the answer is 503', async () => {
+test('a node at capacity is not chosen; with all full a request waits for a slot', async () => {
 	await Promise.all([A.reset(), B.reset()]);
 	const capModel = 'cap/model';
 	await addNode(s, supplier, A, { name: 'cap-a', id: capModel, concurrency: 1 });
@@ -282,9 +282,15 @@ test('a node at capacity is not chosen; with all full the answer is 503', async 
 	const one = await open(), two = await open();
 	assert.equal((await A.stats()).active, 1, 'one stream each');
 	assert.equal((await B.stats()).active, 1);
-	await assert.rejects(client.chat.completions.create({ model: capModel, max_tokens: 3,
-		messages: [{ role: 'user', content: 'x' }] }), (e) => e.status === 503);
+	// A third waits in the relay's queue (queue.test.mjs has the rest).
+	const calls = async () => (await A.stats()).requests + (await B.stats()).requests;
+	const before_ = await calls();
+	const third = client.chat.completions.create({ model: capModel, max_tokens: 3,
+		messages: [{ role: 'user', content: 'x' }] });
+	await new Promise((r) => setTimeout(r, 300));
+	assert.equal(await calls(), before_, 'not sent to a full node');
 	for (const it of [one, two]) while (!(await it.next()).done);
+	assert.equal((await third).choices.length, 1, 'served once a slot freed');
 	await Promise.all([A.control({ interval_ms: 0 }), B.control({ interval_ms: 0 })]);
 });
 
