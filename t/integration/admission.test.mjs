@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStack, waitFor, bin } from '../lib/stack.mjs';
 import { Client, uniqueEmail } from '../lib/client.mjs';
@@ -126,33 +126,44 @@ test('a request is billed at the prices of its admission, not a price changed me
 		'10 tokens at 2 USD per 1M, not 9');
 });
 
-test('a relay killed mid-batch loses no money and bills nothing twice', async () => {
-	const model = 'adm/kill';
-	await addNode(model);
-	const con = await userWithKey('kill');
-	const before_ = await balances(con.c);
-	// Answers go out before their batch: kill the relay right after some.
-	const served = await Promise.all(Array.from({ length: 5 }, () => chat(con.key, model)));
-	for (const r of served) assert.equal(r.status, 200);
-	const pid = Number(readFileSync(join(s.dir, 'relay.pid'), 'utf8'));
-	process.kill(pid, 'SIGKILL');
-	await waitFor(() => { try { process.kill(pid, 0); return false; } catch { return true; } }, 5000, 'the relay gone');
-	// A new relay, as the process manager would start it.
-	const relay = spawn(bin('infrpool-relay'), ['-c', s.env.INFRPOOL_CONFIG, '--pidfile', join(s.dir, 'relay.pid')],
-		{ detached: true, stdio: 'ignore' });
-	relay.unref();
-	await waitFor(async () => (await chat(con.key, model)).status === 200, 10000, 'the new relay');
-	// Whatever the dead relay had not settled is voided by the reaper once
-	// its lease expires; here, expire it now and reap.
-	await s.sql(`UPDATE holds SET expires_at = now() WHERE status = 'held'`
-		+ ` AND user_id = (SELECT user_id FROM api_keys WHERE id = ${con.keyId})`);
-	await new Promise((r) => setTimeout(r, 1500));
-	await s.ctl('holds', 'reap');
-	const b = await settled(con.c);
-	const billed = Number(await s.sql(`SELECT coalesce(sum(cost), 0) FROM requests WHERE api_key_id = ${con.keyId}`));
-	assert.equal(before_.spendable.micro_usd - b.spendable.micro_usd, billed,
-		'what left the balance is exactly what the request rows say was billed');
-	assert.ok(billed <= 6 * 10);
-	assert.equal(await s.sql(`SELECT count(*) FROM (SELECT task_id FROM requests GROUP BY task_id`
-		+ ` HAVING count(*) > 1) d`), '0', 'no request recorded twice');
+test('a relay killed before its batch went out loses no money and bills nothing twice', async () => {
+	// A stack whose relay holds settlements 3 s, so the kill comes first.
+	const k = await startStack({ conf: `[gateway]\nramp_start_pct = 100\n[credits]\nsignup_grant = ${GRANT}\n`
+		+ '[relay]\nsettle_interval_ms = 3000\n' });
+	try {
+		const [s0, sup0] = [s, sup];
+		s = k;
+		sup = await userWithKey('ksup');
+		const model = 'adm/kill';
+		await addNode(model);
+		const con = await userWithKey('kill');
+		const served = await Promise.all(Array.from({ length: 5 }, () => chat(con.key, model)));
+		for (const r of served) assert.equal(r.status, 200);
+		const pid = Number(readFileSync(join(k.dir, 'relay.pid'), 'utf8'));
+		process.kill(pid, 'SIGKILL');
+		await waitFor(() => { try { process.kill(pid, 0); return false; } catch { return true; } }, 5000,
+			'the relay gone');
+		// Its lease holds the consumer's money until it expires and the
+		// reaper voids it; here it expires now.
+		assert.ok((await balances(con.c)).held.micro_usd > 0, 'the dead relay\'s lease is held');
+		await k.sql(`UPDATE holds SET expires_at = now() WHERE status = 'held'`);
+		await k.ctl('holds', 'reap');
+		const b = await balances(con.c);
+		assert.equal(b.held.micro_usd, 0, 'nothing held after the reaper');
+		assert.equal(b.spendable.micro_usd, GRANT, 'the unsettled requests cost nothing: no money moved');
+		assert.equal(await k.sql(`SELECT count(*) FROM requests WHERE api_key_id = ${con.keyId}`), '0');
+		// A new relay, as the process manager would start it, serves and bills once.
+		const log = openSync(join(k.dir, 'relay.log'), 'a');
+		spawn(bin('infrpool-relay'), ['-c', k.env.INFRPOOL_CONFIG, '--pidfile', join(k.dir, 'relay.pid')],
+			{ detached: true, stdio: ['ignore', log, log] }).unref();
+		await waitFor(async () => (await chat(con.key, model)).status === 200, 10000, 'the new relay');
+		const after_ = await settled(con.c);
+		assert.equal(after_.spendable.micro_usd, GRANT - 10);
+		assert.equal(await k.sql(`SELECT count(*) || ' ' || sum(cost) FROM requests WHERE api_key_id = ${con.keyId}`),
+			'1 10');
+		s = s0;
+		sup = sup0;
+	} finally {
+		await k.stop();
+	}
 });

@@ -46,12 +46,14 @@ async function chat(st, key, model, { stream = false, max_tokens = 3, signal, di
 	return { res, text: await res.text() };
 }
 
-// Every request of user id settled: (request status, hold status) pairs.
+// Every request of user id settled and nothing of theirs held (each lease
+// closed): (request status, billed or free) pairs.
 async function settledRows(st, id, n) {
 	return waitFor(async () => {
-		const rows = (await st.sql(`SELECT r.status || ' ' || h.status FROM requests r
-			JOIN holds h ON h.id = r.hold_id WHERE r.user_id = ${id} ORDER BY r.id`)).split('\n').filter(Boolean);
-		return rows.length === n && rows.every((r) => !r.startsWith('admitted') && !r.endsWith(' held')) && rows;
+		const rows = (await st.sql(`SELECT r.status || ' ' || CASE WHEN r.cost > 0 THEN 'billed'
+			ELSE 'free' END FROM requests r WHERE r.user_id = ${id} ORDER BY r.id`)).split('\n').filter(Boolean);
+		const held = await st.sql(`SELECT count(*) FROM holds WHERE user_id = ${id} AND status = 'held'`);
+		return rows.length === n && held === '0' && rows;
 	}, 20000, `${n} settled requests`);
 }
 
@@ -90,7 +92,7 @@ test('30 concurrent streams on a fresh node (4 ramp slots) all complete and are 
 	const st = await A.stats();
 	assert.equal(st.requests, 30, 'each dispatched once');
 	const rows = await settledRows(s, con.id, 30);
-	assert.ok(rows.every((r) => r === 'ok posted'), rows.join(', '));
+	assert.ok(rows.every((r) => r === 'ok billed'), rows.join(', '));
 	assert.equal(await queued(s), 0);
 	await A.reset();
 });
@@ -118,7 +120,7 @@ test('past queue_max: 429 rate_limit_exceeded with Retry-After, nothing billed',
 	for (const r of [await first, ...(await Promise.all(waiting))])
 		assert.equal(r.res.status, 200, r.text);
 	const rows = await settledRows(t, con.id, 4);
-	assert.deepEqual(rows.slice().sort(), ['ok posted', 'ok posted', 'ok posted', 'unserved voided']);
+	assert.deepEqual(rows.slice().sort(), ['ok billed', 'ok billed', 'ok billed', 'unserved free']);
 	await B.reset();
 });
 
@@ -143,7 +145,7 @@ test('past queue_timeout: 429, or an error event once the stream started; nothin
 	assert.equal((await first).res.status, 200);
 	assert.equal((await B.stats()).requests, 1, 'the timed-out ones never reached the node');
 	const rows = await settledRows(t, con.id, 3);
-	assert.deepEqual(rows.slice().sort(), ['ok posted', 'unserved voided', 'unserved voided']);
+	assert.deepEqual(rows.slice().sort(), ['ok billed', 'unserved free', 'unserved free']);
 	await B.reset();
 });
 
@@ -167,7 +169,7 @@ test('a queued request whose client leaves is never dispatched and not billed', 
 	const st = await B.stats();
 	assert.equal(st.requests, 1, 'the aborted request never reached the node');
 	const rows = await settledRows(t, con.id, 2);
-	assert.deepEqual(rows, ['ok posted', 'unserved voided']);
+	assert.deepEqual(rows.slice().sort(), ['ok billed', 'unserved free']);
 	const held = JSON.parse((await con.c.get('/v1/me')).text_).balances.held.micro_usd;
 	assert.equal(held, 0, 'no hold is left');
 	await B.reset();
@@ -189,7 +191,7 @@ test('failover to a node that is merely busy waits for its slot instead of faili
 	assert.equal((await other.stats()).faults, 1, 'the free node failed it first');
 	assert.equal((await busy.stats()).requests, 2, 'then the busy one served it');
 	assert.equal((await first).res.status, 200);
-	assert.deepEqual(await settledRows(t, con.id, 2), ['ok posted', 'ok posted']);
+	assert.deepEqual(await settledRows(t, con.id, 2), ['ok billed', 'ok billed']);
 	await Promise.all([A.reset(), B.reset()]);
 });
 
@@ -202,5 +204,5 @@ test('a model with no live node still answers 503 no_capacity at once', async ()
 	assert.equal(res.status, 503, text);
 	assert.equal(JSON.parse(text).error.code, 'no_capacity');
 	assert.equal(await queued(t), 0);
-	assert.deepEqual(await settledRows(t, con.id, 1), ['unserved voided']);
+	assert.deepEqual(await settledRows(t, con.id, 1), ['unserved free']);
 });
