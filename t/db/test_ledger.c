@@ -90,6 +90,12 @@ static const struct db_stmt t_unnest_bigint = {
 	" ORDER BY i",
 	1, 0
 };
+static const struct db_stmt t_skew_drawn = {
+	"test_skew_drawn",
+	"UPDATE holds SET drawn = drawn + $2, drawn_credit = drawn_credit + $2"
+	" WHERE id = $1",
+	2, 0
+};
 static const struct db_stmt t_expire = {
 	"test_expire",
 	"UPDATE holds SET expires_at = now() - interval '1 hour' WHERE id = $1",
@@ -1103,6 +1109,20 @@ START_TEST(test_check_detects_corruption)
 	ck_assert_msg(strstr(report, want) != NULL, "report: %s", report);
 	run(&t_skew_charge, num(p), "-1");
 	assert_clean();
+
+	/* A lease hold's draws: transfers and reservations must agree. */
+	ck_assert_int_eq(hold_reserve(db, a, u, 1000, 3600, &p), HOLD_OK);
+	ck_assert_int_eq(draw(p, 300, 0, 0, "skew", HOLD_OK), 300);
+	assert_clean();
+	run(&t_skew_drawn, num(p), "1");
+	ck_assert_int_eq(check(&report), 1);
+	want = arena_printf(a, "hold %" PRId64 " (held): its transfers sum"
+	    " to 0.000300, expected 0.000301\n", p);
+	ck_assert_msg(strstr(report, want) != NULL, "report: %s", report);
+	ck_assert_ptr_nonnull(strstr(report, "but its open holds reserve"));
+	run(&t_skew_drawn, num(p), "-1");
+	assert_clean();
+	ck_assert_int_eq(hold_void(db, a, p), HOLD_OK);
 	ck_assert_int_eq(hold_void(db, a, h), HOLD_OK);
 	assert_clean();
 }
