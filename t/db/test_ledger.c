@@ -79,6 +79,23 @@ static const struct db_stmt t_hold_drawn = {
 	" FROM holds WHERE id = $1",
 	1, 0
 };
+static const struct db_stmt t_unnest_text = {
+	"test_unnest_text",
+	"SELECT x FROM unnest($1::text[]) WITH ORDINALITY AS t(x, i) ORDER BY i",
+	1, 0
+};
+static const struct db_stmt t_unnest_bigint = {
+	"test_unnest_bigint",
+	"SELECT x FROM unnest($1::bigint[]) WITH ORDINALITY AS t(x, i)"
+	" ORDER BY i",
+	1, 0
+};
+static const struct db_stmt t_skew_drawn = {
+	"test_skew_drawn",
+	"UPDATE holds SET drawn = drawn + $2, drawn_credit = drawn_credit + $2"
+	" WHERE id = $1",
+	2, 0
+};
 static const struct db_stmt t_expire = {
 	"test_expire",
 	"UPDATE holds SET expires_at = now() - interval '1 hour' WHERE id = $1",
@@ -1025,6 +1042,34 @@ START_TEST(test_concurrent_draws_stop_at_the_hold)
 }
 END_TEST
 
+START_TEST(test_array_params_round_trip)
+{
+	static const char *const in[] = { "a\"b", "c\\d", "e,f", "{g}", NULL,
+		"", "NULL", " spaced ", "t_AbC" };
+	int64_t		 nums[] = { 5, -1, 0, INT64_MAX };
+	const char	*p[1];
+	PGresult	*res;
+	size_t		 i, n = sizeof(in) / sizeof(in[0]);
+
+	p[0] = db_array_str(a, in, n);
+	ck_assert_ptr_nonnull(res = db_exec(db, a, &t_unnest_text, p));
+	ck_assert_int_eq(PQntuples(res), (int)n);
+	for (i = 0; i < n; i++)
+		if (in[i] == NULL)
+			ck_assert(PQgetisnull(res, (int)i, 0));
+		else
+			ck_assert_str_eq(PQgetvalue(res, (int)i, 0), in[i]);
+	p[0] = db_array_opt(a, nums, 4);
+	ck_assert_str_eq(p[0], "{5,NULL,0,9223372036854775807}");
+	ck_assert_ptr_nonnull(res = db_exec(db, a, &t_unnest_bigint, p));
+	ck_assert_int_eq(PQntuples(res), 4);
+	ck_assert(PQgetisnull(res, 1, 0));
+	ck_assert_str_eq(PQgetvalue(res, 3, 0), "9223372036854775807");
+	ck_assert_str_eq(db_array_i64(a, nums, 2), "{5,-1}");
+	ck_assert_str_eq(db_array_i64(a, nums, 0), "{}");
+}
+END_TEST
+
 START_TEST(test_check_detects_corruption)
 {
 	int64_t		 u = new_user(), credit = acc(LEDGER_CREDIT, u), h, p;
@@ -1064,6 +1109,20 @@ START_TEST(test_check_detects_corruption)
 	ck_assert_msg(strstr(report, want) != NULL, "report: %s", report);
 	run(&t_skew_charge, num(p), "-1");
 	assert_clean();
+
+	/* A lease hold's draws: transfers and reservations must agree. */
+	ck_assert_int_eq(hold_reserve(db, a, u, 1000, 3600, &p), HOLD_OK);
+	ck_assert_int_eq(draw(p, 300, 0, 0, "skew", HOLD_OK), 300);
+	assert_clean();
+	run(&t_skew_drawn, num(p), "1");
+	ck_assert_int_eq(check(&report), 1);
+	want = arena_printf(a, "hold %" PRId64 " (held): its transfers sum"
+	    " to 0.000300, expected 0.000301\n", p);
+	ck_assert_msg(strstr(report, want) != NULL, "report: %s", report);
+	ck_assert_ptr_nonnull(strstr(report, "but its open holds reserve"));
+	run(&t_skew_drawn, num(p), "-1");
+	assert_clean();
+	ck_assert_int_eq(hold_void(db, a, p), HOLD_OK);
 	ck_assert_int_eq(hold_void(db, a, h), HOLD_OK);
 	assert_clean();
 }
@@ -1180,6 +1239,7 @@ main(void)
 	tcase_add_test(tc, test_void_of_a_drawn_hold_releases_the_rest);
 	tcase_add_test(tc, test_draw_self_supply_and_reused_idem);
 	tcase_add_test(tc, test_concurrent_draws_stop_at_the_hold);
+	tcase_add_test(tc, test_array_params_round_trip);
 	tcase_add_test(tc, test_check_detects_corruption);
 	tcase_add_test(tc, test_infrpoolctl_commands);
 	suite_add_tcase(s, tc);
