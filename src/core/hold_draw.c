@@ -256,8 +256,12 @@ plan(struct arena *a, struct batch *b, struct hold_draw *d, struct dhold *h)
 		d->charge = d->earning = 0;
 		return;
 	}
-	if (d->charge > h->amount - h->drawn)
+	if (d->charge > h->amount - h->drawn) {
+		/* The supplier's share of what is left, in proportion. */
+		d->earning = d->charge == 0 ? 0 : (int64_t)((__int128)d->earning *
+		    (h->amount - h->drawn) / d->charge);
 		d->charge = h->amount - h->drawn;
+	}
 	if (d->earning > d->charge)
 		d->earning = d->charge;
 	pay[0] = h->from_credit - h->drawn_credit;

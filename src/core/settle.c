@@ -28,7 +28,6 @@ static const struct db_stmt q_nodes = {
 	"settle_nodes",
 	"SELECT x.i, n.user_id, n.supply_type FROM unnest($1::bigint[],"
 	" $2::text[]) WITH ORDINALITY AS x(node, model, i)"
-	" JOIN node_models m ON m.node_id = x.node AND m.model = x.model"
 	" JOIN nodes n ON n.id = x.node",
 	2, 0
 };
@@ -154,8 +153,11 @@ load_leases(struct db *db, struct arena *a, struct batch *bt,
 }
 
 /*
- * Check that each serving node serves its request's model, and learn its
- * owner and supply type; GW_OK, GW_BAD_ELEMENT or GW_ERROR.
+ * Check that each serving node exists, and learn its owner and supply
+ * type; GW_OK, GW_BAD_ELEMENT or GW_ERROR. Whether it still serves the
+ * model does not matter: the request was admitted when it did, at the
+ * prices the relay sends (a supplier who drops a model or a node while a
+ * request is in flight still earns for it, and the batch stays whole).
  */
 static int
 load_nodes(struct db *db, struct arena *a, struct batch *bt,
@@ -237,8 +239,9 @@ served(const char *status)
 
 /*
  * Price request r before its draw: the capped tokens at its prices,
- * charge half up capped at reserved, earning the floor after the fee
- * capped at the charge (an overflow can only be above the cap).
+ * charge half up, earning the floor after the fee; a charge above
+ * reserved (or one that overflows, which can only be above it) is
+ * reserved, split at the fee as well.
  */
 static void
 price(const struct gateway_cfg *cfg, struct settle_req *r, struct bill *b)
@@ -253,11 +256,13 @@ price(const struct gateway_cfg *cfg, struct settle_req *r, struct bill *b)
 	b->tokens_in = billed(r->tokens_in, r->counted_in, r->prompt_tokens);
 	b->tokens_out = strcmp(r->endpoint, "embeddings") == 0 ? 0 :
 	    billed(r->tokens_out, r->counted_out, r->max_tokens);
-	if (money_base(b->tokens_in, r->price_in, b->tokens_out, r->price_out,
-	    &base) == -1 || money_split_base(base, cfg->fee_bp, &m) == -1)
-		m.charge = m.earning = r->reserved;
-	r->charged = m.charge < r->reserved ? m.charge : r->reserved;
-	r->earning = m.earning < r->charged ? m.earning : r->charged;
+	if ((money_base(b->tokens_in, r->price_in, b->tokens_out, r->price_out,
+	    &base) == -1 || money_split_base(base, cfg->fee_bp, &m) == -1 ||
+	    m.charge > r->reserved) &&
+	    money_split_amount(r->reserved, cfg->fee_bp, &m) == -1)
+		m.charge = m.earning = 0;	/* reserved is never negative */
+	r->charged = m.charge;
+	r->earning = m.earning < m.charge ? m.earning : m.charge;
 }
 
 /* Price the new requests and draw on their leases' holds; 0 or -1. */

@@ -160,7 +160,7 @@ test('batch settle: each request its own row and exact split, drawn on its lease
 		req(l.lease_id, node, m, { status: 'cancelled', outcome: 'neutral', counted_in: 300, counted_out: 20, max_tokens: 100 }),
 		req(l.lease_id, { id: null }, m, { status: 'unserved', outcome: null, ttft_ms: null, price_in: undefined, price_out: undefined }),
 		req(l.lease_id, node, m, { status: 'rejected', outcome: 'neutral', tokens_in: 10, tokens_out: 10 }),
-		// Capped at the prompt and max_tokens (1,000 and 100 → 130), then at reserved: 100, all of it earned.
+		// Capped at the prompt and max_tokens (1,000 and 100 → 130), then at reserved: 100, split at the fee: 95.
 		req(l.lease_id, node, m, { tokens_in: 9999, tokens_out: 9999, prompt_tokens: 1000, max_tokens: 100, reserved: 100, outcome: 'failure', status: 'failed' }),
 		// The relay's prices of admission are billed: embeddings at 3 per 1M in: 999,999 → 1, and no output.
 		req(l.lease_id, node, m, { endpoint: 'embeddings', max_tokens: 0, prompt_tokens: 333333, tokens_in: 333333, tokens_out: 50, price_in: 3, price_out: 7 }),
@@ -168,18 +168,18 @@ test('batch settle: each request its own row and exact split, drawn on its lease
 	let r = await settle(batch);
 	assert.equal(r.status, 200, r.text);
 	assert.deepEqual(r.body, { closed: [], settled: batch.map((b, i) => ({ request_id: b.request_id,
-		charged: [294, 36, 0, 0, 100, 1][i], earning: [278, 34, 0, 0, 100, 0][i], replayed: false })) });
+		charged: [294, 36, 0, 0, 100, 1][i], earning: [278, 34, 0, 0, 95, 0][i], replayed: false })) });
 	assert.equal((await balances(u)).credit.micro_usd, 1000000 - 431);
 	assert.equal((await balances(u)).held.micro_usd, 100000 - 431);
-	assert.equal((await balances(supplier)).earnings.micro_usd - s0.earnings.micro_usd, 412);
-	assert.equal(await revenue() - rev0, 19);
+	assert.equal((await balances(supplier)).earnings.micro_usd - s0.earnings.micro_usd, 407);
+	assert.equal(await revenue() - rev0, 24);
 	assert.equal(await holdTransfers(l.hold_id), '431');
 	assert.equal(await s.sql(`SELECT drawn || ' ' || status FROM holds WHERE id = ${l.hold_id}`), '431 held');
 	const rows = JSON.parse(await s.sql(`SELECT json_agg(r ORDER BY id)::text FROM requests r WHERE lease_id = ${l.lease_id}`));
 	assert.deepEqual(rows.map((x) => x.task_id), batch.map((b) => b.request_id));
 	assert.deepEqual(rows.map((x) => [x.status, x.cost, x.earning, x.tokens_in, x.tokens_out]), [
 		['ok', 294, 278, 1234, 567], ['cancelled', 36, 34, 300, 20], ['unserved', 0, 0, 0, 0],
-		['rejected', 0, 0, 0, 0], ['failed', 100, 100, 1000, 100], ['ok', 1, 0, 333333, 0]]);
+		['rejected', 0, 0, 0, 0], ['failed', 100, 95, 1000, 100], ['ok', 1, 0, 333333, 0]]);
 	const first = rows[0];
 	assert.equal(first.hold_id, null);
 	assert.equal(first.user_id, u.id);
@@ -234,14 +234,14 @@ test('batch settle: never past the lease hold; a reaped lease draws nothing; con
 	const s0 = await balances(supplier), rev0 = await revenue();
 	let l = (await internal('lease', { key: u.key, want: 50 })).body;
 	assert.equal(l.budget, 50);
-	// Each wants 300 × 100,000 = 30 (28 earned): the second gets the last 20 (all earned), the third nothing.
+	// Each wants 300 × 100,000 = 30 (28 earned): the second gets the last 20 (28 × 20/30 → 18 earned), the third nothing.
 	const three = [1, 2, 3].map(() => req(l.lease_id, node, m, { tokens_in: 300, tokens_out: 0 }));
 	let r = await settle(three);
-	assert.deepEqual(r.body.settled.map((x) => [x.charged, x.earning]), [[30, 28], [20, 20], [0, 0]]);
+	assert.deepEqual(r.body.settled.map((x) => [x.charged, x.earning]), [[30, 28], [20, 18], [0, 0]]);
 	assert.equal(await s.sql(`SELECT drawn || ' ' || status FROM holds WHERE id = ${l.hold_id}`), '50 held');
 	assert.equal((await balances(u)).credit.micro_usd, 1000000 - 50);
-	assert.equal((await balances(supplier)).earnings.micro_usd - s0.earnings.micro_usd, 48);
-	assert.equal(await revenue() - rev0, 2);
+	assert.equal((await balances(supplier)).earnings.micro_usd - s0.earnings.micro_usd, 46);
+	assert.equal(await revenue() - rev0, 4);
 	r = await settle([], [l.lease_id]);
 	assert.deepEqual(r.body, { settled: [], closed: [l.lease_id] });
 	assert.equal((await balances(u)).held.micro_usd, 0);
@@ -277,7 +277,6 @@ test('batch settle: a bad element is a 400 naming it, and nothing of the batch i
 	const u = await user('bad');
 	const m = modelId('bad');
 	const node = await addNode(supplier, [[m, 100000, 300000]]);
-	const other = await addNode(supplier, [[modelId('other'), 1, 1]]);
 	const l = (await internal('lease', { key: u.key, want: 100000 })).body;
 	const c0 = await balances(u), n0 = await count('transfers'), r0 = await count('requests'), o0 = await count('node_outcomes');
 	const ok = () => req(l.lease_id, node, m, { tokens_in: 100, tokens_out: 10 });
@@ -286,7 +285,7 @@ test('batch settle: a bad element is a 400 naming it, and nothing of the batch i
 		[{ request_id: 'x' }, 'requests[2].request_id'], [{ request_id: undefined }, 'requests[2].request_id'],
 		[{ request_id: dup.request_id }, 'requests[2].request_id'],
 		[{ lease_id: 999999999 }, 'requests[2].lease_id'], [{ lease_id: 0 }, 'requests[2].lease_id'],
-		[{ node_id: other.id }, 'requests[2].node_id'], [{ node_id: 999999999 }, 'requests[2].node_id'],
+		[{ node_id: 999999999 }, 'requests[2].node_id'],
 		[{ node_id: null }, 'requests[2].node_id'], [{ node_id: 'x' }, 'requests[2].node_id'],
 		[{ model: 'a b' }, 'requests[2].model'], [{ model: undefined }, 'requests[2].model'],
 		[{ endpoint: 'images' }, 'requests[2].endpoint'], [{ stream: 'yes' }, 'requests[2].stream'],
