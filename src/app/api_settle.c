@@ -9,6 +9,7 @@
 #include "arena.h"
 #include "gateway.h"
 #include "json.h"
+#include "lease.h"
 #include "log.h"
 #include "node.h"
 #include "settle.h"
@@ -212,6 +213,50 @@ parse_close(struct req *r, int64_t **ids, size_t *n, struct elem *e)
 	return 0;
 }
 
+/*
+ * "trim": [{"lease_id", "keep"}, …] into ids and keep (n of them); 0 or
+ * -1 with e set.
+ */
+static int
+parse_trim(struct req *r, int64_t **ids, int64_t **keep, size_t *n,
+    struct elem *e)
+{
+	json_t		*list = json_object_get(r->json, "trim"), *v;
+	long long	 id, k;
+	size_t		 i;
+
+	*n = 0;
+	if (list == NULL || json_is_null(list))
+		return 0;
+	if (!json_is_array(list) || json_array_size(list) > BATCH_MAX) {
+		snprintf(e->msg, sizeof(e->msg), "'trim' must be an array of"
+		    " at most %d {\"lease_id\", \"keep\"}", BATCH_MAX);
+		e->param = "trim";
+		return -1;
+	}
+	*ids = arena_calloc(r->arena, json_array_size(list) + 1,
+	    sizeof(int64_t));
+	*keep = arena_calloc(r->arena, json_array_size(list) + 1,
+	    sizeof(int64_t));
+	json_array_foreach(list, i, v) {
+		if (json_get_int(v, "lease_id", 1, 1, INT64_MAX, &id, e->msg,
+		    sizeof(e->msg)) < 0) {
+			e->param = arena_printf(r->arena, "trim[%zu].lease_id",
+			    i);
+			return -1;
+		}
+		if (json_get_int(v, "keep", 1, 0, INT64_MAX, &k, e->msg,
+		    sizeof(e->msg)) < 0) {
+			e->param = arena_printf(r->arena, "trim[%zu].keep", i);
+			return -1;
+		}
+		(*ids)[i] = id;
+		(*keep)[i] = k;
+	}
+	*n = json_array_size(list);
+	return 0;
+}
+
 /* Validate the whole batch into *q (n of them); 0 or -1 with e set. */
 static int
 parse_batch(struct req *r, struct settle_req **q, size_t *n, struct elem *e)
@@ -260,13 +305,14 @@ api_internal_settle_batch(struct req *r)
 	struct settle_req	*q;
 	struct settle_bad	 sb;
 	struct elem		 e;
-	int64_t			*close;
-	size_t			 n, nclose;
+	int64_t			*close, *trim = NULL, *keep = NULL;
+	size_t			 n, nclose, ntrim;
 
 	memset(&e, 0, sizeof(e));
 	e.a = r->arena;
 	if (parse_batch(r, &q, &n, &e) == -1 ||
-	    parse_close(r, &close, &nclose, &e) == -1)
+	    parse_close(r, &close, &nclose, &e) == -1 ||
+	    parse_trim(r, &trim, &keep, &ntrim, &e) == -1)
 		return resp_bad(r, e.param, e.msg);
 	switch (settle_batch(r->app->db, r->arena, &r->app->gateway, q, n,
 	    close, nclose, &sb)) {
@@ -276,12 +322,16 @@ api_internal_settle_batch(struct req *r)
 		return resp_bad(r, sb.in_close ? arena_printf(r->arena,
 		    "close[%zu]", sb.index) : arena_printf(r->arena,
 		    "requests[%zu].%s", sb.index, sb.field),
-		    strcmp(sb.field, "node_id") == 0 ? "'node_id' does not"
-		    " serve this request's model" : "No such lease.");
+		    strcmp(sb.field, "node_id") == 0 ? "No such node." :
+		    "No such lease.");
 	default:
 		return 500;
 	}
-	log_info("settled a batch of %zu request%s, closed %zu lease%s", n,
-	    n == 1 ? "" : "s", nclose, nclose == 1 ? "" : "s");
+	/* After the draws, so what they drew is not given back twice. */
+	if (lease_trim(r->app->db, r->arena, trim, keep, ntrim) != GW_OK)
+		return 500;
+	log_info("settled a batch of %zu request%s, closed %zu lease%s,"
+	    " trimmed %zu", n, n == 1 ? "" : "s", nclose, nclose == 1 ? "" :
+	    "s", ntrim);
 	return answer(r, q, n, close, nclose);
 }

@@ -85,6 +85,14 @@ static const struct db_stmt q_posted = {
 	" WHERE id = $1 AND status = 'held'",
 	5, 0
 };
+/* Give back $2 of the credit part and $3 of the earnings part not drawn. */
+static const struct db_stmt q_trim = {
+	"hold_trim",
+	"UPDATE holds SET amount = amount - $2 - $3,"
+	" from_credit = from_credit - $2, from_earnings = from_earnings - $3"
+	" WHERE id = $1 AND status = 'held'",
+	3, 0
+};
 static const struct db_stmt q_voided = {
 	"hold_voided",
 	"UPDATE holds SET status = 'voided', resolved_at = now()"
@@ -447,6 +455,49 @@ hold_void(struct db *db, struct arena *a, int64_t hold_id)
 	p[0] = db_i64(a, hold_id);
 	rc = lock_accounts(db, a, ids, 2) == -1 || release(db, a, &h) == -1 ||
 	    update_one(db, a, &q_voided, p) == -1 ? HOLD_ERROR : HOLD_OK;
+out:
+	return db_finish(db, rc, rc != HOLD_ERROR, HOLD_ERROR);
+}
+
+int
+hold_trim(struct db *db, struct arena *a, int64_t hold_id, int64_t keep)
+{
+	struct hold	 h = { 0 };
+	int64_t		 ids[2], left_c, left_e, rest, rel_c, rel_e;
+	const char	*p[3];
+	int		 rc;
+
+	if (hold_id <= 0 || keep < 0)
+		return HOLD_INVALID;
+	if (db_begin(db) == -1)
+		return HOLD_ERROR;
+	h.id = hold_id;
+	if ((rc = lock_hold(db, a, &h)) != HOLD_OK)
+		goto out;
+	if (!h.held) {
+		rc = HOLD_RESOLVED;
+		goto out;
+	}
+	left_c = h.from_credit - h.drawn_credit;
+	left_e = h.from_earnings - (h.drawn - h.drawn_credit);
+	if ((rest = left_c + left_e - keep) <= 0)
+		goto out;		/* nothing beyond keep: HOLD_OK */
+	if (h.drawn + keep == 0) {
+		rc = hold_void(db, a, hold_id);
+		goto out;
+	}
+	/* Earnings first: the draws to come take credit first. */
+	rel_e = rest < left_e ? rest : left_e;
+	rel_c = rest - rel_e;
+	ids[0] = h.credit_account;
+	ids[1] = h.earnings_account;
+	p[0] = db_i64(a, hold_id);
+	p[1] = db_i64(a, rel_c);
+	p[2] = db_i64(a, rel_e);
+	rc = lock_accounts(db, a, ids, 2) == -1 ||
+	    change_held(db, a, &q_release, h.credit_account, rel_c) == -1 ||
+	    change_held(db, a, &q_release, h.earnings_account, rel_e) == -1 ||
+	    update_one(db, a, &q_trim, p) == -1 ? HOLD_ERROR : HOLD_OK;
 out:
 	return db_finish(db, rc, rc != HOLD_ERROR, HOLD_ERROR);
 }

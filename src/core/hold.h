@@ -89,6 +89,14 @@ int	hold_draw(struct db *, struct arena *, int64_t hold_id, int64_t charge,
 int	hold_void(struct db *, struct arena *, int64_t hold_id);
 
 /*
+ * Give back what a held hold reserves beyond keep (>= 0) of what is not
+ * drawn yet, earnings first; a hold with nothing drawn and keep 0 is
+ * voided. HOLD_OK (also when nothing is beyond keep), HOLD_RESOLVED,
+ * HOLD_INVALID or HOLD_ERROR.
+ */
+int	hold_trim(struct db *, struct arena *, int64_t hold_id, int64_t keep);
+
+/*
  * Void every held hold past its expiry, each in its own transaction;
  * *voided counts them. HOLD_OK or HOLD_ERROR (outside a caller's
  * transaction, the holds voided before the error stay voided).

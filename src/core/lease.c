@@ -27,6 +27,13 @@ static const struct db_stmt q_close = {
 	1, 0
 };
 
+/* The hold of an open lease. */
+static const struct db_stmt q_open_hold = {
+	"lease_open_hold",
+	"SELECT hold_id FROM leases WHERE id = $1 AND closed_at IS NULL",
+	1, 0
+};
+
 /* Authenticate, reserve what is spendable of the budget, record. */
 int
 lease_grant(struct db *db, struct arena *a, const struct gateway_cfg *cfg,
@@ -88,6 +95,32 @@ lease_close(struct db *db, struct arena *a, const int64_t *ids, size_t n)
 	for (i = 0; i < PQntuples(res); i++)
 		if (hold_void(db, a, db_int64(res, i, 0)) == HOLD_ERROR)
 			goto out;
+	rc = GW_OK;
+out:
+	return db_finish(db, rc, rc != GW_ERROR, GW_ERROR);
+}
+
+int
+lease_trim(struct db *db, struct arena *a, const int64_t *ids,
+    const int64_t *keep, size_t n)
+{
+	const char	*p[1];
+	PGresult	*res;
+	size_t		 i;
+	int		 rc = GW_ERROR;
+
+	if (n == 0)
+		return GW_OK;
+	if (db_begin(db) == -1)
+		return GW_ERROR;
+	for (i = 0; i < n; i++) {
+		p[0] = db_i64(a, ids[i]);
+		if ((res = db_exec(db, a, &q_open_hold, p)) == NULL)
+			goto out;
+		if (PQntuples(res) == 1 && hold_trim(db, a, db_int64(res, 0, 0),
+		    keep[i]) == HOLD_ERROR)
+			goto out;
+	}
 	rc = GW_OK;
 out:
 	return db_finish(db, rc, rc != GW_ERROR, GW_ERROR);

@@ -36,4 +36,13 @@ int	lease_grant(struct db *, struct arena *, const struct gateway_cfg *,
  */
 int	lease_close(struct db *, struct arena *, const int64_t *ids, size_t n);
 
+/*
+ * Trim the n open leases in ids: give back what each one's hold reserves
+ * beyond keep[i] (the reservations of requests still in flight on it); an
+ * unknown or closed lease is left as it is. In the caller's transaction
+ * or one of its own. GW_OK or GW_ERROR.
+ */
+int	lease_trim(struct db *, struct arena *, const int64_t *ids,
+	    const int64_t *keep, size_t n);
+
 #endif

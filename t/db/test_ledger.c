@@ -897,6 +897,41 @@ draw(int64_t h, int64_t charge, int64_t earning, int64_t supplier,
 	return got;
 }
 
+START_TEST(test_trim_gives_back_beyond_keep)
+{
+	int64_t	c = new_user(), s = new_user(), h, h2, amt = 15000;
+
+	fund(c, LEDGER_CREDIT, 10000);
+	fund(c, LEDGER_EARNINGS, 5000);
+	ck_assert_int_eq(hold_reserve_upto(db, a, c, &amt, 3600, &h), HOLD_OK);
+	ck_assert_int_eq(draw(h, 4000, 3800, s, "tt1", HOLD_OK), 4000);
+	assert_bal(c, 6000, 6000, 5000, 5000);
+	/* Keep 2,000 of the 11,000 left: earnings go back first. */
+	ck_assert_int_eq(hold_trim(db, a, h, 2000), HOLD_OK);
+	assert_bal(c, 6000, 2000, 5000, 0);
+	assert_clean();
+	/* Again: nothing is beyond keep now. */
+	ck_assert_int_eq(hold_trim(db, a, h, 2000), HOLD_OK);
+	assert_bal(c, 6000, 2000, 5000, 0);
+	/* A draw stops at what was kept. */
+	ck_assert_int_eq(draw(h, 3000, 0, s, "tt2", HOLD_OK), 2000);
+	assert_bal(c, 4000, 0, 5000, 0);
+	ck_assert_str_eq(drawn_of(h), "6000 6000 0 held");
+	ck_assert_int_eq(hold_trim(db, a, h, 0), HOLD_OK);
+	ck_assert_int_eq(hold_trim(db, a, h, -1), HOLD_INVALID);
+	ck_assert_int_eq(hold_void(db, a, h), HOLD_OK);
+	ck_assert_int_eq(hold_trim(db, a, h, 0), HOLD_RESOLVED);
+	/* Nothing drawn and nothing kept: the hold is voided. */
+	amt = 1000;
+	ck_assert_int_eq(hold_reserve_upto(db, a, c, &amt, 3600, &h2),
+	    HOLD_OK);
+	ck_assert_int_eq(hold_trim(db, a, h2, 0), HOLD_OK);
+	ck_assert_str_eq(drawn_of(h2), "0 0 0 voided");
+	assert_bal(c, 4000, 0, 5000, 0);
+	assert_clean();
+}
+END_TEST
+
 START_TEST(test_draws_split_and_stop_at_the_hold)
 {
 	int64_t		c = new_user(), s = new_user(), poor = new_user();
@@ -1240,6 +1275,7 @@ main(void)
 	tcase_add_test(tc, test_user_transfers_pages);
 	tcase_add_test(tc, test_concurrent_reservations);
 	tcase_add_test(tc, test_draws_split_and_stop_at_the_hold);
+	tcase_add_test(tc, test_trim_gives_back_beyond_keep);
 	tcase_add_test(tc, test_void_of_a_drawn_hold_releases_the_rest);
 	tcase_add_test(tc, test_draw_self_supply_and_reused_idem);
 	tcase_add_test(tc, test_concurrent_draws_stop_at_the_hold);

@@ -126,6 +126,27 @@ test('a request is billed at the prices of its admission, not a price changed me
 		'10 tokens at 2 USD per 1M, not 9');
 });
 
+test('a lease that went idle gives back all but what is in flight: a small balance is not locked by one long call', async () => {
+	const model = 'adm/idle';
+	await addNode(model);
+	const con = await userWithKey('idle');
+	await m.control({ first_token_ms: 3000 });
+	try {
+		// The lease holds all 503; the call reserves 10 of it for 3 s.
+		const long = chat(con.key, model);
+		await waitFor(async () => (await m.stats()).active > 0, 5000, 'the long call');
+		// Idle for lease_idle_ms (1 s): the relay gives back the 493 not in
+		// flight, so a new lease can hold them.
+		await waitFor(async () => (await balances(con.c)).held.micro_usd === 10, 5000, 'the idle lease trimmed');
+		const next = await chat(con.key, model);
+		assert.equal(next.status, 200, await next.text());
+		assert.equal((await long).status, 200);
+	} finally {
+		await m.control({ first_token_ms: 0 });
+	}
+	assert.equal((await settled(con.c)).spendable.micro_usd, GRANT - 20);
+});
+
 test('a relay killed before its batch went out loses no money and bills nothing twice', async () => {
 	// A stack whose relay holds settlements 3 s, so the kill comes first.
 	const k = await startStack({ conf: `[gateway]\nramp_start_pct = 100\n[credits]\nsignup_grant = ${GRANT}\n`
