@@ -1,4 +1,5 @@
 // front-apache.test.mjs: the platform behind Apache (mod_proxy_fcgi to infrpool-app --listen)
-import { defineFrontTests } from '../lib/front-cases.mjs';
+import { defineFrontTests, defineStartupTests } from '../lib/front-cases.mjs';
 
 defineFrontTests('apache');
+defineStartupTests('apache');

@@ -2,9 +2,9 @@
 // once behind lighttpd and once behind Apache.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startStack, srcdir } from './stack.mjs';
+import { slowBuild, startStack, srcdir } from './stack.mjs';
 
 const BIG = 1536 * 1024;	// over [app] max_body (1m), under the server's 2m
 
@@ -144,5 +144,36 @@ export function defineFrontTests(front) {
 		}
 		const res = await fetch(`${s.url}/v1/models`);
 		assert.notEqual(res.headers.get('x-request-id'), null, '/v1/models is the app\'s');
+	});
+}
+
+// A stack is up only when every part of it answers: on a cold machine the
+// relay and the app may take seconds to start, and a test that runs at once
+// must still find them. Each program here starts seconds late on purpose.
+export function defineStartupTests(front) {
+	test(`${front}: a stack whose relay and app start slowly is up only when both answer`, async () => {
+		const s = await startStack({ front,
+			builddir: slowBuild({ 'infrpool-relay': 2500, 'infrpool-app': 1500 }) });
+		try {
+			let res = await fetch(`${s.url}/healthz`);
+			assert.equal(res.status, 200);
+			res = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', body: '{}',
+				headers: { 'content-type': 'application/json' } });
+			assert.match(res.headers.get('content-type') ?? '', /^application\/json/,
+				`the relay answers at once (got ${res.status})`);
+			assert.equal(res.headers.get('x-request-id'), null, 'the relay, not the app');
+			assert.equal(typeof (await res.json()).error, 'object');
+			res = await fetch(`${s.internalUrl}/internal/ping`,
+				{ headers: { 'X-Infrpool-Secret': s.env.INFRPOOL_INTERNAL_SECRET } });
+			assert.equal(res.status, 200, 'the internal listener reaches this stack\'s app');
+			if (front === 'apache') {
+				// Apache was started only once the app listened: it never
+				// had a connection refused by a backend that was not there yet.
+				const log = readFileSync(`${s.dir}/apache-error.log`, 'utf8');
+				assert.doesNotMatch(log, /AH00957|AH01079|AH01114/, log);
+			}
+		} finally {
+			await s.stop();
+		}
 	});
 }

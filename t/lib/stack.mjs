@@ -6,7 +6,7 @@
 // dir, stop(), pg(action, mode), ctl(...args) }.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,13 +35,33 @@ export function readEnv(path) {
 	return env;
 }
 
+// A build directory like ours whose programs named in delays start that many
+// milliseconds late (a wrapper that sleeps, then execs the real program): a
+// cold start, on demand. Pass it to startStack as builddir.
+export function slowBuild(delays) {
+	const dir = scratch('build');
+	const programs = [['infrpool-app', 'src/app'], ['infrpool-relay', 'src/relay'],
+		['infrpoolctl', 'src/ctl'], ['infrpool-worker', 'src/worker'], ['infrpool-mock', 't/mock']];
+	for (const [name, sub] of programs) {
+		const real = join(builddir, sub, name);
+		mkdirSync(join(dir, sub), { recursive: true });
+		if (delays[name])
+			writeFileSync(join(dir, sub, name), `#!/bin/sh\nsleep ${delays[name] / 1000}\n` +
+				`exec '${real}' "$@"\n`, { mode: 0o755 });
+		else
+			symlinkSync(real, join(dir, sub, name));
+	}
+	return dir;
+}
+
 // conf: extra infrpool.conf lines (whole sections, or keys dev does not set);
 // cookieSecure: run with Secure __Host- cookies as in production.
 // logLevel: [log] level for every program of the stack.
 // allowPrivate: may endpoint nodes sit on loopback/private addresses (the
 // mocks do)?
+// builddir: run the programs from there (slowBuild) instead of our build.
 export async function startStack({ front = 'lighttpd', conf = '', cookieSecure = false, logLevel = 'info',
-	allowPrivate = true } = {}) {
+	allowPrivate = true, builddir: programs } = {}) {
 	const dir = scratch('stack');
 	const args = ['stack-up', dir];
 	if (front === 'apache') args.push('--apache');
@@ -49,6 +69,7 @@ export async function startStack({ front = 'lighttpd', conf = '', cookieSecure =
 		INFRPOOL_STACK_COOKIE_SECURE: cookieSecure ? 'yes' : 'no', INFRPOOL_STACK_LOG_LEVEL: logLevel,
 		INFRPOOL_STACK_ALLOW_PRIVATE: allowPrivate ? 'yes' : 'no' };
 	delete penv.INFRPOOL_PORT;
+	if (programs) penv.INFRPOOL_BUILDDIR = programs;
 	try {
 		await run(join(srcdir, 'dev'), args, { env: penv, timeout: 120000 });
 	} catch (e) {
