@@ -78,7 +78,10 @@ api_internal_candidates(struct req *r)
 	if (rc != GW_OK)
 		return 500;
 	return resp_json(r, 200, json_arena(r->arena, json_pack("{s:s, s:I,"
-	    " s:O}", "model", model, "version", (json_int_t)version,
+	    " s:I, s:I, s:O}", "model", model, "version", (json_int_t)version,
+	    "default_max_tokens",
+	    (json_int_t)r->app->gateway.default_max_tokens,
+	    "max_tokens_cap", (json_int_t)r->app->gateway.max_tokens_cap,
 	    "candidates", list)));
 }
 

@@ -37,6 +37,8 @@ relay_config(struct cfg *c, struct relay_cfg *rc)
 	    &rc->lease_want);
 	cfg_int(c, "relay", "lease_idle_ms", 1000, 10, 60000,
 	    &rc->lease_idle_ms);
+	cfg_int(c, "relay", "lease_requests", 64, 1, 1000000,
+	    &rc->lease_requests);
 	cfg_ms(c, "relay", "candidates_ttl", 10, 1, 3600, &rc->candidates_ms);
 	cfg_int(c, "relay", "settle_interval_ms", 5, 0, 10000, &rc->settle_ms);
 	cfg_int(c, "relay", "settle_batch", 256, 1, 10000, &rc->settle_batch);

@@ -9,6 +9,7 @@
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 
+#include "http.h"
 #include "infer.h"
 #include "json.h"
 #include "crypto.h"
@@ -36,6 +37,7 @@ infer_free(struct infer *in)
 	json_decref(in->body);
 	json_decref(in->admit);
 	json_decref(in->usage);
+	json_decref(in->pending);
 	free(in->key);
 	free(in->client_ip);
 	free(in->cands);
@@ -622,31 +624,75 @@ refuse(struct infer *in, long status, json_t *body)
 static void	on_lease(void *, long, json_t *, struct lease *);
 
 /*
- * The model's candidates: within max_price, priced, and the worst case
- * reserved of the lease's budget; then the first attempt.
+ * Refuse with status and body (taken) once the key is known to be good:
+ * a bad key is told 401 first, as the app's admission always did.
+ * retry_after (a static string) may be NULL.
+ */
+static void
+refuse_after_key(struct infer *in, int status, json_t *body,
+    const char *retry_after)
+{
+	in->pending = body;
+	in->pending_status = status;
+	in->pending_retry = retry_after;
+	leases_get(in->key, in->client_ip, 1, on_lease, in);
+}
+
+/* The output cap: the body's or the default; -1 past the cap. */
+static long long
+max_tokens_of(struct infer *in, json_t *answer)
+{
+	json_t	*v = json_object_get(in->body, "max_tokens");
+
+	if (strcmp(in->endpoint, "embeddings") == 0)
+		return 0;
+	if (!json_is_integer(v))
+		v = json_object_get(in->body, "max_completion_tokens");
+	if (!json_is_integer(v))
+		return json_integer_value(json_object_get(answer,
+		    "default_max_tokens"));
+	return json_integer_value(v) > json_integer_value(json_object_get(
+	    answer, "max_tokens_cap")) ? -1 : json_integer_value(v);
+}
+
+/*
+ * The model's candidates: within max_price, priced at the worst case;
+ * then the key's lease, with room for it.
  */
 static void
 on_model(void *arg, long status, json_t *answer)
 {
 	struct infer	*in = arg;
 	int64_t		 max_in, max_out;
+	char		 msg[96];
 
 	if (in->req == NULL) {		/* the consumer left meanwhile */
 		finish(in, "unserved", OUTCOME_NEUTRAL);
 		return;
 	}
 	if (status != 200) {
-		if (status != 0) {
-			refuse(in, status, answer);
-			return;
+		if (status != 0)
+			refuse_after_key(in, (int)status, json_incref(answer),
+			    NULL);
+		else {
+			consumer_fail(in, 503, "service_unavailable", "The "
+			    "platform could not admit the request right now; "
+			    "try again.");
+			finish(in, "unserved", OUTCOME_NEUTRAL);
 		}
-		consumer_fail(in, 503, "service_unavailable", "The platform "
-		    "could not admit the request right now; try again.");
-		finish(in, "unserved", OUTCOME_NEUTRAL);
 		return;
 	}
 	json_decref(in->admit);
 	in->admit = json_incref(answer);
+	if ((in->max_tokens = max_tokens_of(in, answer)) < 0) {
+		snprintf(msg, sizeof(msg), "'max_tokens' must be an integer "
+		    "between 1 and %lld", (long long)json_integer_value(
+		    json_object_get(answer, "max_tokens_cap")));
+		reply_error(consumer_take(in), 400, "invalid_request_error",
+		    "invalid_request", "max_tokens", msg);
+		finish(in, "unserved", OUTCOME_NEUTRAL);
+		return;
+	}
 	free(in->cands);
 	in->cands = NULL;
 	in->ncands = 0;
@@ -657,27 +703,20 @@ on_model(void *arg, long status, json_t *answer)
 		finish(in, "unserved", OUTCOME_NEUTRAL);
 		return;
 	}
-	if (in->ncands == 0) {
-		evhttp_add_header(evhttp_request_get_output_headers(in->req),
-		    "Retry-After", "5");
-		consumer_fail(in, 503, "no_capacity",
-		    json_is_object(json_object_get(in->body, "max_price")) ?
-		    "No node serves this model within your max_price right "
-		    "now; try again later." :
-		    "No node can serve this model right now; try again later.");
-		finish(in, "unserved", OUTCOME_NEUTRAL);
-		return;
-	}
-	if ((in->reserved = worst_case(in, max_in, max_out)) == -1) {
-		reply_error(consumer_take(in), 400, "invalid_request_error",
-		    "invalid_request", "max_tokens", "The worst-case cost of "
-		    "this request is too large to hold; send a smaller prompt "
-		    "or max_tokens.");
-		finish(in, "unserved", OUTCOME_NEUTRAL);
-		return;
-	}
-	/* The lease again, now with room for it (a new one when needed). */
-	leases_get(in->key, in->client_ip, in->reserved, on_lease, in);
+	if (in->ncands == 0)
+		refuse_after_key(in, 503, http_openai_error("server_error",
+		    "no_capacity", NULL, json_is_object(json_object_get(in->body,
+		    "max_price")) ? "No node serves this model within your "
+		    "max_price right now; try again later." :
+		    "No node can serve this model right now; try again later."),
+		    "5");
+	else if ((in->reserved = worst_case(in, max_in, max_out)) == -1)
+		refuse_after_key(in, 400, http_openai_error(
+		    "invalid_request_error", "invalid_request", "max_tokens",
+		    "The worst-case cost of this request is too large to hold; "
+		    "send a smaller prompt or max_tokens."), NULL);
+	else
+		leases_get(in->key, in->client_ip, in->reserved, on_lease, in);
 }
 
 /* No lease has room for the request: 402. */
@@ -693,41 +732,35 @@ too_poor(struct infer *in)
 	finish(in, "unserved", OUTCOME_NEUTRAL);
 }
 
-/* The output cap: the body's or the lease's default; -1 past the cap. */
-static long long
-max_tokens_of(struct infer *in, const struct lease *l)
-{
-	json_t	*v = json_object_get(in->body, "max_tokens");
-
-	if (strcmp(in->endpoint, "embeddings") == 0)
-		return 0;
-	if (!json_is_integer(v))
-		v = json_object_get(in->body, "max_completion_tokens");
-	if (!json_is_integer(v))
-		return l->default_max_tokens;
-	return json_integer_value(v) > l->max_tokens_cap ? -1 :
-	    json_integer_value(v);
-}
-
 /*
- * The key's lease. First (nothing reserved yet): its limits, then the
- * model's candidates. Then (the worst case known): reserve it of the
- * lease's budget and make the first attempt. The lease is used only
- * within this call: a retired one may be freed once idle.
+ * The key's lease: the refusal waiting for the key's check, or the
+ * key's per-minute limit, then the worst case reserved of the lease's
+ * budget and the first attempt. The lease is used only within this call:
+ * a retired one may be freed once idle.
  */
 static void
 on_lease(void *arg, long status, json_t *refusal, struct lease *l)
 {
-	struct infer	*in = arg;
-	char		 ra[16], msg[96];
-	int		 wait;
+	struct infer		*in = arg;
+	struct evhttp_request	*req;
+	char			 ra[16];
+	int			 wait;
 
 	if (in->req == NULL) {
 		finish(in, "unserved", OUTCOME_NEUTRAL);
 		return;
 	}
+	if (in->pending != NULL && !(status == 401 && refusal != NULL)) {
+		req = consumer_take(in);
+		if (in->pending_retry != NULL)
+			evhttp_add_header(evhttp_request_get_output_headers(req),
+			    "Retry-After", in->pending_retry);
+		reply_json(req, in->pending_status, "Refused", in->pending);
+		finish(in, "unserved", OUTCOME_NEUTRAL);
+		return;
+	}
 	if (status != 200) {
-		if (status == 402 && in->reserved > 0)
+		if (status == 402)
 			too_poor(in);
 		else if (status != 0 && refusal != NULL)
 			refuse(in, status, refusal);
@@ -737,16 +770,6 @@ on_lease(void *arg, long status, json_t *refusal, struct lease *l)
 			    "try again.");
 			finish(in, "unserved", OUTCOME_NEUTRAL);
 		}
-		return;
-	}
-	if (in->reserved > 0) {
-		if (leases_take(l, in->reserved) == -1) {
-			too_poor(in);
-			return;
-		}
-		in->lease = l;
-		consumer_keepalive(in);
-		try_next(in);
 		return;
 	}
 	if ((wait = leases_minute(l)) > 0) {
@@ -760,15 +783,13 @@ on_lease(void *arg, long status, json_t *refusal, struct lease *l)
 		finish(in, "unserved", OUTCOME_NEUTRAL);
 		return;
 	}
-	if ((in->max_tokens = max_tokens_of(in, l)) < 0) {
-		snprintf(msg, sizeof(msg), "'max_tokens' must be an integer "
-		    "between 1 and %lld", l->max_tokens_cap);
-		reply_error(consumer_take(in), 400, "invalid_request_error",
-		    "invalid_request", "max_tokens", msg);
-		finish(in, "unserved", OUTCOME_NEUTRAL);
+	if (leases_take(l, in->reserved) == -1) {
+		too_poor(in);
 		return;
 	}
-	models_get(in->model, on_model, in);
+	in->lease = l;
+	consumer_keepalive(in);
+	try_next(in);
 }
 
 /* A value that is set: not absent and not null. */
@@ -939,7 +960,7 @@ infer_handle(struct evhttp_request *req, void *arg)
 	    (in->client_ip = strdup(client_ip(req))) == NULL)
 		abort();
 	memcpy(in->id, "t_", 2);
-	leases_get(in->key, in->client_ip, 0, on_lease, in);
+	models_get(in->model, on_model, in);
 }
 
 void

@@ -29,7 +29,9 @@ struct infer {
 	char			*client_ip;
 	struct lease		*lease;		/* NULL until admitted */
 	int64_t			 reserved;	/* of the lease's budget */
-	int			 renewed;	/* a new lease was asked for once */
+	json_t			*pending;	/* a refusal waiting for the key's check */
+	int			 pending_status;
+	const char		*pending_retry;
 	char			 id[32];	/* the task id, "t_…" */
 	json_t			*admit;		/* the model's candidates answer */
 	long long		 max_tokens;

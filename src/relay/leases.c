@@ -219,10 +219,16 @@ leases_get(const char *secret, const char *client_ip, int64_t need,
 	    NULL)
 		abort();
 	if (!k->fetching) {
-		/* Its window is over, or it cannot cover need: the next. */
+		/*
+		 * Its window is over, or it cannot cover need: the next, with
+		 * room for lease_requests like this one (within lease_budget),
+		 * so the other keys of the account have the rest.
+		 */
 		retire(k);
-		k->want = need > relay->rc.lease_want ? need :
-		    relay->rc.lease_want;
+		k->want = need > relay->rc.lease_want / relay->rc.lease_requests ?
+		    relay->rc.lease_want : need * relay->rc.lease_requests;
+		if (k->want < need)
+			k->want = need;
 	}
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		abort();

@@ -55,6 +55,7 @@ struct relay_cfg {
 	int		 allow_private;		/* endpoints may be loopback/private */
 	long long	 lease_want;		/* the budget a lease asks for */
 	long long	 lease_idle_ms;		/* an idle lease is closed after */
+	long long	 lease_requests;	/* requests a lease has room for */
 	long long	 candidates_ms;		/* a model's candidates kept at most */
 	long long	 settle_ms;		/* a settlement waits for its batch */
 	long long	 settle_batch;		/* requests in one batch at most */

@@ -225,11 +225,20 @@ test('operator: suspend with a reason takes the node out; unsuspend brings it ba
 	assert.match(html, /token counts &lt;off&gt; by 40%/);
 	assert.equal(await s.sql(`SELECT action || ':' || reason FROM admin_actions WHERE node_id = ${node.id}`),
 		'node_suspend:token counts <off> by 40%');
-	// Out of the pool: no catalog entry, no admission.
+	// Out of the pool: no catalog entry, and no admission once the relay
+	// has heard of the change (within a second).
 	const models = JSON.parse((await new Client(s.url).get('/v1/models')).text_).data.map((x) => x.id);
 	assert.ok(!models.includes(model));
-	await assert.rejects(client.chat.completions.create({ model, max_tokens: 3,
-		messages: [{ role: 'user', content: 'hi' }] }), (e) => e.status === 404 || e.status === 503);
+	await waitFor(async () => {
+		try {
+			await client.chat.completions.create({ model, max_tokens: 3,
+				messages: [{ role: 'user', content: 'hi' }] });
+			return false;
+		} catch (e) {
+			assert.ok(e.status === 404 || e.status === 503, String(e));
+			return true;
+		}
+	}, 1000, 'the suspended node out of the relay\'s pool');
 	// The supplier sees why.
 	const mine = await page(sup.c, '/nodes');
 	assert.match(mine, /The operator suspended this node: token counts &lt;off&gt; by 40%/);
