@@ -79,7 +79,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	struct relay	*rl = arg;
 
 	log_info("signal %d: stopping", (int)sig);
-	event_base_loopexit(rl->base, NULL);
+	leases_forget_all();	/* their holds go back with the last batch */
+	settle_flush(rl);
 }
 
 /* Read [log] settings; -1 after printing the error. */

@@ -240,6 +240,11 @@ void	settle_add(json_t *req, struct lease *l, int64_t reserved);
  * closes it for good.
  */
 void	settle_close(int64_t lease_id, int64_t keep);
+/*
+ * Stop rl's loop once every finished request is settled, or after at most
+ * five seconds (a signal asked the relay to stop).
+ */
+void	settle_flush(struct relay *rl);
 /* Free the batches not sent (at exit; the reaper voids their leases). */
 void	settle_free(void);
 

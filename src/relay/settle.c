@@ -12,6 +12,7 @@
 
 #define GIVE_UP_MS	(15 * 60 * 1000)	/* then the reaper voids the lease */
 #define RETRY_MAX_MS	30000
+#define FLUSH_MS	5000		/* stopping waits this long at most */
 
 /* One finished request waiting for its settlement. */
 struct item {
@@ -33,6 +34,8 @@ static struct batch	 sent;		/* in flight, or n == 0 && !close */
 static int		 sending;
 static struct event	*timer;
 static long long	 delay_ms, waited_ms;
+static struct event	*flush_timer;	/* stopping */
+static int64_t		 flush_deadline_ms;
 
 static void	send_batch(void);
 
@@ -188,6 +191,36 @@ send_batch(void)
 	json_decref(body);
 }
 
+/* Stopping: leave the loop once nothing waits to be settled, or at the deadline. */
+static void
+on_flushing(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay	*rl = arg;
+
+	if ((!sending && !pending(&next)) ||
+	    util_now_ms() >= flush_deadline_ms) {
+		if (sending || pending(&next))
+			log_warn("stopping with settlements unsent; the reaper "
+			    "voids their leases");
+		event_base_loopexit(rl->base, NULL);
+		return;
+	}
+	if (!sending)
+		send_batch();
+	loop_timer_in(flush_timer, 20);
+}
+
+void
+settle_flush(struct relay *rl)
+{
+	if (flush_timer != NULL)
+		return;		/* a second signal: already on it */
+	flush_deadline_ms = util_now_ms() + FLUSH_MS;
+	if ((flush_timer = evtimer_new(rl->base, on_flushing, rl)) == NULL)
+		abort();
+	loop_timer_in(flush_timer, 0);
+}
+
 void
 settle_free(void)
 {
@@ -205,4 +238,6 @@ settle_free(void)
 	json_decref(next.trim);
 	if (timer != NULL)
 		event_free(timer);
+	if (flush_timer != NULL)
+		event_free(flush_timer);
 }

@@ -147,7 +147,7 @@ test('a lease that went idle gives back all but what is in flight: a small balan
 	assert.equal((await settled(con.c)).spendable.micro_usd, GRANT - 20);
 });
 
-test('a relay killed before its batch went out loses no money and bills nothing twice', async () => {
+test('a relay killed before its batch went out loses no money and bills nothing twice; stopped, it settles first', async () => {
 	// A stack whose relay holds settlements 3 s, so the kill comes first.
 	const k = await startStack({ conf: `[gateway]\nramp_start_pct = 100\n[credits]\nsignup_grant = ${GRANT}\n`
 		+ '[relay]\nsettle_interval_ms = 3000\n' });
@@ -178,10 +178,16 @@ test('a relay killed before its batch went out loses no money and bills nothing 
 		spawn(bin('infrpool-relay'), ['-c', k.env.INFRPOOL_CONFIG, '--pidfile', join(k.dir, 'relay.pid')],
 			{ detached: true, stdio: ['ignore', log, log] }).unref();
 		await waitFor(async () => (await chat(con.key, model)).status === 200, 10000, 'the new relay');
-		const after_ = await settled(con.c);
-		assert.equal(after_.spendable.micro_usd, GRANT - 10);
+		// Stopped with SIGTERM, it settles what it served before it exits,
+		// instead of waiting out its 3 s batch interval.
+		const pid2 = Number(readFileSync(join(k.dir, 'relay.pid'), 'utf8'));
+		const t0 = Date.now();
+		process.kill(pid2, 'SIGTERM');
+		await waitFor(() => { try { process.kill(pid2, 0); return false; } catch { return true; } }, 6000,
+			'the relay to stop');
 		assert.equal(await k.sql(`SELECT count(*) || ' ' || sum(cost) FROM requests WHERE api_key_id = ${con.keyId}`),
-			'1 10');
+			'1 10', `settled before it stopped (${Date.now() - t0} ms)`);
+		assert.equal((await balances(con.c)).held.micro_usd, 0, 'and its lease closed');
 		s = s0;
 		sup = sup0;
 	} finally {
