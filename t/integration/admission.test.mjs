@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { openSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStack, waitFor, bin } from '../lib/stack.mjs';
 import { Client, uniqueEmail } from '../lib/client.mjs';
@@ -51,8 +51,8 @@ async function balances(c) {
 // Nothing held: every lease closed and every request settled.
 async function settled(c, ms = 15000) {
 	return waitFor(async () => {
-		const b = await balances(c);
-		return b.held.micro_usd === 0 && b;
+		const b = await balances(c).catch(() => null);	// the app may be restarting
+		return b?.held.micro_usd === 0 && b;
 	}, ms, 'nothing held');
 }
 
@@ -191,6 +191,61 @@ test('a relay killed before its batch went out loses no money and bills nothing 
 		s = s0;
 		sup = sup0;
 	} finally {
+		await k.stop();
+	}
+});
+
+// The pids of the app processes lighttpd spawned for stack st.
+function appPids(st) {
+	const pids = [];
+	for (const d of readdirSync('/proc')) {
+		if (!/^\d+$/.test(d)) continue;
+		try {
+			const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+			const env = readFileSync(`/proc/${d}/environ`, 'utf8');
+			if (cmd.includes('infrpool-app') && (cmd + env).includes(st.env.INFRPOOL_CONFIG)) pids.push(Number(d));
+		} catch { /* gone */ }
+	}
+	return pids;
+}
+
+test('PostgreSQL down, then the app killed, while batches wait: served requests settle once when they are back', async () => {
+	const k = await startStack({ conf: `[gateway]\nramp_start_pct = 100\n[credits]\nsignup_grant = ${GRANT}\n`
+		+ '[relay]\nsettle_interval_ms = 1000\n' });
+	const [s0, sup0] = [s, sup];
+	try {
+		s = k;
+		sup = await userWithKey('rsup');
+		const model = 'adm/restart';
+		await addNode(model);
+		const con = await userWithKey('restart');
+		assert.equal((await chat(con.key, model)).status, 200);
+		// The database goes away: the lease and the candidates are in the
+		// relay, so requests are still served; their batch fails and waits.
+		await k.pg('stop');
+		try {
+			const during = await Promise.all([1, 2, 3].map(() => chat(con.key, model)));
+			for (const r of during) assert.equal(r.status, 200, await r.text());
+			await new Promise((r) => setTimeout(r, 2000));
+		} finally {
+			await k.pg('start');
+		}
+		let b = await settled(con.c, 40000);
+		assert.equal(b.spendable.micro_usd, GRANT - 4 * 10);
+		// The app killed while a batch waits: the batch is sent again until
+		// lighttpd has started the app anew.
+		const pending = chat(con.key, model);
+		assert.equal((await pending).status, 200);
+		const pids = appPids(k);
+		assert.ok(pids.length > 0, 'the app processes');
+		for (const pid of pids) process.kill(pid, 'SIGKILL');
+		b = await settled(con.c, 40000);
+		assert.equal(b.spendable.micro_usd, GRANT - 5 * 10);
+		assert.equal(await k.sql(`SELECT count(*) || ' ' || count(DISTINCT task_id) || ' ' || sum(cost)`
+			+ ` FROM requests WHERE api_key_id = ${con.keyId}`), '5 5 50', 'each request once');
+	} finally {
+		s = s0;
+		sup = sup0;
 		await k.stop();
 	}
 });
