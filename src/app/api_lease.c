@@ -19,8 +19,10 @@ api_internal_lease(struct req *r)
 {
 	const struct gateway_cfg	*cfg = &r->app->gateway;
 	const char			*key = "";
-	long long			 want = 0;
+	long long			 want = 0, id = 0, keep = 0;
+	struct lease_retire		 retire = { 0, 0 };
 	struct lease			 l;
+	json_t				*rt;
 	char				 err[256];
 	int				 rc;
 
@@ -29,8 +31,19 @@ api_internal_lease(struct req *r)
 	if (json_get_int(r->json, "want", 0, INT64_MIN, INT64_MAX, &want, err,
 	    sizeof(err)) < 0)
 		return resp_bad(r, "want", err);
-	if ((rc = lease_grant(r->app->db, r->arena, cfg, key, want, &l)) !=
-	    GW_OK) {
+	if ((rt = json_object_get(r->json, "retire")) != NULL &&
+	    !json_is_null(rt)) {
+		if (json_get_int(rt, "lease_id", 1, 1, INT64_MAX, &id, err,
+		    sizeof(err)) < 0)
+			return resp_bad(r, "retire.lease_id", err);
+		if (json_get_int(rt, "keep", 1, 0, INT64_MAX, &keep, err,
+		    sizeof(err)) < 0)
+			return resp_bad(r, "retire.keep", err);
+		retire.lease_id = id;
+		retire.keep = keep;
+	}
+	if ((rc = lease_grant(r->app->db, r->arena, cfg, key, want, &retire,
+	    &l)) != GW_OK) {
 		log_info("lease refused (%d)", rc);
 		if (rc == GW_BAD_KEY)
 			return api_internal_bad_key(r, key);

@@ -106,8 +106,9 @@ parse_head(struct req *r, struct elem *e, struct settle_req *q)
 		return bad(e, "stream");
 	if (e_int(e, "prompt_tokens", 1, 0, GW_PROMPT_MAX,
 	    &q->prompt_tokens) == -1 ||
-	    e_int(e, "max_tokens", 1, 0, r->app->gateway.max_tokens_cap,
-	    &q->max_tokens) == -1 ||
+	    /* The cap it was admitted under, which may since have changed;
+	     * the charge is bounded by reserved whatever it says. */
+	    e_int(e, "max_tokens", 1, 0, INT64_MAX, &q->max_tokens) == -1 ||
 	    e_int(e, "reserved", 1, 0, INT64_MAX, &q->reserved) == -1)
 		return -1;
 	if (!node_model_id_ok(q->model)) {

@@ -34,10 +34,39 @@ static const struct db_stmt q_open_hold = {
 	1, 0
 };
 
-/* Authenticate, reserve what is spendable of the budget, record. */
+/* The hold of an open lease of one key. */
+static const struct db_stmt q_key_hold = {
+	"lease_key_hold",
+	"SELECT hold_id FROM leases WHERE id = $1 AND api_key_id = $2"
+	" AND closed_at IS NULL",
+	2, 0
+};
+
+/* Trim the key's open lease retired (if any) to keep; GW_OK or GW_ERROR. */
+static int
+trim_retired(struct db *db, struct arena *a, int64_t key_id,
+    const struct lease_retire *r)
+{
+	const char	*p[2];
+	PGresult	*res;
+
+	if (r == NULL || r->lease_id <= 0)
+		return GW_OK;
+	p[0] = db_i64(a, r->lease_id);
+	p[1] = db_i64(a, key_id);
+	if ((res = db_exec(db, a, &q_key_hold, p)) == NULL)
+		return GW_ERROR;
+	if (PQntuples(res) == 1 && hold_trim(db, a, db_int64(res, 0, 0),
+	    r->keep) == HOLD_ERROR)
+		return GW_ERROR;
+	return GW_OK;
+}
+
+/* Authenticate, trim the lease retired, reserve what is spendable, record. */
 int
 lease_grant(struct db *db, struct arena *a, const struct gateway_cfg *cfg,
-    const char *key, int64_t want, struct lease *out)
+    const char *key, int64_t want, const struct lease_retire *retire,
+    struct lease *out)
 {
 	const char	*p[4];
 	PGresult	*res;
@@ -53,6 +82,8 @@ lease_grant(struct db *db, struct arena *a, const struct gateway_cfg *cfg,
 		rc = rc == 1 ? GW_BAD_KEY : GW_ERROR;
 		goto out;
 	}
+	if ((rc = trim_retired(db, a, out->key_id, retire)) != GW_OK)
+		goto out;
 	switch (hold_reserve_upto(db, a, out->user_id, &out->budget,
 	    cfg->lease_ttl + cfg->hold_ttl, &out->hold_id)) {
 	case HOLD_OK:

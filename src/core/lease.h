@@ -18,8 +18,16 @@ struct lease {
 	int64_t	key_id;
 };
 
+/* The relay's last lease of the key, no longer admitting. */
+struct lease_retire {
+	int64_t	lease_id;	/* 0: none */
+	int64_t	keep;		/* what its requests in flight reserve */
+};
+
 /*
- * Grant a lease on the key's owner in one transaction: a hold of
+ * Grant a lease on the key's owner in one transaction: first trim the
+ * key's lease retire names (when open: what its hold reserves beyond keep
+ * goes back, so this lease can hold it), then a hold of
  * min(want (<= 0: the config's), cfg->lease_budget, spendable) living
  * cfg->lease_ttl + cfg->hold_ttl, and a leases row admitting until
  * cfg->lease_ttl from now. GW_OK, GW_BAD_KEY (no live key),
@@ -27,7 +35,8 @@ struct lease {
  * anything but the key's last-used time.
  */
 int	lease_grant(struct db *, struct arena *, const struct gateway_cfg *,
-	    const char *key, int64_t want, struct lease *);
+	    const char *key, int64_t want, const struct lease_retire *retire,
+	    struct lease *);
 
 /*
  * Close the n leases in ids (each known; a closed one stays as it is)

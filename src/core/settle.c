@@ -23,13 +23,12 @@ static const struct db_stmt q_leases = {
 	" WHERE l.id = ANY ($1::bigint[]) ORDER BY h.id FOR UPDATE OF h",
 	1, 0
 };
-/* Which (node, model) pairs are served, with the node's owner and type. */
+/* Which of the nodes exist, with each one's owner and supply type. */
 static const struct db_stmt q_nodes = {
 	"settle_nodes",
-	"SELECT x.i, n.user_id, n.supply_type FROM unnest($1::bigint[],"
-	" $2::text[]) WITH ORDINALITY AS x(node, model, i)"
-	" JOIN nodes n ON n.id = x.node",
-	2, 0
+	"SELECT x.i, n.user_id, n.supply_type FROM unnest($1::bigint[])"
+	" WITH ORDINALITY AS x(node, i) JOIN nodes n ON n.id = x.node",
+	1, 0
 };
 /* The requests of the batch settled before, with their results. */
 static const struct db_stmt q_seen = {
@@ -89,7 +88,7 @@ struct bill {
 	int64_t		 supplier;	/* the node's owner */
 	const char	*supply_type;
 	int64_t		 tokens_in, tokens_out;	/* billed */
-	int		 served_ok;	/* node serves the model */
+	int		 served_ok;	/* the node exists */
 };
 
 /* The state of one batch. */
@@ -164,18 +163,14 @@ load_nodes(struct db *db, struct arena *a, struct batch *bt,
     struct settle_bad *bad)
 {
 	int64_t		*nodes = arena_calloc(a, bt->n + 1, sizeof(*nodes));
-	const char	**models = arena_calloc(a, bt->n + 1, sizeof(*models));
-	const char	*p[2];
+	const char	*p[1];
 	PGresult	*res;
 	size_t		 i, k;
 	int		 r;
 
-	for (i = 0; i < bt->n; i++) {
+	for (i = 0; i < bt->n; i++)
 		nodes[i] = bt->r[i].node_id > 0 ? bt->r[i].node_id : -1;
-		models[i] = bt->r[i].model;
-	}
 	p[0] = db_array_opt(a, nodes, bt->n);
-	p[1] = db_array_str(a, models, bt->n);
 	if ((res = db_exec(db, a, &q_nodes, p)) == NULL)
 		return GW_ERROR;
 	for (r = 0; r < PQntuples(res); r++) {

@@ -48,14 +48,15 @@ struct settle_bad {
  * Settle n requests and close nclose leases in one transaction with
  * set-based statements: a request already settled (by request_id) is a
  * replay and moves nothing; every other one is billed at the prices it
- * brings (base = capped tokens × prices; charge half up, capped at
- * reserved and at what remains of its lease's hold; earning
- * floor(base × (1 − fee)) capped at the charge), drawn on the lease's
+ * brings (base = capped tokens × prices; charge half up and earning
+ * floor(base × (1 − fee)); a charge above reserved is reserved, split
+ * at the fee; one above what remains of the lease's hold is what
+ * remains, the earning in proportion), drawn on the lease's
  * hold (nothing once the hold is voided), written as its own finished
  * requests row, and its outcome counted for the node's health. Then the
  * leases in close are closed and what remains of their holds voided.
- * GW_OK (results in reqs), GW_BAD_ELEMENT (unknown lease, or a node that
- * does not serve the model: *bad says which; nothing done) or GW_ERROR.
+ * GW_OK (results in reqs), GW_BAD_ELEMENT (an unknown lease or node:
+ * *bad says which; nothing done) or GW_ERROR.
  */
 int	settle_batch(struct db *, struct arena *, const struct gateway_cfg *,
 	    struct settle_req *reqs, size_t n, const int64_t *close,

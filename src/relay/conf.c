@@ -41,7 +41,7 @@ relay_config(struct cfg *c, struct relay_cfg *rc)
 	    &rc->lease_requests);
 	cfg_ms(c, "relay", "candidates_ttl", 10, 1, 3600, &rc->candidates_ms);
 	cfg_int(c, "relay", "settle_interval_ms", 5, 0, 10000, &rc->settle_ms);
-	cfg_int(c, "relay", "settle_batch", 256, 1, 10000, &rc->settle_batch);
+	cfg_int(c, "relay", "settle_batch", 256, 1, 1000, &rc->settle_batch);
 	cfg_int(c, "relay", "change_poll_ms", 250, 10, 60000,
 	    &rc->change_poll_ms);
 	cfg_int(c, "relay", "queue_max", 1000, 0, 1000000, &rc->queue_max);

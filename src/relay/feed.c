@@ -30,6 +30,8 @@ apply(json_t *c)
 		leases_forget_user(json_integer_value(json_object_get(c,
 		    "user_id")));
 	else if (strcmp(kind, "node") == 0) {
+		/* Requests admitted before (queued, failing over) skip it. */
+		node_changed(json_integer_value(json_object_get(c, "node_id")));
 		models_forget_node(json_integer_value(json_object_get(c,
 		    "node_id")));
 		workers_forget_node(json_integer_value(json_object_get(c,
@@ -62,6 +64,7 @@ answered(long status, json_t *body, const char *retry_after, void *arg)
 	} else if (status != 0)
 		log_warn("change feed: the app answered %ld", status);
 	leases_sweep();		/* idle keys, windows that ended */
+	models_sweep();		/* models no longer asked for */
 	loop_timer_in(timer, status == 200 ? relay->rc.change_poll_ms :
 	    relay->rc.change_poll_ms * 4);
 }

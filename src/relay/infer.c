@@ -1,6 +1,8 @@
 /* infer.c: one inference request: arrival, checks, admission, failover, settlement */
 #include "config.h"
 
+#include <sys/queue.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,10 +28,14 @@
 static void	try_next(struct infer *);
 static void	finish(struct infer *, const char *status, enum outcome);
 
+static TAILQ_HEAD(, infer)	all = TAILQ_HEAD_INITIALIZER(all);
+static int			stopping;
+
 /* Free a request's state; the settlement was sent already. */
 static void
 infer_free(struct infer *in)
 {
+	TAILQ_REMOVE(&all, in, entry);
 	consumer_detach(in);
 	queue_remove(in->queued);
 	if (in->first_byte != NULL)
@@ -332,8 +338,9 @@ mark_live(struct infer *in)
 	size_t	i;
 
 	for (i = 0; i < in->ncands; i++)
-		in->cands[i].live = strcmp(in->cands[i].connection,
-		    "endpoint") == 0 || worker_live(in->cands[i].node_id);
+		in->cands[i].live = (strcmp(in->cands[i].connection,
+		    "endpoint") == 0 || worker_live(in->cands[i].node_id)) &&
+		    !node_changed_since(in->cands[i].node_id, in->admitted_ms);
 }
 
 /*
@@ -503,9 +510,11 @@ finish(struct infer *in, const char *status, enum outcome o)
 	    "price_in", price_of(in, "price_in"),
 	    "price_out", price_of(in, "price_out"),
 	    "status", status,
-	    "tokens_in", json_is_integer(tin) ? json_incref(tin) : json_null(),
-	    "tokens_out", json_is_integer(tout) ? json_incref(tout) :
-	    json_null(),
+	    /* A count the node made up (negative) is no count at all. */
+	    "tokens_in", json_is_integer(tin) && json_integer_value(tin) >= 0 ?
+	    json_incref(tin) : json_null(),
+	    "tokens_out", json_is_integer(tout) &&
+	    json_integer_value(tout) >= 0 ? json_incref(tout) : json_null(),
 	    /* Nothing served and nothing reported: nothing to bill. */
 	    "counted_in", (json_int_t)(in->forwarded || in->usage ?
 	    upstream_prompt_estimate(in) : 0),
@@ -784,10 +793,20 @@ on_lease(void *arg, long status, json_t *refusal, struct lease *l)
 		return;
 	}
 	if (leases_take(l, in->reserved) == -1) {
-		too_poor(in);
+		/*
+		 * Others spent it first, or it was sized for a smaller
+		 * request: the next lease, sized for this one. 402 only when
+		 * a lease fetched for it cannot cover it either.
+		 */
+		if (++in->lease_tries > 2) {
+			too_poor(in);
+			return;
+		}
+		leases_get(in->key, in->client_ip, in->reserved, on_lease, in);
 		return;
 	}
 	in->lease = l;
+	in->admitted_ms = util_now_ms();
 	consumer_keepalive(in);
 	try_next(in);
 }
@@ -909,6 +928,7 @@ infer_new(struct evhttp_request *req, const char *endpoint)
 
 	if ((in = calloc(1, sizeof(*in))) == NULL)
 		abort();
+	TAILQ_INSERT_TAIL(&all, in, entry);
 	relay->active++;
 	in->req = req;
 	in->endpoint = endpoint;
@@ -951,6 +971,13 @@ infer_handle(struct evhttp_request *req, void *arg)
 		    "method_not_allowed", NULL, "Use POST.");
 		return;
 	}
+	if (stopping) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Retry-After", "1");
+		reply_error(req, 503, "server_error", "service_unavailable",
+		    NULL, "The relay is restarting; try again in a moment.");
+		return;
+	}
 	if ((in = infer_new(req, arg)) == NULL)
 		return;
 	consumer_attach(in);
@@ -961,6 +988,38 @@ infer_handle(struct evhttp_request *req, void *arg)
 		abort();
 	memcpy(in->id, "t_", 2);
 	models_get(in->model, on_model, in);
+}
+
+void
+infer_stop(void)
+{
+	stopping = 1;
+}
+
+void
+infer_cancel_all(void)
+{
+	struct infer	*in, *next;
+
+	for (in = TAILQ_FIRST(&all); in != NULL; in = next) {
+		next = TAILQ_NEXT(in, entry);
+		if (in->lease == NULL)
+			continue;	/* not admitted: nothing to settle */
+		if (waiting(in)) {
+			queue_remove(in->queued);
+			in->queued = NULL;
+			consumer_fail(in, 503, "service_unavailable", "The "
+			    "relay is restarting; nothing was charged. Try "
+			    "again in a moment.");
+			finish(in, "unserved", OUTCOME_NEUTRAL);
+		} else if (in_flight(in)) {
+			attempt_cancel(in);
+			node_end(in->cur->node_id, OUTCOME_NEUTRAL);
+			consumer_stream_error(in, "The relay is restarting; "
+			    "this answer was cut short.");
+			finish(in, "cancelled", OUTCOME_NEUTRAL);
+		}
+	}
 }
 
 void

@@ -2,6 +2,8 @@
 #ifndef IP_INFER_H
 #define IP_INFER_H
 
+#include <sys/queue.h>
+
 #include <stdint.h>
 
 #include <curl/curl.h>
@@ -16,6 +18,7 @@ struct job;
 struct xfer;
 
 struct infer {
+	TAILQ_ENTRY(infer)	 entry;		/* every request (infer.c) */
 	struct evhttp_request	*req;		/* NULL once the client left */
 	struct evhttp_connection *conn;
 	const char		*endpoint;	/* "chat" | "completions" | "embeddings" */
@@ -31,6 +34,8 @@ struct infer {
 	int64_t			 reserved;	/* of the lease's budget */
 	json_t			*pending;	/* a refusal waiting for the key's check */
 	int			 pending_status;
+	int			 lease_tries;	/* next leases asked for */
+	int64_t			 admitted_ms;
 	const char		*pending_retry;
 	char			 id[32];	/* the task id, "t_…" */
 	json_t			*admit;		/* the model's candidates answer */

@@ -32,7 +32,9 @@ struct key {
 	int64_t		 want;		/* the budget to ask for next */
 	long		 status;	/* the app's last refusal, or 200 */
 	json_t		*refusal;	/* its body */
-	struct lwait	*waiting;
+	struct lwait	*waiting, **tail;	/* first come, first served */
+	int64_t		 key_id, user_id;	/* from its last lease */
+	int64_t		 retired_id, retired_keep;	/* to trim at the next */
 	/* the per-minute limit, counted here */
 	int64_t		 minute_start_ms;
 	long long	 minute_count;
@@ -40,6 +42,7 @@ struct key {
 };
 
 static struct key	*keys;
+static int		 stopping;	/* asks for no more leases */
 static struct lease	*retired;	/* leases waiting for their last request */
 
 /* The key whose SHA-256 is hash, made when first seen. */
@@ -57,6 +60,7 @@ key_get(const char *secret)
 	    (k->secret = strdup(secret)) == NULL)
 		abort();
 	memcpy(k->hash, hash, sizeof(hash));
+	k->tail = &k->waiting;
 	k->next = keys;
 	keys = k;
 	return k;
@@ -87,7 +91,13 @@ retire(struct key *k)
 	k->cur = NULL;
 	l->retired = 1;
 	l->key = NULL;
-	/* What is not reserved by a request in flight goes back at once. */
+	/*
+	 * What is not reserved by a request in flight goes back: with the
+	 * next lease request of the key, in the app's same transaction (so
+	 * the new lease can hold it), and with the next batch anyway.
+	 */
+	k->retired_id = l->id;
+	k->retired_keep = l->reserved;
 	settle_close(l->id, l->reserved);
 	if (l->inflight == 0) {
 		free(l);
@@ -108,13 +118,17 @@ wake(struct key *k)
 	struct lwait	*w = k->waiting, *next, **tail;
 
 	k->waiting = NULL;
+	k->tail = &k->waiting;
 	for (; w != NULL; w = next) {
 		next = w->next;
 		if (k->fetching) {
-			for (tail = &k->waiting; *tail != NULL;
-			    tail = &(*tail)->next)
+			/* w and the rest wait on, ahead of newer waiters */
+			for (tail = &w; *tail != NULL; tail = &(*tail)->next)
 				;
-			*tail = w;	/* w and the rest wait on */
+			*tail = k->waiting;
+			if (k->waiting == NULL)
+				k->tail = tail;
+			k->waiting = w;
 			return;
 		}
 		w->fn(w->arg, k->cur != NULL ? 200 : k->status == 200 ? 0 :
@@ -144,6 +158,8 @@ read_lease(struct key *k, json_t *b)
 	l->until_ms = util_now_ms() + ttl - ttl / 10;
 	l->user_id = json_integer_value(json_object_get(b, "user_id"));
 	l->key_id = json_integer_value(json_object_get(b, "key_id"));
+	k->key_id = l->key_id;
+	k->user_id = l->user_id;
 	l->per_minute = json_integer_value(json_object_get(b, "per_minute"));
 	l->default_max_tokens = json_integer_value(json_object_get(b,
 	    "default_max_tokens"));
@@ -163,7 +179,12 @@ fetched(long status, json_t *body, const char *retry_after, void *arg)
 
 	k->fetching = 0;
 	if (k->stale) {
+		/* A change came meanwhile: this answer may be old. */
 		k->stale = 0;
+		if (status == 200 && json_integer_value(json_object_get(body,
+		    "lease_id")) > 0)
+			settle_close(json_integer_value(json_object_get(body,
+			    "lease_id")), 0);
 		fetch(k);
 		return;
 	}
@@ -192,12 +213,23 @@ fetch(struct key *k)
 
 	if (k->fetching)
 		return;
+	if (stopping) {			/* no new holds while stopping */
+		k->fetching = 1;
+		fetched(0, NULL, NULL, k);
+		return;
+	}
 	k->fetching = 1;
 	if (k->want <= 0)
 		k->want = relay->rc.lease_want;
 	q = json_pack("{s:s, s:s, s:I}", "key", k->secret, "client_ip",
 	    k->client_ip != NULL ? k->client_ip : "", "want",
 	    (json_int_t)k->want);
+	if (k->retired_id > 0) {
+		json_object_set_new(q, "retire", json_pack("{s:I, s:I}",
+		    "lease_id", (json_int_t)k->retired_id, "keep",
+		    (json_int_t)k->retired_keep));
+		k->retired_id = 0;
+	}
 	if (app_call("/internal/lease", q, fetched, k) == -1)
 		fetched(0, NULL, NULL, k);
 	json_decref(q);
@@ -234,8 +266,8 @@ leases_get(const char *secret, const char *client_ip, int64_t need,
 		abort();
 	w->fn = fn;
 	w->arg = arg;
-	w->next = k->waiting;
-	k->waiting = w;
+	*k->tail = w;
+	k->tail = &w->next;
 	fetch(k);
 }
 
@@ -253,8 +285,7 @@ leases_minute(struct lease *l)
 	}
 	if (k->minute_count >= l->per_minute)
 		return (int)((k->minute_start_ms + 60000 - now + 999) / 1000);
-	k->minute_count++;
-	return 0;
+	return 0;		/* counted when admitted (leases_take) */
 }
 
 int
@@ -266,6 +297,7 @@ leases_take(struct lease *l, int64_t amount)
 	l->reserved += amount;
 	l->used_ms = util_now_ms();
 	l->inflight++;
+	l->key->minute_count++;
 	return 0;
 }
 
@@ -319,7 +351,9 @@ sweep(void)
 	while ((k = *kp) != NULL) {
 		if (k->cur != NULL && !admitting(k->cur))
 			retire(k);
-		if (k->cur == NULL && !k->fetching && k->waiting == NULL) {
+		/* A key within its minute keeps its count. */
+		if (k->cur == NULL && !k->fetching && k->waiting == NULL &&
+		    util_now_ms() - k->minute_start_ms >= 60000) {
 			*kp = k->next;
 			key_free(k);
 		} else
@@ -339,12 +373,16 @@ forget_where(int (*match)(const struct key *, int64_t), int64_t v)
 {
 	struct key	*k;
 
-	for (k = keys; k != NULL; k = k->next)
-		if (match(k, v)) {
+	for (k = keys; k != NULL; k = k->next) {
+		if (match(k, v))
 			retire(k);
-			if (k->fetching)
-				k->stale = 1;	/* its answer may be old */
-		}
+		/*
+		 * A lease being fetched may be for a key the change is about
+		 * (a key's id is known only from its first lease): ask again.
+		 */
+		if (k->fetching)
+			k->stale = 1;
+	}
 	sweep();
 }
 
@@ -352,14 +390,14 @@ forget_where(int (*match)(const struct key *, int64_t), int64_t v)
 static int
 key_is(const struct key *k, int64_t v)
 {
-	return v < 0 || (k->cur != NULL && k->cur->key_id == v);
+	return v < 0 || k->key_id == v;
 }
 
 /* Does k's lease belong to user v? */
 static int
 user_is(const struct key *k, int64_t v)
 {
-	return k->cur != NULL && k->cur->user_id == v;
+	return k->user_id == v;
 }
 
 void
@@ -378,6 +416,13 @@ void
 leases_forget_all(void)
 {
 	forget_where(key_is, -1);
+}
+
+void
+leases_stop(void)
+{
+	stopping = 1;
+	leases_forget_all();
 }
 
 void

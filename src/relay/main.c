@@ -18,6 +18,7 @@
 #include "cfg.h"
 #include "json.h"
 #include "log.h"
+#include "loop.h"
 #include "relay.h"
 #include "str.h"
 #include "util.h"
@@ -72,15 +73,47 @@ on_other(struct evhttp_request *req, void *arg)
 	    "There is nothing at this address.");
 }
 
-/* SIGTERM or SIGINT: stop accepting and leave the loop. */
+#define DRAIN_MS	10000	/* requests in flight may finish this long */
+
+static struct event	*stop_timer;
+static int64_t		 stop_deadline_ms;
+
+/*
+ * Stopping: let the requests in flight finish for a while, then end the
+ * rest as cancelled (billed for what was served), retire every lease and
+ * leave the loop once the last batch is settled.
+ */
+static void
+on_stopping(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay	*rl = arg;
+
+	if (rl->active > 0 && util_now_ms() < stop_deadline_ms) {
+		loop_timer_in(stop_timer, 50);
+		return;
+	}
+	if (rl->active > 0)
+		log_warn("stopping: %llu request(s) still running are cut short",
+		    rl->active);
+	infer_cancel_all();
+	leases_stop();		/* their holds go back with the last batch */
+	settle_flush(rl);
+}
+
+/* SIGTERM or SIGINT: stop admitting, settle, and leave the loop. */
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct relay	*rl = arg;
 
+	if (stop_timer != NULL)
+		return;		/* a second signal: already stopping */
 	log_info("signal %d: stopping", (int)sig);
-	leases_forget_all();	/* their holds go back with the last batch */
-	settle_flush(rl);
+	infer_stop();
+	stop_deadline_ms = util_now_ms() + DRAIN_MS;
+	if ((stop_timer = evtimer_new(rl->base, on_stopping, rl)) == NULL)
+		abort();
+	loop_timer_in(stop_timer, 0);
 }
 
 /* Read [log] settings; -1 after printing the error. */
@@ -228,6 +261,8 @@ out:
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
+	if (stop_timer != NULL)
+		event_free(stop_timer);
 	queue_free();	/* before evhttp_free: no settlement could go now */
 	if (rl.http != NULL)
 		evhttp_free(rl.http);

@@ -190,6 +190,29 @@ models_forget_all(void)
 		forget(m);
 }
 
+/* Free m, which has nobody waiting. */
+static void
+model_free(struct model *m)
+{
+	json_decref(m->answer);
+	free(m->name);
+	free(m);
+}
+
+void
+models_sweep(void)
+{
+	struct model	**mp = &models, *m;
+
+	while ((m = *mp) != NULL) {
+		if (!m->fetching && m->waiting == NULL && !fresh(m)) {
+			*mp = m->next;
+			model_free(m);
+		} else
+			mp = &m->next;
+	}
+}
+
 void
 models_free(void)
 {
@@ -202,8 +225,6 @@ models_free(void)
 			m->waiting = w->next;
 			free(w);
 		}
-		json_decref(m->answer);
-		free(m->name);
-		free(m);
+		model_free(m);
 	}
 }

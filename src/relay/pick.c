@@ -16,6 +16,7 @@ struct node_state {
 	int		nfails;
 	int64_t		parked_until;	/* 0: closed */
 	int		probing;	/* the one probe after parking is out */
+	int64_t		changed_ms;	/* the feed's last word on it */
 };
 
 static const struct pick_hooks	*hooks;	/* from the piece above, or NULL */
@@ -154,6 +155,20 @@ node_foreach(node_fn fn, void *arg)
 		if (relay->nodes[i].id != 0)
 			fn(relay->nodes[i].id, relay->nodes[i].inflight,
 			    relay->nodes[i].parked_until > now, arg);
+}
+
+void
+node_changed(int64_t id)
+{
+	node_get(id)->changed_ms = util_now_ms();
+}
+
+int
+node_changed_since(int64_t id, int64_t ms)
+{
+	int64_t	c = node_get(id)->changed_ms;
+
+	return c != 0 && c >= ms;
 }
 
 void

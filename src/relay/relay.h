@@ -143,6 +143,10 @@ void			 node_begin(int64_t node_id);
 void			 node_end(int64_t node_id, enum outcome o);
 /* Calls in flight on node id now (0 for a node not seen yet). */
 long long		 node_inflight(int64_t node_id);
+/* The feed said node id changed (suspended, moved, deleted, …). */
+void			 node_changed(int64_t node_id);
+/* Did node id change at or after ms (util_now_ms() time)? */
+int			 node_changed_since(int64_t node_id, int64_t ms);
 /* "success", "failure" or "neutral". */
 const char		*outcome_name(enum outcome);
 /* Call fn for every node seen, with its in-flight count and breaker. */
@@ -278,9 +282,12 @@ typedef void (*lease_fn)(void *arg, long status, json_t *refusal,
  */
 void	leases_get(const char *secret, const char *client_ip, int64_t need,
 	    lease_fn fn, void *arg);
-/* Count a request against l's per-minute limit: 0, or Retry-After s. */
+/* Is l's key within its per-minute limit? 0, or Retry-After seconds. */
 int	leases_minute(struct lease *l);
-/* Reserve amount of l's budget for a request: 0, or -1 when it cannot. */
+/*
+ * Reserve amount of l's budget for a request and count it against its
+ * key's per-minute limit: 0, or -1 when the lease cannot.
+ */
 int	leases_take(struct lease *l, int64_t amount);
 /* A request of l settled: charged of its reserved amount was spent. */
 void	leases_done(struct lease *l, int64_t reserved, int64_t charged);
@@ -288,6 +295,8 @@ void	leases_done(struct lease *l, int64_t reserved, int64_t charged);
 void	leases_forget_key(int64_t key_id);
 void	leases_forget_user(int64_t user_id);
 void	leases_forget_all(void);
+/* Retire every lease and ask for no new one: the relay is stopping. */
+void	leases_stop(void);
 /* Drop keys no longer used; retire leases whose window ended. */
 void	leases_sweep(void);
 /* Free every key and lease (at exit). */
@@ -306,6 +315,8 @@ void	models_get(const char *name, models_fn fn, void *arg);
 void	models_forget(const char *name);
 void	models_forget_node(int64_t node_id);
 void	models_forget_all(void);
+/* Drop the models no longer fresh that nobody waits for. */
+void	models_sweep(void);
 /* Free every model (at exit). */
 void	models_free(void);
 
@@ -362,5 +373,12 @@ void	feed_free(void);
 void	infer_handle(struct evhttp_request *, void *arg);
 /* Set up the request pieces' callback tables; call once before the loop. */
 void	infer_init(void);
+/* Refuse new requests from now on (503): the relay is stopping. */
+void	infer_stop(void);
+/*
+ * End every admitted request in flight as cancelled, billed for what was
+ * served (the relay is stopping and waited long enough).
+ */
+void	infer_cancel_all(void);
 
 #endif

@@ -1,6 +1,7 @@
 /* settle.c: finished requests to the app in batches, retried until answered */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 
 #define GIVE_UP_MS	(15 * 60 * 1000)	/* then the reaper voids the lease */
 #define RETRY_MAX_MS	30000
+#define APP_BATCH_MAX	1000		/* requests, closes, trims the app takes */
 #define FLUSH_MS	5000		/* stopping waits this long at most */
 
 /* One finished request waiting for its settlement. */
@@ -83,7 +85,7 @@ settle_add(json_t *req, struct lease *l, int64_t reserved)
 	if (sending)
 		return;
 	if ((long long)next.n >= relay->rc.settle_batch)
-		send_batch();
+		send_batch();	/* full: at once */
 	else
 		arm(relay->rc.settle_ms);
 }
@@ -121,7 +123,7 @@ done(json_t *answer)
 	}
 	free(sent.items);
 	sent.items = NULL;
-	sent.n = sent.cap = 0;
+	sent.n = 0;
 	json_decref(sent.close);
 	json_decref(sent.trim);
 	sent.close = sent.trim = NULL;
@@ -129,6 +131,60 @@ done(json_t *answer)
 	delay_ms = waited_ms = 0;
 	if (pending(&next))
 		arm(relay->rc.settle_ms);
+}
+
+/*
+ * The app refused one element of the batch in flight, named by param
+ * ("requests[3].node_id", "close[0]", "trim[1].keep"): drop it (a request
+ * is then never billed; the reaper or its lease's close releases its
+ * reservation) and keep the rest. 0, or -1 when param names none.
+ */
+static int
+drop_named(const char *param)
+{
+	size_t	i;
+	char	kind[16];
+	json_t	**list;
+
+	if (param == NULL || sscanf(param, "%15[a-z][%zu]", kind, &i) != 2)
+		return -1;
+	if (strcmp(kind, "requests") == 0 && i < sent.n) {
+		log_error("settle: the app refused request %s of a batch (%s);"
+		    " it is not billed", json_string_value(json_object_get(
+		    sent.items[i].req, "request_id")), param);
+		leases_done(sent.items[i].lease, sent.items[i].reserved,
+		    sent.items[i].reserved);
+		json_decref(sent.items[i].req);
+		memmove(&sent.items[i], &sent.items[i + 1], (sent.n - i - 1) *
+		    sizeof(sent.items[0]));
+		sent.n--;
+		return 0;
+	}
+	list = strcmp(kind, "close") == 0 ? &sent.close :
+	    strcmp(kind, "trim") == 0 ? &sent.trim : NULL;
+	if (list == NULL || i >= json_array_size(*list))
+		return -1;
+	log_error("settle: the app refused %s; dropped", param);
+	json_array_remove(*list, i);
+	return 0;
+}
+
+/* Move at most APP_BATCH_MAX elements of *from to the end of *to. */
+static void
+move_some(json_t **to, json_t **from)
+{
+	size_t	n = json_array_size(*from), i;
+
+	if (n == 0)
+		return;
+	if (n > APP_BATCH_MAX)
+		n = APP_BATCH_MAX;
+	if (*to == NULL)
+		*to = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append(*to, json_array_get(*from, i));
+	for (i = 0; i < n; i++)
+		json_array_remove(*from, 0);
 }
 
 /* The app's answer to a batch: done, or again later. */
@@ -141,6 +197,11 @@ answered(long status, json_t *body, const char *retry_after, void *arg)
 	}
 	if (status >= 400 && status < 500) {
 		/* Ours to fix: it would be refused again. */
+		if (drop_named(json_string_value(json_object_get(
+		    json_object_get(body, "error"), "param"))) == 0) {
+			send_batch();	/* the rest of it, at once */
+			return;
+		}
 		log_error("settle: the app refused a batch of %zu (%ld)",
 		    sent.n, status);
 		done(NULL);
@@ -169,14 +230,18 @@ send_batch(void)
 	if (!sending) {
 		if (!pending(&next))
 			return;
-		sent.items = next.items;
-		sent.n = next.n;
-		sent.cap = next.cap;
-		sent.close = next.close;
-		sent.trim = next.trim;
-		next.items = NULL;
-		next.n = next.cap = 0;
-		next.close = next.trim = NULL;
+		/* At most a batch's worth; the rest waits for the next. */
+		sent.n = next.n < (size_t)relay->rc.settle_batch ? next.n :
+		    (size_t)relay->rc.settle_batch;
+		if ((sent.items = calloc(sent.n + 1, sizeof(*sent.items))) ==
+		    NULL)
+			abort();
+		memcpy(sent.items, next.items, sent.n * sizeof(*sent.items));
+		memmove(next.items, next.items + sent.n, (next.n - sent.n) *
+		    sizeof(*next.items));
+		next.n -= sent.n;
+		move_some(&sent.close, &next.close);
+		move_some(&sent.trim, &next.trim);
 		sending = 1;
 	}
 	reqs = json_array();

@@ -81,6 +81,22 @@ test('200 concurrent requests on a balance that covers 50: 50 served and billed,
 		+ ` ON k.id = r.api_key_id WHERE k.id = ${con.keyId} AND r.status = 'ok'`), '50 500');
 });
 
+test('200 concurrent requests that the balance covers are all served, across as many leases as they need', async () => {
+	// 1 micro-USD a request, so a lease asked for by one (room for 64)
+	// cannot hold them all and the burst must renew, not 402.
+	const model = 'adm/many';
+	await addNode(model, { price_out: 99000 });
+	const con = await userWithKey('many');
+	const answers = await Promise.all(Array.from({ length: 200 }, () => chat(con.key, model)));
+	const statuses = answers.map((r) => r.status);
+	for (const r of answers) await r.text();
+	assert.deepEqual([...new Set(statuses)], [200], JSON.stringify(statuses));
+	const b = await settled(con.c);
+	assert.equal(b.spendable.micro_usd, GRANT - 200);
+	assert.ok(Number(await s.sql(`SELECT count(*) FROM leases WHERE api_key_id = ${con.keyId}`)) > 1,
+		'more than one lease');
+});
+
 test('a revoked key is refused within a second', async () => {
 	const model = 'adm/revoke';
 	await addNode(model);

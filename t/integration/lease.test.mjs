@@ -109,6 +109,30 @@ test('lease: budget is min(want, lease_budget, spendable); the hold lives lease_
 	assert.equal(r.body.budget, 5);
 });
 
+test('lease: retiring the key\'s last lease in the same call gives the new one what it held beyond keep', async () => {
+	const u = await user('retire');
+	const first = (await internal('lease', { key: u.key, want: 1000000 })).body;
+	assert.equal(first.budget, 200000, 'the config caps it');
+	// All 1,000,000 held by five leases; the last is asked for with the first retired.
+	for (let i = 0; i < 4; i++) assert.equal((await internal('lease', { key: u.key })).status, 200);
+	assert.equal((await internal('lease', { key: u.key, want: 1 })).status, 402);
+	let r = await internal('lease', { key: u.key, want: 150000, retire: { lease_id: first.lease_id, keep: 30000 } });
+	assert.equal(r.status, 200, r.text);
+	assert.equal(r.body.budget, 150000, '170,000 of the first came back in the same transaction');
+	assert.equal(await s.sql(`SELECT amount FROM holds WHERE id = ${first.hold_id}`), '30000');
+	// Another key's lease is not this key's to retire; bad fields are 400s.
+	const other = await user('retire-other');
+	const theirs = (await internal('lease', { key: other.key, want: 100 })).body;
+	r = await internal('lease', { key: u.key, want: 1, retire: { lease_id: theirs.lease_id, keep: 0 } });
+	assert.equal(r.status, 200, r.text);
+	assert.equal(await s.sql(`SELECT amount || ' ' || status FROM holds WHERE id = ${theirs.hold_id}`), '100 held');
+	for (const [retire, param] of [[{ keep: 0 }, 'retire.lease_id'], [{ lease_id: 1, keep: -1 }, 'retire.keep']]) {
+		r = await internal('lease', { key: u.key, retire });
+		assert.equal(r.status, 400);
+		assert.equal(r.body.error.param, param);
+	}
+});
+
 test('lease: 401 for a missing, unknown or revoked key, 400 for a bad field; nothing held', async () => {
 	const u = await user('revoked');
 	const holds0 = await count('holds');
@@ -289,7 +313,7 @@ test('batch settle: a bad element is a 400 naming it, and nothing of the batch i
 		[{ node_id: null }, 'requests[2].node_id'], [{ node_id: 'x' }, 'requests[2].node_id'],
 		[{ model: 'a b' }, 'requests[2].model'], [{ model: undefined }, 'requests[2].model'],
 		[{ endpoint: 'images' }, 'requests[2].endpoint'], [{ stream: 'yes' }, 'requests[2].stream'],
-		[{ prompt_tokens: -1 }, 'requests[2].prompt_tokens'], [{ max_tokens: 32769 }, 'requests[2].max_tokens'],
+		[{ prompt_tokens: -1 }, 'requests[2].prompt_tokens'], [{ max_tokens: -1 }, 'requests[2].max_tokens'],
 		[{ reserved: undefined }, 'requests[2].reserved'], [{ price_in: undefined }, 'requests[2].price_in'],
 		[{ price_out: -1 }, 'requests[2].price_out'], [{ status: 'done' }, 'requests[2].status'],
 		[{ outcome: 'great' }, 'requests[2].outcome'], [{ tokens_in: -1 }, 'requests[2].tokens_in'],
