@@ -30,8 +30,6 @@ apply(json_t *c)
 		leases_forget_user(json_integer_value(json_object_get(c,
 		    "user_id")));
 	else if (strcmp(kind, "node") == 0) {
-		/* Requests admitted before (queued, failing over) skip it. */
-		node_changed(json_integer_value(json_object_get(c, "node_id")));
 		models_forget_node(json_integer_value(json_object_get(c,
 		    "node_id")));
 		workers_forget_node(json_integer_value(json_object_get(c,

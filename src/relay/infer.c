@@ -340,7 +340,7 @@ mark_live(struct infer *in)
 	for (i = 0; i < in->ncands; i++)
 		in->cands[i].live = (strcmp(in->cands[i].connection,
 		    "endpoint") == 0 || worker_live(in->cands[i].node_id)) &&
-		    !node_changed_since(in->cands[i].node_id, in->admitted_ms);
+		    !node_gone_since(in->cands[i].node_id, in->admitted_ms);
 }
 
 /*

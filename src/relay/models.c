@@ -21,6 +21,7 @@ struct model {
 	char		*name;
 	long		 status;	/* 200, the app's refusal, 0: not known */
 	json_t		*answer;	/* the app's body: candidates or error */
+	json_t		*old;		/* the answer a change made stale */
 	int64_t		 fetched_ms;
 	int		 fetching;
 	int		 stale;		/* a change came while fetching */
@@ -47,6 +48,8 @@ model_get(const char *name)
 	return m;
 }
 
+static void	fetch(struct model *);
+
 /* Is what we know of m still good to use? */
 static int
 fresh(const struct model *m)
@@ -72,7 +75,39 @@ wake(struct model *m)
 	json_decref(answer);
 }
 
-static void	fetch(struct model *);
+
+/* Does the answer a (candidates, or a refusal) list node id? */
+static int
+lists(json_t *a, int64_t id)
+{
+	json_t	*c;
+	size_t	 i;
+
+	json_array_foreach(json_object_get(a, "candidates"), i, c)
+		if (json_integer_value(json_object_get(c, "node_id")) == id)
+			return 1;
+	return 0;
+}
+
+/*
+ * The nodes m's old answer listed and its new one does not are gone: the
+ * requests admitted before (waiting for a slot, failing over) skip them.
+ */
+static void
+note_gone(struct model *m)
+{
+	json_t	*c;
+	size_t	 i;
+	int64_t	 id;
+
+	json_array_foreach(json_object_get(m->old, "candidates"), i, c) {
+		id = json_integer_value(json_object_get(c, "node_id"));
+		if (!lists(m->answer, id))
+			node_gone(id);
+	}
+	json_decref(m->old);
+	m->old = NULL;
+}
 
 /* The app's answer: candidates (200), 404 model_not_found, or trouble. */
 static void
@@ -99,6 +134,8 @@ fetched(long status, json_t *body, const char *retry_after, void *arg)
 	if (m->status != 0) {
 		m->answer = json_incref(body);
 		m->fetched_ms = util_now_ms();
+		if (m->old != NULL)
+			note_gone(m);
 	}
 	wake(m);
 }
@@ -137,15 +174,22 @@ models_get(const char *name, models_fn fn, void *arg)
 	fetch(m);
 }
 
-/* Forget what we know of m: the next request asks again. */
+/*
+ * Forget what we know of m, and ask again at once: requests admitted
+ * before learn from the new answer which nodes are gone.
+ */
 static void
 forget(struct model *m)
 {
-	if (m->fetching)
-		m->stale = 1;
-	m->status = 0;
+	if (m->answer != NULL && m->old == NULL)
+		m->old = json_incref(m->answer);
 	json_decref(m->answer);
 	m->answer = NULL;
+	m->status = 0;
+	if (m->fetching)
+		m->stale = 1;
+	else
+		fetch(m);
 }
 
 void
@@ -158,26 +202,13 @@ models_forget(const char *name)
 			forget(m);
 }
 
-/* Does m's candidate list name node id? */
-static int
-serves(const struct model *m, int64_t id)
-{
-	json_t	*c;
-	size_t	 i;
-
-	json_array_foreach(json_object_get(m->answer, "candidates"), i, c)
-		if (json_integer_value(json_object_get(c, "node_id")) == id)
-			return 1;
-	return 0;
-}
-
 void
 models_forget_node(int64_t id)
 {
 	struct model	*m;
 
 	for (m = models; m != NULL; m = m->next)
-		if (serves(m, id))
+		if (lists(m->answer, id))
 			forget(m);
 }
 
@@ -195,6 +226,7 @@ static void
 model_free(struct model *m)
 {
 	json_decref(m->answer);
+	json_decref(m->old);
 	free(m->name);
 	free(m);
 }

@@ -16,7 +16,7 @@ struct node_state {
 	int		nfails;
 	int64_t		parked_until;	/* 0: closed */
 	int		probing;	/* the one probe after parking is out */
-	int64_t		changed_ms;	/* the feed's last word on it */
+	int64_t		gone_ms;	/* left its models' candidates */
 };
 
 static const struct pick_hooks	*hooks;	/* from the piece above, or NULL */
@@ -158,17 +158,17 @@ node_foreach(node_fn fn, void *arg)
 }
 
 void
-node_changed(int64_t id)
+node_gone(int64_t id)
 {
-	node_get(id)->changed_ms = util_now_ms();
+	node_get(id)->gone_ms = util_now_ms();
 }
 
 int
-node_changed_since(int64_t id, int64_t ms)
+node_gone_since(int64_t id, int64_t ms)
 {
-	int64_t	c = node_get(id)->changed_ms;
+	int64_t	g = node_get(id)->gone_ms;
 
-	return c != 0 && c >= ms;
+	return g != 0 && g >= ms;
 }
 
 void

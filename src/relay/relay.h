@@ -143,10 +143,10 @@ void			 node_begin(int64_t node_id);
 void			 node_end(int64_t node_id, enum outcome o);
 /* Calls in flight on node id now (0 for a node not seen yet). */
 long long		 node_inflight(int64_t node_id);
-/* The feed said node id changed (suspended, moved, deleted, …). */
-void			 node_changed(int64_t node_id);
-/* Did node id change at or after ms (util_now_ms() time)? */
-int			 node_changed_since(int64_t node_id, int64_t ms);
+/* Node id left its model's candidates (suspended, deleted, …). */
+void			 node_gone(int64_t node_id);
+/* Did node id leave at or after ms (util_now_ms() time)? */
+int			 node_gone_since(int64_t node_id, int64_t ms);
 /* "success", "failure" or "neutral". */
 const char		*outcome_name(enum outcome);
 /* Call fn for every node seen, with its in-flight count and breaker. */

@@ -126,6 +126,28 @@ test('a suspended node gets no new request within a second', async () => {
 	await settled(con.c);
 });
 
+test('a request waiting for a slot on a node suspended meanwhile is not sent there', async () => {
+	const model = 'adm/suspend-queued';
+	const node = await addNode(model, { concurrency: 1 });
+	const con = await userWithKey('squeued');
+	await m.control({ first_token_ms: 1500 });
+	try {
+		const before_ = (await m.stats()).requests;
+		const first = chat(con.key, model);
+		await waitFor(async () => (await m.stats()).requests > before_, 5000, 'the first call');
+		const second = chat(con.key, model);	// waits for the one slot
+		await new Promise((r) => setTimeout(r, 200));
+		await s.sql(`UPDATE nodes SET status = 'suspended' WHERE id = ${node.id}`);
+		assert.equal((await first).status, 200);
+		const r = await second;
+		assert.equal(r.status, 503, await r.text());
+		assert.equal((await m.stats()).requests, before_ + 1, 'the suspended node got nothing more');
+	} finally {
+		await m.control({ first_token_ms: 0 });
+	}
+	await settled(con.c);
+});
+
 test('a request is billed at the prices of its admission, not a price changed meanwhile', async () => {
 	const model = 'adm/price';
 	const node = await addNode(model, { price_out: 2000000 });

@@ -252,7 +252,9 @@ test('operator: suspend with a reason takes the node out; unsuspend brings it ba
 	assert.equal(await s.sql(`SELECT status || ':' || coalesce(suspended_reason, '-') FROM nodes WHERE id = ${node.id}`),
 		'active:-');
 	assert.equal(await s.sql(`SELECT count(*) FROM admin_actions WHERE node_id = ${node.id}`), '2');
-	const r = await client.chat.completions.create({ model, max_tokens: 3, messages: [{ role: 'user', content: 'hi' }] });
+	// Back in the relay's pool within a second, too.
+	const r = await waitFor(() => client.chat.completions.create({ model, max_tokens: 3,
+		messages: [{ role: 'user', content: 'hi' }] }).catch(() => null), 1000, 'the node back in the pool');
 	assert.equal(r.model, model);
 	await waitFor(async () => (await held(con.c)) === 0, 10000, 'settlement');
 	assert.equal((await a.submit('/admin/nodes', '/admin/nodes/999999999/unsuspend', {})).status, 409);
