@@ -114,6 +114,25 @@ void	consumer_stream_fail(struct infer *, const char *type,
 /* End a stream that went well with [DONE]. */
 void	consumer_stream_end(struct infer *);
 
+/* admit.c: admission by the model's candidates and the key's lease. */
+
+/* What admission tells the request's owner (infer.c). */
+struct admit_hooks {
+	/* Reserved of a lease (in->lease set): make the first attempt. */
+	void	(*admitted)(struct infer *);
+	/* Refused and answered, or the consumer left: free it, unbilled. */
+	void	(*refused)(struct infer *);
+};
+
+/* Remember the owner's hooks; once, before any request. */
+void	admit_init(const struct admit_hooks *);
+/*
+ * Admit in: the model's candidates within its max_price, the worst case,
+ * the key's per-minute limit and a lease with room for it. One of the
+ * hooks follows, maybe at once.
+ */
+void	admit_start(struct infer *);
+
 /* upstream.c: the node's side: events, counting, answers. */
 
 /* Forget what a failed attempt left behind; ready the SSE parser. */

@@ -100,6 +100,17 @@ on_stopping(evutil_socket_t fd, short what, void *arg)
 	settle_flush(rl);
 }
 
+/* A settled request's charge, for the lease it was admitted on. */
+static void
+on_settled(void *lease, int64_t reserved, int64_t charged)
+{
+	leases_done(lease, reserved, charged);
+}
+
+static const struct settle_hooks	settle_hooks = {
+	.settled = on_settled,
+};
+
 /* SIGTERM or SIGINT: stop admitting, settle, and leave the loop. */
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -240,6 +251,7 @@ main(int argc, char **argv)
 	evhttp_set_cb(rl.http, "/v1/completions", infer_handle, "completions");
 	evhttp_set_cb(rl.http, "/v1/embeddings", infer_handle, "embeddings");
 	workers_init(&rl);
+	settle_init(&settle_hooks);
 	infer_init();
 	if (feed_init(&rl) == -1)
 		goto out;

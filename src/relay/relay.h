@@ -25,6 +25,7 @@
  *   workers.c   worker nodes: token checks, long-polls, jobs, batches
  *   feed.c      the app's change feed: what to forget, within a second
  *   consumer.c  the consumer's side of a request (infer.h)
+ *   admit.c     a request's admission: candidates, worst case, lease
  *   upstream.c  the node's side of a request: events, counting, answers
  *   infer.c     one request: arrival, checks, admission, failover
  *   main.c      the program: options, loop, /healthz
@@ -232,12 +233,23 @@ int	app_call(const char *path, json_t *req, admit_fn done, void *arg);
 
 /* settle.c: finished requests to the app in batches (docs/internal.md). */
 struct lease;
+/* Who hears of each request's charge, filled with designated initializers. */
+struct settle_hooks {
+	/*
+	 * The request settled for owner (its lease) with reserved of its
+	 * budget is charged: the app's answer, or reserved when the request
+	 * could not be settled (nothing is billed, nothing goes back).
+	 */
+	void	(*settled)(void *owner, int64_t reserved, int64_t charged);
+};
+/* Remember the hooks; once, before any request. */
+void	settle_init(const struct settle_hooks *);
 /*
- * Settle a finished request: req (taken) is its element of a batch; l is
- * the lease it was admitted on with reserved of its budget. The lease
- * hears of the charge (leases_done) once the app has answered.
+ * Settle a finished request: req (taken) is its element of a batch; owner
+ * is the lease it was admitted on with reserved of its budget, told of
+ * the charge through the hook once the app has answered.
  */
-void	settle_add(json_t *req, struct lease *l, int64_t reserved);
+void	settle_add(json_t *req, void *owner, int64_t reserved);
 /*
  * Close lease id with the next batch: the app releases what it holds
  * beyond keep (the reservations of requests still in flight); keep 0

@@ -19,7 +19,7 @@
 /* One finished request waiting for its settlement. */
 struct item {
 	json_t		*req;		/* its settle element */
-	struct lease	*lease;
+	void		*owner;		/* its lease, for the hook */
 	int64_t		 reserved;
 };
 
@@ -31,6 +31,7 @@ struct batch {
 	json_t		*trim;		/* [{"lease_id", "keep"}, …] */
 };
 
+static const struct settle_hooks	*hooks;
 static struct batch	 next;		/* filling */
 static struct batch	 sent;		/* in flight, or n == 0 && !close */
 static int		 sending;
@@ -68,7 +69,13 @@ pending(const struct batch *b)
 }
 
 void
-settle_add(json_t *req, struct lease *l, int64_t reserved)
+settle_init(const struct settle_hooks *h)
+{
+	hooks = h;
+}
+
+void
+settle_add(json_t *req, void *owner, int64_t reserved)
 {
 	struct item	*it;
 
@@ -80,7 +87,7 @@ settle_add(json_t *req, struct lease *l, int64_t reserved)
 	}
 	it = &next.items[next.n++];
 	it->req = req;
-	it->lease = l;
+	it->owner = owner;
 	it->reserved = reserved;
 	if (sending)
 		return;
@@ -117,7 +124,7 @@ done(json_t *answer)
 		/* A batch given up on: the reaper voids its lease's hold. */
 		charged = r != NULL ? json_integer_value(json_object_get(r,
 		    "charged")) : sent.items[i].reserved;
-		leases_done(sent.items[i].lease, sent.items[i].reserved,
+		hooks->settled(sent.items[i].owner, sent.items[i].reserved,
 		    charged);
 		json_decref(sent.items[i].req);
 	}
@@ -152,7 +159,7 @@ drop_named(const char *param)
 		log_error("settle: the app refused request %s of a batch (%s);"
 		    " it is not billed", json_string_value(json_object_get(
 		    sent.items[i].req, "request_id")), param);
-		leases_done(sent.items[i].lease, sent.items[i].reserved,
+		hooks->settled(sent.items[i].owner, sent.items[i].reserved,
 		    sent.items[i].reserved);
 		json_decref(sent.items[i].req);
 		memmove(&sent.items[i], &sent.items[i + 1], (sent.n - i - 1) *
