@@ -10,6 +10,8 @@
 #include "relay.h"
 #include "util.h"
 
+#define PREFETCH_MS	3000	/* ask for the next lease this long before the end */
+
 /* A request waiting for its key's lease. */
 struct lwait {
 	lease_fn	 fn;
@@ -27,6 +29,8 @@ struct key {
 	char		*secret;
 	char		*client_ip;	/* of the request that asked last */
 	struct lease	*cur;		/* admitting, or NULL */
+	struct lease	*spare;		/* the next one, asked for early */
+	int		 prefetching;	/* the fetch is for spare */
 	int		 fetching;
 	int		 stale;		/* a change came while fetching */
 	int64_t		 want;		/* the budget to ask for next */
@@ -78,6 +82,17 @@ admitting(const struct lease *l)
 
 	return l != NULL && !l->retired && now < l->until_ms &&
 	    now - l->used_ms < relay->rc.lease_idle_ms;
+}
+
+/* Close k's spare lease unused (a change, the relay stopping, its end). */
+static void
+drop_spare(struct key *k)
+{
+	if (k->spare == NULL)
+		return;
+	settle_close(k->spare->id, 0);
+	free(k->spare);
+	k->spare = NULL;
 }
 
 /* Take l out of admission; it closes once its last request settled. */
@@ -137,8 +152,8 @@ wake(struct key *k)
 	}
 }
 
-/* Read a lease answer into a new lease of k; -1 when not as documented. */
-static int
+/* Read a lease answer into a new lease of k; NULL when not as documented. */
+static struct lease *
 read_lease(struct key *k, json_t *b)
 {
 	struct lease	*l;
@@ -147,7 +162,7 @@ read_lease(struct key *k, json_t *b)
 	json_int_t	 ttl = json_integer_value(json_object_get(b, "ttl_ms"));
 
 	if (id <= 0 || budget < 0 || ttl <= 0)
-		return -1;
+		return NULL;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		abort();
 	l->id = id;
@@ -165,8 +180,7 @@ read_lease(struct key *k, json_t *b)
 	    "default_max_tokens"));
 	l->max_tokens_cap = json_integer_value(json_object_get(b,
 	    "max_tokens_cap"));
-	k->cur = l;
-	return 0;
+	return l;
 }
 
 static void	fetch(struct key *);
@@ -176,6 +190,7 @@ static void
 fetched(long status, json_t *body, const char *retry_after, void *arg)
 {
 	struct key	*k = arg;
+	struct lease	*l;
 
 	k->fetching = 0;
 	if (k->stale) {
@@ -188,13 +203,28 @@ fetched(long status, json_t *body, const char *retry_after, void *arg)
 		fetch(k);
 		return;
 	}
+	if (k->prefetching) {
+		k->prefetching = 0;
+		if (status == 200 && json_is_object(body) &&
+		    (l = read_lease(k, body)) != NULL) {
+			k->spare = l;	/* the current one goes on meanwhile */
+			wake(k);
+			return;
+		}
+		/* A refusal: the current lease goes on; its end will ask. */
+		if (k->waiting == NULL)
+			return;
+	}
 	json_decref(k->refusal);
 	k->refusal = NULL;
 	k->status = status;
 	if (status == 200 && json_is_object(body)) {
-		if (read_lease(k, body) == -1) {
+		if ((l = read_lease(k, body)) == NULL) {
 			log_error("lease answer not as documented");
 			k->status = 0;
+		} else {
+			retire(k);
+			k->cur = l;
 		}
 	} else if (status >= 400 && status < 500 && json_is_object(body))
 		k->refusal = json_incref(body);
@@ -246,6 +276,13 @@ leases_get(const char *secret, const char *client_ip, int64_t need,
 		fn(arg, 200, NULL, k->cur);
 		return;
 	}
+	if (admitting(k->spare) && k->spare->remaining >= need) {
+		retire(k);		/* the spare asked for early takes over */
+		k->cur = k->spare;
+		k->spare = NULL;
+		fn(arg, 200, NULL, k->cur);
+		return;
+	}
 	free(k->client_ip);
 	if ((k->client_ip = strdup(client_ip != NULL ? client_ip : "")) ==
 	    NULL)
@@ -288,6 +325,25 @@ leases_minute(struct lease *l)
 	return 0;		/* counted when admitted (leases_take) */
 }
 
+/*
+ * When l, its key's current lease, runs low (a quarter of its budget
+ * left, or its window nearly over), ask for the next one now, so the
+ * request that would find it empty does not wait for the app.
+ */
+static void
+prefetch(struct lease *l)
+{
+	struct key	*k = l->key;
+
+	if (k == NULL || k->cur != l || k->fetching || k->spare != NULL ||
+	    stopping || (l->remaining >= l->budget / 4 &&
+	    l->until_ms - util_now_ms() > PREFETCH_MS))
+		return;
+	k->want = l->budget;
+	k->prefetching = 1;
+	fetch(k);
+}
+
 int
 leases_take(struct lease *l, int64_t amount)
 {
@@ -298,6 +354,7 @@ leases_take(struct lease *l, int64_t amount)
 	l->used_ms = util_now_ms();
 	l->inflight++;
 	l->key->minute_count++;
+	prefetch(l);
 	return 0;
 }
 
@@ -351,6 +408,8 @@ sweep(void)
 	while ((k = *kp) != NULL) {
 		if (k->cur != NULL && !admitting(k->cur))
 			retire(k);
+		if (k->spare != NULL && !admitting(k->spare))
+			drop_spare(k);
 		/* A key within its minute keeps its count. */
 		if (k->cur == NULL && !k->fetching && k->waiting == NULL &&
 		    util_now_ms() - k->minute_start_ms >= 60000) {
@@ -374,8 +433,10 @@ forget_where(int (*match)(const struct key *, int64_t), int64_t v)
 	struct key	*k;
 
 	for (k = keys; k != NULL; k = k->next) {
-		if (match(k, v))
+		if (match(k, v)) {
 			retire(k);
+			drop_spare(k);
+		}
 		/*
 		 * A lease being fetched may be for a key the change is about
 		 * (a key's id is known only from its first lease): ask again.
@@ -439,6 +500,7 @@ leases_free(void)
 			free(w);
 		}
 		free(k->cur);
+		free(k->spare);
 		key_free(k);
 	}
 	while ((l = retired) != NULL) {

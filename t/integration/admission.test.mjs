@@ -97,6 +97,23 @@ test('200 concurrent requests that the balance covers are all served, across as 
 		'more than one lease');
 });
 
+test('one request after another: the next lease is asked for before the current one runs out, and none is left held', async () => {
+	const model = 'adm/seq';
+	await addNode(model, { price_out: 99000 });	// 1 micro-USD each
+	const con = await userWithKey('seq');
+	for (let i = 0; i < 150; i++) {
+		const r = await chat(con.key, model);
+		assert.equal(r.status, 200, await r.text());
+	}
+	const b = await settled(con.c);
+	assert.equal(b.spendable.micro_usd, GRANT - 150);
+	// Room for 64 a lease, the next asked for when a quarter is left.
+	const leases = Number(await s.sql(`SELECT count(*) FROM leases WHERE api_key_id = ${con.keyId}`));
+	assert.ok(leases >= 3 && leases <= 5, `${leases} leases`);
+	assert.equal(await s.sql(`SELECT count(*) FROM holds h JOIN leases l ON l.hold_id = h.id`
+		+ ` WHERE l.api_key_id = ${con.keyId} AND h.status = 'held'`), '0');
+});
+
 test('a revoked key is refused within a second', async () => {
 	const model = 'adm/revoke';
 	await addNode(model);
