@@ -265,6 +265,22 @@ lock_hold(struct db *db, struct arena *a, struct hold *h)
 	return HOLD_OK;
 }
 
+/*
+ * Lock hold id into h, in the caller's transaction: HOLD_OK when it is
+ * still held, HOLD_RESOLVED when posted or voided, HOLD_INVALID when
+ * unknown, or HOLD_ERROR.
+ */
+static int
+lock_held(struct db *db, struct arena *a, int64_t id, struct hold *h)
+{
+	int	rc;
+
+	h->id = id;
+	if ((rc = lock_hold(db, a, h)) != HOLD_OK)
+		return rc;
+	return h->held ? HOLD_OK : HOLD_RESOLVED;
+}
+
 /* Lock the n accounts in ids (in id order); 0 or -1. */
 static int
 lock_accounts(struct db *db, struct arena *a, const int64_t *ids, size_t n)
@@ -410,13 +426,8 @@ hold_post(struct db *db, struct arena *a, int64_t hold_id, int64_t charge,
 		return HOLD_INVALID;
 	if (db_begin(db) == -1)
 		return HOLD_ERROR;
-	h.id = hold_id;
-	if ((rc = lock_hold(db, a, &h)) != HOLD_OK)
+	if ((rc = lock_held(db, a, hold_id, &h)) != HOLD_OK)
 		goto out;
-	if (!h.held) {
-		rc = HOLD_RESOLVED;
-		goto out;
-	}
 	if (charge > h.amount || h.drawn > 0) {
 		rc = HOLD_INVALID;	/* a drawn hold is voided, never posted */
 		goto out;
@@ -443,13 +454,8 @@ hold_void(struct db *db, struct arena *a, int64_t hold_id)
 		return HOLD_INVALID;
 	if (db_begin(db) == -1)
 		return HOLD_ERROR;
-	h.id = hold_id;
-	if ((rc = lock_hold(db, a, &h)) != HOLD_OK)
+	if ((rc = lock_held(db, a, hold_id, &h)) != HOLD_OK)
 		goto out;
-	if (!h.held) {
-		rc = HOLD_RESOLVED;
-		goto out;
-	}
 	ids[0] = h.credit_account;
 	ids[1] = h.earnings_account;
 	p[0] = db_i64(a, hold_id);
@@ -471,13 +477,8 @@ hold_trim(struct db *db, struct arena *a, int64_t hold_id, int64_t keep)
 		return HOLD_INVALID;
 	if (db_begin(db) == -1)
 		return HOLD_ERROR;
-	h.id = hold_id;
-	if ((rc = lock_hold(db, a, &h)) != HOLD_OK)
+	if ((rc = lock_held(db, a, hold_id, &h)) != HOLD_OK)
 		goto out;
-	if (!h.held) {
-		rc = HOLD_RESOLVED;
-		goto out;
-	}
 	left_c = h.from_credit - h.drawn_credit;
 	left_e = h.from_earnings - (h.drawn - h.drawn_credit);
 	if ((rest = left_c + left_e - keep) <= 0)
