@@ -172,36 +172,20 @@ lock_holds(struct db *db, struct arena *a, struct batch *b,
 }
 
 /*
- * Open the suppliers' accounts and lock every account the batch touches
- * into b. HOLD_OK, HOLD_INVALID (a supplier without accounts: no such
- * user) or HOLD_ERROR.
+ * Lock the accounts the batch touches (p: the holds' accounts, the
+ * suppliers) into b; the number of suppliers without an earnings account,
+ * or -1.
  */
 static int
-lock_accounts(struct db *db, struct arena *a, struct batch *b,
-    const struct hold_draw *d, size_t n)
+read_accounts(struct db *db, struct arena *a, struct batch *b,
+    const char *const *p, const int64_t *users, size_t nu)
 {
-	int64_t		*users = arena_calloc(a, n + 1, sizeof(int64_t));
-	int64_t		*mine = arena_calloc(a, 2 * b->nholds + 1,
-			    sizeof(int64_t));
-	const char	*p[2];
 	PGresult	*res;
-	size_t		 i, nu = 0;
-	int		 r;
+	size_t		 i;
+	int		 r, missing = 0;
 
-	for (i = 0; i < n; i++)
-		if (d[i].supplier > 0)
-			users[nu++] = d[i].supplier;
-	for (i = 0; i < b->nholds; i++) {
-		mine[2 * i] = b->holds[i].credit_account;
-		mine[2 * i + 1] = b->holds[i].earnings_account;
-	}
-	p[0] = db_array_i64(a, users, nu);
-	if (nu > 0 && db_exec(db, a, &q_open, p) == NULL)
-		return HOLD_ERROR;
-	p[0] = db_array_i64(a, mine, 2 * b->nholds);
-	p[1] = db_array_i64(a, users, nu);
 	if ((res = db_exec(db, a, &q_lock_accounts, p)) == NULL)
-		return HOLD_ERROR;
+		return -1;
 	b->naccts = (size_t)PQntuples(res);
 	b->accts = arena_calloc(a, b->naccts + 1, sizeof(*b->accts));
 	for (r = 0; r < PQntuples(res); r++) {
@@ -214,8 +198,43 @@ lock_accounts(struct db *db, struct arena *a, struct batch *b,
 	}
 	for (i = 0; i < nu; i++)
 		if (earnings_of(b, users[i]) == 0)
-			return HOLD_INVALID;
-	return b->revenue > 0 ? HOLD_OK : HOLD_ERROR;
+			missing++;
+	return missing;
+}
+
+/*
+ * Lock every account the batch touches into b, opening the suppliers'
+ * accounts where missing (a supplier's first earning). HOLD_OK,
+ * HOLD_INVALID (a supplier without accounts: no such user) or HOLD_ERROR.
+ */
+static int
+lock_accounts(struct db *db, struct arena *a, struct batch *b,
+    const struct hold_draw *d, size_t n)
+{
+	int64_t		*users = arena_calloc(a, n + 1, sizeof(int64_t));
+	int64_t		*mine = arena_calloc(a, 2 * b->nholds + 1,
+			    sizeof(int64_t));
+	const char	*p[2], *pu[1];
+	size_t		 i, nu = 0;
+	int		 missing;
+
+	for (i = 0; i < n; i++)
+		if (d[i].supplier > 0)
+			users[nu++] = d[i].supplier;
+	for (i = 0; i < b->nholds; i++) {
+		mine[2 * i] = b->holds[i].credit_account;
+		mine[2 * i + 1] = b->holds[i].earnings_account;
+	}
+	p[0] = db_array_i64(a, mine, 2 * b->nholds);
+	p[1] = pu[0] = db_array_i64(a, users, nu);
+	if ((missing = read_accounts(db, a, b, p, users, nu)) > 0) {
+		if (db_exec(db, a, &q_open, pu) == NULL)
+			return HOLD_ERROR;
+		missing = read_accounts(db, a, b, p, users, nu);
+	}
+	if (missing == -1 || b->revenue == 0)
+		return HOLD_ERROR;
+	return missing > 0 ? HOLD_INVALID : HOLD_OK;
 }
 
 /* Add a transfer of amount from debit to credit (distinct) to the batch. */

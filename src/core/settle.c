@@ -37,6 +37,14 @@ static const struct db_stmt q_seen = {
 	" WHERE task_id = ANY ($1::text[])",
 	1, 0
 };
+/* The charges a hold could not cover in full, corrected. */
+static const struct db_stmt q_recost = {
+	"settle_recost",
+	"UPDATE requests r SET cost = x.cost, earning = x.earn"
+	" FROM unnest($1::text[], $2::bigint[], $3::bigint[])"
+	"  AS x(task, cost, earn) WHERE r.task_id = x.task",
+	3, 0
+};
 /* Every new request's row, finished, in one statement. */
 static const struct db_stmt q_insert = {
 	"settle_insert",
@@ -61,7 +69,7 @@ static const struct db_stmt q_insert = {
 	"  $26::bigint[]) AS x(task, lease, uid, kid, model, endpoint, stream,"
 	"  pt, mt, ip, node, pin, pout, status, supply, outcome, tin, tout,"
 	"  rin, rout, cin, cout, ttft, dur, cost, earn)"
-	" ON CONFLICT (task_id) DO NOTHING",
+	" ON CONFLICT (task_id) DO NOTHING RETURNING task_id",
 	26, 0
 };
 /* The nodes' successes and failures, added to today's rows. */
@@ -98,6 +106,7 @@ struct batch {
 	struct bill		*b;
 	struct blease		*leases;
 	size_t			 nleases;
+	const struct gateway_cfg *cfg;
 };
 
 /* The lease id of the batch, or NULL. */
@@ -189,32 +198,6 @@ load_nodes(struct db *db, struct arena *a, struct batch *bt,
 	return GW_OK;
 }
 
-/* Mark the requests settled before as replays with their results; 0 or -1. */
-static int
-load_replays(struct db *db, struct arena *a, struct batch *bt)
-{
-	const char	**ids = arena_calloc(a, bt->n + 1, sizeof(*ids));
-	const char	*p[1];
-	PGresult	*res;
-	size_t		 i;
-	int		 r;
-
-	for (i = 0; i < bt->n; i++)
-		ids[i] = bt->r[i].request_id;
-	p[0] = db_array_str(a, ids, bt->n);
-	if ((res = db_exec(db, a, &q_seen, p)) == NULL)
-		return -1;
-	for (r = 0; r < PQntuples(res); r++)
-		for (i = 0; i < bt->n; i++)
-			if (strcmp(bt->r[i].request_id, PQgetvalue(res, r,
-			    0)) == 0) {
-				bt->r[i].replayed = 1;
-				bt->r[i].charged = db_int64(res, r, 1);
-				bt->r[i].earning = db_int64(res, r, 2);
-			}
-	return 0;
-}
-
 /* Billed tokens: the reported count, else the relay's, at most cap. */
 static int64_t
 billed(long long reported, long long counted, long long cap)
@@ -260,36 +243,7 @@ price(const struct gateway_cfg *cfg, struct settle_req *r, struct bill *b)
 	r->earning = m.earning < m.charge ? m.earning : m.charge;
 }
 
-/* Price the new requests and draw on their leases' holds; 0 or -1. */
-static int
-draw_all(struct db *db, struct arena *a, const struct gateway_cfg *cfg,
-    struct batch *bt)
-{
-	struct hold_draw	*d = arena_calloc(a, bt->n + 1, sizeof(*d));
-	size_t			*of = arena_calloc(a, bt->n + 1, sizeof(*of));
-	size_t			 i, k = 0;
-
-	for (i = 0; i < bt->n; i++) {
-		if (bt->r[i].replayed)
-			continue;
-		price(cfg, &bt->r[i], &bt->b[i]);
-		if (bt->r[i].charged == 0)
-			continue;
-		d[k] = (struct hold_draw){ bt->b[i].lease->hold_id,
-		    bt->r[i].charged, bt->r[i].earning, bt->b[i].supplier,
-		    bt->r[i].request_id };
-		of[k++] = i;
-	}
-	if (hold_draw_many(db, a, d, k) != HOLD_OK)
-		return -1;
-	for (i = 0; i < k; i++) {
-		bt->r[of[i]].charged = d[i].charge;
-		bt->r[of[i]].earning = d[i].earning;
-	}
-	return 0;
-}
-
-/* Parallel arrays of the new requests' rows, for q_insert. */
+/* Parallel arrays of the requests' rows, for q_insert. */
 struct rows {
 	const char	**task, **model, **endpoint, **stream, **ip, **status;
 	const char	**supply, **outcome;
@@ -316,13 +270,13 @@ rows_alloc(struct arena *a, struct rows *w, size_t n)
 		*v[i] = arena_calloc(a, n + 1, sizeof(int64_t));
 }
 
-/* Put request i of the batch in row k; 0 or -1 (hashing the address). */
+/* Put request k of the batch in row k; 0 or -1 (hashing the address). */
 static int
-row(struct db *db, struct arena *a, struct batch *bt, size_t i,
-    struct rows *w, size_t k)
+row(struct db *db, struct arena *a, struct batch *bt, struct rows *w,
+    size_t k)
 {
-	const struct settle_req	*r = &bt->r[i];
-	const struct bill	*b = &bt->b[i];
+	const struct settle_req	*r = &bt->r[k];
+	const struct bill	*b = &bt->b[k];
 	char			*ip;
 
 	w->task[k] = r->request_id;
@@ -359,55 +313,143 @@ row(struct db *db, struct arena *a, struct batch *bt, size_t i,
 	return 0;
 }
 
-/* Write the new requests' rows in one statement; 0 or -1. */
+/*
+ * Some rows were not written (ins: the task ids that were): mark the
+ * others as replays, with the results of their first settlement; 0 or -1.
+ */
+static int
+mark_replays(struct db *db, struct arena *a, struct batch *bt,
+    PGresult *ins)
+{
+	const char	**ids = arena_calloc(a, bt->n + 1, sizeof(*ids));
+	const char	*p[1];
+	PGresult	*res;
+	size_t		 i, k = 0;
+	int		 r;
+
+	for (i = 0; i < bt->n; i++) {
+		bt->r[i].replayed = 1;
+		for (r = 0; r < PQntuples(ins); r++)
+			if (strcmp(bt->r[i].request_id, PQgetvalue(ins, r,
+			    0)) == 0)
+				bt->r[i].replayed = 0;
+		if (bt->r[i].replayed)
+			ids[k++] = bt->r[i].request_id;
+	}
+	p[0] = db_array_str(a, ids, k);
+	if ((res = db_exec(db, a, &q_seen, p)) == NULL)
+		return -1;
+	if ((size_t)PQntuples(res) != k) {
+		log_error("settle: %zu requests neither written nor found",
+		    k - (size_t)PQntuples(res));
+		return -1;
+	}
+	for (r = 0; r < PQntuples(res); r++)
+		for (i = 0; i < bt->n; i++)
+			if (bt->r[i].replayed && strcmp(bt->r[i].request_id,
+			    PQgetvalue(res, r, 0)) == 0) {
+				bt->r[i].charged = db_int64(res, r, 1);
+				bt->r[i].earning = db_int64(res, r, 2);
+			}
+	return 0;
+}
+
+/*
+ * Write every request's row, priced, in one statement; the unique task id
+ * turns away those settled before (a replay, or a batch settling them
+ * concurrently, whose commit the insert waits for). 0 or -1.
+ */
 static int
 insert_rows(struct db *db, struct arena *a, struct batch *bt)
 {
 	struct rows	 w;
 	const char	*p[26];
 	PGresult	*res;
-	size_t		 i, k = 0;
+	size_t		 i;
 
-	rows_alloc(a, &w, bt->n);
-	for (i = 0; i < bt->n; i++)
-		if (!bt->r[i].replayed && row(db, a, bt, i, &w, k++) == -1)
-			return -1;
-	if (k == 0)
+	if (bt->n == 0)
 		return 0;
-	p[0] = db_array_str(a, w.task, k);
-	p[1] = db_array_i64(a, w.lease, k);
-	p[2] = db_array_i64(a, w.uid, k);
-	p[3] = db_array_opt(a, w.kid, k);
-	p[4] = db_array_str(a, w.model, k);
-	p[5] = db_array_str(a, w.endpoint, k);
-	p[6] = db_array_str(a, w.stream, k);
-	p[7] = db_array_i64(a, w.pt, k);
-	p[8] = db_array_i64(a, w.mt, k);
-	p[9] = db_array_str(a, w.ip, k);
-	p[10] = db_array_opt(a, w.node, k);
-	p[11] = db_array_i64(a, w.pin, k);
-	p[12] = db_array_i64(a, w.pout, k);
-	p[13] = db_array_str(a, w.status, k);
-	p[14] = db_array_str(a, w.supply, k);
-	p[15] = db_array_str(a, w.outcome, k);
-	p[16] = db_array_i64(a, w.tin, k);
-	p[17] = db_array_i64(a, w.tout, k);
-	p[18] = db_array_opt(a, w.rin, k);
-	p[19] = db_array_opt(a, w.rout, k);
-	p[20] = db_array_i64(a, w.cin, k);
-	p[21] = db_array_i64(a, w.cout, k);
-	p[22] = db_array_opt(a, w.ttft, k);
-	p[23] = db_array_opt(a, w.dur, k);
-	p[24] = db_array_i64(a, w.cost, k);
-	p[25] = db_array_i64(a, w.earn, k);
+	rows_alloc(a, &w, bt->n);
+	for (i = 0; i < bt->n; i++) {
+		price(bt->cfg, &bt->r[i], &bt->b[i]);
+		if (row(db, a, bt, &w, i) == -1)
+			return -1;
+	}
+	p[0] = db_array_str(a, w.task, bt->n);
+	p[1] = db_array_i64(a, w.lease, bt->n);
+	p[2] = db_array_i64(a, w.uid, bt->n);
+	p[3] = db_array_opt(a, w.kid, bt->n);
+	p[4] = db_array_str(a, w.model, bt->n);
+	p[5] = db_array_str(a, w.endpoint, bt->n);
+	p[6] = db_array_str(a, w.stream, bt->n);
+	p[7] = db_array_i64(a, w.pt, bt->n);
+	p[8] = db_array_i64(a, w.mt, bt->n);
+	p[9] = db_array_str(a, w.ip, bt->n);
+	p[10] = db_array_opt(a, w.node, bt->n);
+	p[11] = db_array_i64(a, w.pin, bt->n);
+	p[12] = db_array_i64(a, w.pout, bt->n);
+	p[13] = db_array_str(a, w.status, bt->n);
+	p[14] = db_array_str(a, w.supply, bt->n);
+	p[15] = db_array_str(a, w.outcome, bt->n);
+	p[16] = db_array_i64(a, w.tin, bt->n);
+	p[17] = db_array_i64(a, w.tout, bt->n);
+	p[18] = db_array_opt(a, w.rin, bt->n);
+	p[19] = db_array_opt(a, w.rout, bt->n);
+	p[20] = db_array_i64(a, w.cin, bt->n);
+	p[21] = db_array_i64(a, w.cout, bt->n);
+	p[22] = db_array_opt(a, w.ttft, bt->n);
+	p[23] = db_array_opt(a, w.dur, bt->n);
+	p[24] = db_array_i64(a, w.cost, bt->n);
+	p[25] = db_array_i64(a, w.earn, bt->n);
 	if ((res = db_exec(db, a, &q_insert, p)) == NULL)
 		return -1;
-	if ((size_t)atoll(PQcmdTuples(res)) != k) {
-		log_error("settle: %s of %zu request rows written; a concurrent"
-		    " settlement? rolled back", PQcmdTuples(res), k);
-		return -1;
+	return (size_t)PQntuples(res) == bt->n ? 0 : mark_replays(db, a, bt,
+	    res);
+}
+
+/*
+ * Draw the new requests' charges on their leases' holds; where a hold had
+ * less left than a charge, correct the request's row to what was drawn.
+ * 0 or -1.
+ */
+static int
+draw_all(struct db *db, struct arena *a, struct batch *bt)
+{
+	struct hold_draw	*d = arena_calloc(a, bt->n + 1, sizeof(*d));
+	size_t			*of = arena_calloc(a, bt->n + 1, sizeof(*of));
+	const char		**task, *p[3];
+	int64_t			*cost, *earn;
+	size_t			 i, k = 0, nfix = 0;
+
+	for (i = 0; i < bt->n; i++) {
+		if (bt->r[i].replayed || bt->r[i].charged == 0)
+			continue;
+		d[k] = (struct hold_draw){ bt->b[i].lease->hold_id,
+		    bt->r[i].charged, bt->r[i].earning, bt->b[i].supplier,
+		    bt->r[i].request_id };
+		of[k++] = i;
 	}
-	return 0;
+	if (hold_draw_many(db, a, d, k) != HOLD_OK)
+		return -1;
+	task = arena_calloc(a, k + 1, sizeof(*task));
+	cost = arena_calloc(a, k + 1, sizeof(*cost));
+	earn = arena_calloc(a, k + 1, sizeof(*earn));
+	for (i = 0; i < k; i++) {
+		if (d[i].charge == bt->r[of[i]].charged &&
+		    d[i].earning == bt->r[of[i]].earning)
+			continue;
+		bt->r[of[i]].charged = d[i].charge;
+		bt->r[of[i]].earning = d[i].earning;
+		task[nfix] = bt->r[of[i]].request_id;
+		cost[nfix] = d[i].charge;
+		earn[nfix++] = d[i].earning;
+	}
+	if (nfix == 0)
+		return 0;
+	p[0] = db_array_str(a, task, nfix);
+	p[1] = db_array_i64(a, cost, nfix);
+	p[2] = db_array_i64(a, earn, nfix);
+	return db_exec(db, a, &q_recost, p) == NULL ? -1 : 0;
 }
 
 /* Count the new requests' successes and failures per node; 0 or -1. */
@@ -438,7 +480,7 @@ count_outcomes(struct db *db, struct arena *a, struct batch *bt)
 	return db_exec(db, a, &q_outcomes, p) == NULL ? -1 : 0;
 }
 
-/* Lock, check, bill, write, count, close: one transaction. See settle.h. */
+/* Lock, check, write, bill, count, close: one transaction. See settle.h. */
 int
 settle_batch(struct db *db, struct arena *a, const struct gateway_cfg *cfg,
     struct settle_req *reqs, size_t n, const int64_t *close, size_t nclose,
@@ -451,15 +493,15 @@ settle_batch(struct db *db, struct arena *a, const struct gateway_cfg *cfg,
 	bt.r = reqs;
 	bt.n = n;
 	bt.b = arena_calloc(a, n + 1, sizeof(*bt.b));
+	bt.cfg = cfg;
 	if (db_begin(db) == -1)
 		return GW_ERROR;
 	if ((rc = load_leases(db, a, &bt, close, nclose, bad)) != GW_OK ||
 	    (rc = load_nodes(db, a, &bt, bad)) != GW_OK)
 		goto out;
 	rc = GW_ERROR;
-	if (load_replays(db, a, &bt) == -1 ||
-	    draw_all(db, a, cfg, &bt) == -1 ||
-	    insert_rows(db, a, &bt) == -1 ||
+	if (insert_rows(db, a, &bt) == -1 ||
+	    draw_all(db, a, &bt) == -1 ||
 	    count_outcomes(db, a, &bt) == -1 ||
 	    lease_close(db, a, close, nclose) != GW_OK)
 		goto out;

@@ -262,6 +262,9 @@ test('batch settle: never past the lease hold; a reaped lease draws nothing; con
 	const three = [1, 2, 3].map(() => req(l.lease_id, node, m, { tokens_in: 300, tokens_out: 0 }));
 	let r = await settle(three);
 	assert.deepEqual(r.body.settled.map((x) => [x.charged, x.earning]), [[30, 28], [20, 18], [0, 0]]);
+	// Each row says what was drawn, not what was priced.
+	assert.equal(await s.sql(`SELECT string_agg(cost || '/' || earning, ' ' ORDER BY id) FROM requests
+		WHERE task_id IN (${three.map((x) => `'${x.request_id}'`).join(', ')})`), '30/28 20/18 0/0');
 	assert.equal(await s.sql(`SELECT drawn || ' ' || status FROM holds WHERE id = ${l.hold_id}`), '50 held');
 	assert.equal((await balances(u)).credit.micro_usd, 1000000 - 50);
 	assert.equal((await balances(supplier)).earnings.micro_usd - s0.earnings.micro_usd, 46);
