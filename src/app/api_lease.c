@@ -59,7 +59,7 @@ api_internal_lease(struct req *r)
 	    " s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "lease_id", (json_int_t)l.id, "hold_id", (json_int_t)l.hold_id,
 	    "budget", (json_int_t)l.budget,
-	    "ttl_ms", (json_int_t)cfg->lease_ttl * 1000,
+	    "ttl_ms", (json_int_t)l.ttl_ms,
 	    "key_id", (json_int_t)l.key_id, "user_id", (json_int_t)l.user_id,
 	    "per_minute", (json_int_t)cfg->per_key_minute,
 	    "default_max_tokens", (json_int_t)cfg->default_max_tokens,

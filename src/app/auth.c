@@ -62,7 +62,8 @@ from_apikey(struct req *r)
 		return 1;
 	for (h += 7; *h == ' '; h++)
 		;
-	if ((rc = apikey_lookup(r->app->db, r->arena, h, &uid, &kid)) != 0)
+	if ((rc = apikey_lookup(r->app->db, r->arena, h, &uid, &kid,
+	    NULL)) != 0)
 		return rc;
 	if ((rc = user_by_id(r->app->db, r->arena, uid, &u)) != 0)
 		return rc;

@@ -21,7 +21,9 @@ static const struct db_stmt q_insert = {
 static const struct db_stmt q_lookup = {
 	"apikey_lookup",
 	"SELECT id, user_id, last_used_at IS NULL OR"
-	" last_used_at < now() - interval '60 seconds'"
+	" last_used_at < now() - interval '60 seconds',"
+	" CASE WHEN expires_at IS NULL THEN -1 ELSE greatest(1,"
+	" ceil(extract(epoch FROM expires_at - now()) * 1000))::bigint END"
 	" FROM api_keys WHERE key_hash = decode($1, 'hex')"
 	" AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
 	1, DB_RETRY
@@ -69,7 +71,7 @@ apikey_create(struct db *db, struct arena *a, int64_t user_id,
 
 int
 apikey_lookup(struct db *db, struct arena *a, const char *key,
-    int64_t *user_id, int64_t *key_id)
+    int64_t *user_id, int64_t *key_id, int64_t *ms_left)
 {
 	char		 hash[65];
 	const char	*p[1] = { hash };
@@ -84,6 +86,8 @@ apikey_lookup(struct db *db, struct arena *a, const char *key,
 		return 1;
 	*key_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	*user_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	if (ms_left != NULL)
+		*ms_left = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
 	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
 		const char *q[1] = { PQgetvalue(res, 0, 0) };
 

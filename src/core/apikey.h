@@ -26,11 +26,12 @@ int	 apikey_create(struct db *, struct arena *, int64_t user_id,
 
 /*
  * The live key for a bearer token: one indexed lookup by its SHA-256.
- * 0 found (*user_id, *key_id), 1 unknown, revoked or expired, -1 error.
- * The last-used time moves at most once a minute.
+ * 0 found (*user_id, *key_id; *ms_left, unless NULL: milliseconds until
+ * it expires, at least 1, or -1 for never), 1 unknown, revoked or
+ * expired, -1 error. The last-used time moves at most once a minute.
  */
 int	 apikey_lookup(struct db *, struct arena *, const char *key,
-	    int64_t *user_id, int64_t *key_id);
+	    int64_t *user_id, int64_t *key_id, int64_t *ms_left);
 
 /*
  * Every key of user_id, newest first, as a JSON array of {id, name,

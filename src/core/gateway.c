@@ -321,7 +321,8 @@ gateway_admit(struct db *db, struct arena *a, const struct gateway_cfg *cfg,
 	    in->max_tokens;
 	if (db_begin(db) == -1)
 		return GW_ERROR;
-	if ((rc = apikey_lookup(db, a, in->key, &user_id, &key_id)) != 0) {
+	if ((rc = apikey_lookup(db, a, in->key, &user_id, &key_id,
+	    NULL)) != 0) {
 		rc = rc == 1 ? GW_BAD_KEY : GW_ERROR;
 		goto out;
 	}

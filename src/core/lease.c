@@ -15,7 +15,7 @@
 static const struct db_stmt q_insert = {
 	"lease_insert",
 	"INSERT INTO leases (hold_id, user_id, api_key_id, admit_until)"
-	" VALUES ($1, $2, $3, now() + $4::bigint * interval '1 second')"
+	" VALUES ($1, $2, $3, now() + $4::bigint * interval '1 millisecond')"
 	" RETURNING id",
 	4, 0
 };
@@ -77,8 +77,8 @@ lease_grant(struct db *db, struct arena *a, const struct gateway_cfg *cfg,
 	    cfg->lease_budget;
 	if (db_begin(db) == -1)
 		return GW_ERROR;
-	if ((rc = apikey_lookup(db, a, key, &out->user_id, &out->key_id)) !=
-	    0) {
+	if ((rc = apikey_lookup(db, a, key, &out->user_id, &out->key_id,
+	    &out->ttl_ms)) != 0) {
 		rc = rc == 1 ? GW_BAD_KEY : GW_ERROR;
 		goto out;
 	}
@@ -98,7 +98,9 @@ lease_grant(struct db *db, struct arena *a, const struct gateway_cfg *cfg,
 	p[0] = db_i64(a, out->hold_id);
 	p[1] = db_i64(a, out->user_id);
 	p[2] = db_i64(a, out->key_id);
-	p[3] = db_i64(a, cfg->lease_ttl);
+	if (out->ttl_ms < 0 || out->ttl_ms > cfg->lease_ttl * 1000)
+		out->ttl_ms = cfg->lease_ttl * 1000;
+	p[3] = db_i64(a, out->ttl_ms);
 	rc = GW_ERROR;
 	if ((res = db_exec(db, a, &q_insert, p)) == NULL)
 		goto out;

@@ -16,6 +16,7 @@ struct lease {
 	int64_t	budget;		/* the hold's amount */
 	int64_t	user_id;
 	int64_t	key_id;
+	int64_t	ttl_ms;		/* admitting: lease_ttl, or until the key expires */
 };
 
 /* The relay's last lease of the key, no longer admitting. */

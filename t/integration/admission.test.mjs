@@ -127,6 +127,28 @@ test('a revoked key is refused within a second', async () => {
 	await settled(con.c);
 });
 
+test('a key that expires on its own is refused from its expiry, not at the end of its lease', async () => {
+	const model = 'adm/expire';
+	await addNode(model);
+	const con = await userWithKey('expire');
+	assert.equal((await chat(con.key, model)).status, 200);
+	// Two seconds left: the change feed drops the relay's lease; then requests
+	// every 100 ms keep the key's next lease busy (an idle one would be retired).
+	await s.sql(`UPDATE api_keys SET expires_at = now() + interval '2 seconds' WHERE id = ${con.keyId}`);
+	const t0 = Date.now(), seen = [];
+	await new Promise((r) => setTimeout(r, 500));
+	while (Date.now() - t0 < 2800) {
+		const res = await chat(con.key, model);
+		seen.push([Date.now() - t0, res.status]);
+		await res.text();
+		await new Promise((r) => setTimeout(r, 100));
+	}
+	const early = seen.filter(([t]) => t < 1500), late = seen.filter(([t]) => t > 2300);
+	assert.ok(early.length > 0 && early.every(([, st]) => st === 200), JSON.stringify(seen));
+	assert.ok(late.length > 0 && late.every(([, st]) => st === 401), JSON.stringify(seen));
+	await settled(con.c);
+});
+
 test('a suspended node gets no new request within a second', async () => {
 	const model = 'adm/suspend';
 	const node = await addNode(model);
