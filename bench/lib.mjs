@@ -108,8 +108,11 @@ export async function startPortkey() {
 	return { url, port, pid: child.pid, child };
 }
 
+// BENCH_INFRPOOL_CONF adds settings to the stack's configuration (sections
+// and keys, as INFRPOOL_STACK_CONF does for the tests), to compare settings.
 const CONF = '[credits]\nsignup_grant = 1000000000000\n' +
-	'[gateway]\nrequests_per_minute = 0\nramp_start_pct = 100\n';
+	'[gateway]\nrequests_per_minute = 0\nramp_start_pct = 100\n' +
+	(process.env.BENCH_INFRPOOL_CONF ? `${process.env.BENCH_INFRPOOL_CONF}\n` : '');
 
 // Make a user with an API key; resolves to { c, key, csrf }.
 async function userWithKey(url, tag) {
@@ -133,14 +136,16 @@ async function addNode(sup, spec) {
 
 // infrpool: a throwaway stack (./dev stack-up) whose supplier serves model
 // bench/MODE from each mock as an endpoint node and bench/wMODE through
-// infrpool-worker (workerModes), and bench/hold from `holdNodes` nodes.
-export async function startInfrpool(mocks, { workerModes = [], holdNodes = 0 } = {}) {
+// infrpool-worker (workerModes). nodes[MODE] sets how many endpoint nodes
+// serve bench/MODE (default 1; 0 for none): each declares 1,024 slots, the
+// most a node may, so the streaming ladder needs several.
+export async function startInfrpool(mocks, { workerModes = [], nodes = {} } = {}) {
 	const stack = await startStack({ conf: CONF });
 	const sup = await userWithKey(stack.url, 'supplier');
 	const con = await userWithKey(stack.url, 'consumer');
 	const model = (m) => ({ model: `bench/${m}`, upstream_model: 'mock', price_in: 100000, price_out: 300000 });
 	for (const [mode, m] of Object.entries(mocks)) {
-		const n = mode === 'hold' ? holdNodes : 1;
+		const n = nodes[mode] ?? 1;
 		for (let i = 0; i < n; i++)
 			await addNode(sup, { name: `ep-${mode}-${i}`, connection: 'endpoint', base_url: m.base,
 				api_token: 'sk-bench', models: [model(mode)] });
@@ -156,7 +161,7 @@ export async function startInfrpool(mocks, { workerModes = [], holdNodes = 0 } =
 	const ip = { stack, key: con.key, consumer: con, workers, url: stack.url, dir: stack.dir };
 	// Ready once every model answers.
 	for (const mode of [...Object.keys(mocks), ...workerModes.map((m) => `w${m}`)]) {
-		if (mode === 'hold' && !holdNodes) continue;
+		if ((nodes[mode] ?? 1) === 0) continue;
 		await waitFor(async () => {
 			const r = await fetch(`${stack.url}/v1/chat/completions`, { method: 'POST',
 				headers: { authorization: `Bearer ${con.key}`, 'content-type': 'application/json' },
@@ -166,6 +171,14 @@ export async function startInfrpool(mocks, { workerModes = [], holdNodes = 0 } =
 		}, 30000, `model bench/${mode}`);
 	}
 	return ip;
+}
+
+// A new API key of infrpool's consumer, never used yet; resolves to it.
+export async function newKey(ip, name) {
+	const { c, csrf } = ip.consumer;
+	const res = await c.post('/v1/keys', { json: { name }, headers: { 'x-csrf-token': csrf } });
+	if (res.status !== 201) throw new Error(`key: ${res.status} ${res.text_}`);
+	return JSON.parse(res.text_).key;
 }
 
 // The pids of infrpool's processes, by role: lighttpd and its app pool,

@@ -88,7 +88,11 @@ async function main() {
 	let ip;
 	try {
 		const floor = await startFloor({ c: mocks.c });
-		ip = await startInfrpool(mocks, { workerModes: ['c'], holdNodes: Math.ceil(HOLD / 1024) + 1 });
+		// Declared slots for every stream of the top level (and of the hold),
+		// as the floor has no limit: 1,024 a node.
+		const slots = (n) => Math.ceil(n / 1024) + 1;
+		ip = await startInfrpool(mocks, { workerModes: ['c'],
+			nodes: { c: slots(Math.max(...CAP_LEVELS)), hold: slots(HOLD) } });
 		const portkey = await startPortkey();
 		const result = { benchmark: 'streaming', machine: machine() };
 		const t = targets('c', { mocks, floor, ip, portkey });
