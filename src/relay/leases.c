@@ -11,6 +11,7 @@
 #include "util.h"
 
 #define PREFETCH_MS	3000	/* ask for the next lease this long before the end */
+#define BUSY_MS		2000	/* a lease three quarters used sooner: ask for twice */
 
 /* A request waiting for its key's lease. */
 struct lwait {
@@ -168,7 +169,7 @@ read_lease(struct key *k, json_t *b)
 	l->id = id;
 	l->key = k;
 	l->budget = l->remaining = budget;
-	l->used_ms = util_now_ms();
+	l->born_ms = l->used_ms = util_now_ms();
 	/* Stop admitting a little early: the hold outlives the window. */
 	l->until_ms = util_now_ms() + ttl - ttl / 10;
 	l->user_id = json_integer_value(json_object_get(b, "user_id"));
@@ -328,18 +329,26 @@ leases_minute(struct lease *l)
 /*
  * When l, its key's current lease, runs low (a quarter of its budget
  * left, or its window nearly over), ask for the next one now, so the
- * request that would find it empty does not wait for the app.
+ * request that would find it empty does not wait for the app. A key that
+ * used three quarters of its lease within BUSY_MS is busy: its next lease
+ * is twice as large (within lease_budget), so a busy key asks the app a
+ * few times a window rather than every lease_requests requests; an idle
+ * lease is trimmed (lease_idle_ms) and the next starts small again.
  */
 static void
 prefetch(struct lease *l)
 {
 	struct key	*k = l->key;
+	int64_t		 now = util_now_ms();
 
 	if (k == NULL || k->cur != l || k->fetching || k->spare != NULL ||
 	    stopping || (l->remaining >= l->budget / 4 &&
-	    l->until_ms - util_now_ms() > PREFETCH_MS))
+	    l->until_ms - now > PREFETCH_MS))
 		return;
 	k->want = l->budget;
+	if (l->remaining < l->budget / 4 && now - l->born_ms < BUSY_MS)
+		k->want = l->budget > relay->rc.lease_want / 2 ?
+		    relay->rc.lease_want : 2 * l->budget;
 	k->prefetching = 1;
 	fetch(k);
 }

@@ -272,6 +272,7 @@ struct lease {
 	int64_t		 remaining;	/* not reserved by a request */
 	int64_t		 reserved;	/* by requests not settled yet */
 	int64_t		 until_ms;	/* admits until then */
+	int64_t		 born_ms;	/* granted then */
 	int64_t		 used_ms;	/* the last admission */
 	long long	 inflight;	/* requests not settled yet */
 	long long	 per_minute;	/* the key's limit; 0: none */
