@@ -319,6 +319,7 @@ test('batch settle: a bad element is a 400 naming it, and nothing of the batch i
 		[{ prompt_tokens: -1 }, 'requests[2].prompt_tokens'], [{ max_tokens: -1 }, 'requests[2].max_tokens'],
 		[{ reserved: undefined }, 'requests[2].reserved'], [{ price_in: undefined }, 'requests[2].price_in'],
 		[{ price_out: -1 }, 'requests[2].price_out'], [{ status: 'done' }, 'requests[2].status'],
+		[{ status: undefined }, 'requests[2].status'], [{ counted_out: -2 }, 'requests[2].counted_out'],
 		[{ outcome: 'great' }, 'requests[2].outcome'], [{ tokens_in: -1 }, 'requests[2].tokens_in'],
 		[{ tokens_out: 1.5 }, 'requests[2].tokens_out'], [{ counted_in: 'x' }, 'requests[2].counted_in'],
 		[{ ttft_ms: -1 }, 'requests[2].ttft_ms'], [{ duration_ms: 'long' }, 'requests[2].duration_ms'],
