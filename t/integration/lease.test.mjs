@@ -330,7 +330,10 @@ test('batch settle: a bad element is a 400 naming it, and nothing of the batch i
 		assert.equal(r.body.error.param, param, JSON.stringify(bad));
 	}
 	for (const [body, param] of [[{ requests: [ok()], close: [999999999] }, 'close[0]'], [{ requests: [ok()], close: [l.lease_id, 'x'] }, 'close[1]'],
-		[{ requests: [ok()], close: 5 }, 'close'], [{ requests: 'x' }, 'requests'], [{ requests: [ok(), 5] }, 'requests[1]']]) {
+		[{ requests: [ok()], close: 5 }, 'close'], [{ requests: 'x' }, 'requests'], [{ requests: [ok(), 5] }, 'requests[1]'],
+		// The single form (one request by its hold) is gone: a body without requests names them.
+		[{ hold_id: l.hold_id, node_id: node.id, status: 'ok', tokens_in: 1, tokens_out: 1 }, 'requests'], [{}, 'requests'],
+		[{ requests: null, close: [l.lease_id] }, 'requests']]) {
 		const r = await internal('settle', body);
 		assert.equal(r.status, 400, JSON.stringify(body));
 		assertApiError(r.body, 'invalid_request');
@@ -341,7 +344,7 @@ test('batch settle: a bad element is a 400 naming it, and nothing of the batch i
 	assert.equal(await count('requests'), r0, 'no request row');
 	assert.equal(await count('node_outcomes'), o0);
 	assert.equal(await s.sql(`SELECT status || ' ' || drawn || ' ' || (closed_at IS NULL) FROM holds h JOIN leases l ON l.hold_id = h.id WHERE l.id = ${l.lease_id}`), 'held 0 true');
-	// The single form still works beside it.
-	const r = await internal('settle', { hold_id: 999999999, status: 'unserved' });
-	assert.equal(r.status, 404);
+	const r = await internal('settle', null, { raw: 'nope' });
+	assert.equal(r.status, 400);
+	assertApiError(r.body, 'invalid_json');
 });
