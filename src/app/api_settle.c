@@ -1,4 +1,4 @@
-/* api_settle.c: POST /internal/settle in its batch form, for requests on leases */
+/* api_settle.c: POST /internal/settle, a batch of requests on leases */
 #include "config.h"
 
 #include <inttypes.h>
@@ -299,9 +299,9 @@ answer(struct req *r, const struct settle_req *q, size_t n,
 	    "settled", settled, "closed", closed)));
 }
 
-/* POST /internal/settle {"requests": […], "close": […]}: see docs/internal.md. */
+/* POST /internal/settle {"requests", "close", "trim"}: see docs/internal.md. */
 int
-api_internal_settle_batch(struct req *r)
+api_internal_settle(struct req *r)
 {
 	struct settle_req	*q;
 	struct settle_bad	 sb;

@@ -300,12 +300,8 @@ int		 api_models_get(struct req *);	/* GET /v1/models/{*} */
 int		 api_me_usage(struct req *);	/* GET /v1/me/usage */
 /* GET /v1/supplier/usage */
 int		 api_supplier_usage(struct req *);
-/* POST /internal/admit */
-int		 api_internal_admit(struct req *);
-/* POST /internal/settle */
+/* POST /internal/settle {"requests": […], "close": […], "trim": […]} */
 int		 api_internal_settle(struct req *);
-/* POST /internal/settle with {"requests": […]}, from api_internal_settle */
-int		 api_internal_settle_batch(struct req *);
 /* The 401 invalid_api_key for key ("" when none was sent). */
 int		 api_internal_bad_key(struct req *, const char *key);
 int		 api_internal_lease(struct req *);	/* POST /internal/lease */

@@ -57,7 +57,6 @@ static const struct route routes[] = {
 	{ "POST",   "/v1/supplier/nodes/{id}/token", R_SESSION | R_CSRF, api_supplier_node_token, 0, NO_NODE },
 	{ "GET",    "/v1/supplier/usage", R_EITHER,		api_supplier_usage,	0, NULL },
 	{ "GET",    "/internal/ping",	R_INTERNAL,		api_internal_ping,	0, NULL },
-	{ "POST",   "/internal/admit",	R_INTERNAL | R_JSON,	api_internal_admit,	0, NULL },
 	{ "POST",   "/internal/settle",	R_INTERNAL | R_JSON,	api_internal_settle,	0, NULL },
 	{ "POST",   "/internal/lease",	R_INTERNAL | R_JSON,	api_internal_lease,	0, NULL },
 	{ "POST",   "/internal/candidates", R_INTERNAL | R_JSON, api_internal_candidates, 0, NULL },

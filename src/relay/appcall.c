@@ -1,4 +1,4 @@
-/* appcall.c: the relay's calls to the app's internal API: admit and settle */
+/* appcall.c: the relay's calls to the app's internal API, answers collected */
 #include "config.h"
 
 #include <stdio.h>
@@ -17,7 +17,7 @@
 /* One call to the app. */
 struct call {
 	char		 retry_after[16];
-	admit_fn	 done;
+	app_fn	 done;
 	void		*arg;
 };
 
@@ -45,9 +45,9 @@ post(const char *path, json_t *v, const struct xfer_cb *cb, struct call *c)
 	return x;
 }
 
-/* The admit answer: hand the status and parsed JSON to the request. */
+/* The app's answer: hand the status and parsed JSON to the caller. */
 static void
-admit_done(struct xfer *x, CURLcode rc, long status, void *arg)
+call_done(struct xfer *x, CURLcode rc, long status, void *arg)
 {
 	struct call	*c = arg;
 	json_t		*body = NULL;
@@ -69,7 +69,7 @@ admit_done(struct xfer *x, CURLcode rc, long status, void *arg)
 
 /* Keep the app's Retry-After for the consumer. */
 static void
-admit_header(struct xfer *x, const char *name, const char *value, void *arg)
+call_header(struct xfer *x, const char *name, const char *value, void *arg)
 {
 	struct call	*c = arg;
 
@@ -77,9 +77,9 @@ admit_header(struct xfer *x, const char *name, const char *value, void *arg)
 		snprintf(c->retry_after, sizeof(c->retry_after), "%s", value);
 }
 
-static const struct xfer_cb	admit_cb = {
-	.on_header = admit_header,
-	.on_done = admit_done,
+static const struct xfer_cb	call_cb = {
+	.on_header = call_header,
+	.on_done = call_done,
 };
 
 /*
@@ -89,7 +89,7 @@ static const struct xfer_cb	admit_cb = {
  * JSON. Returns 0, or -1 when the call could not start.
  */
 int
-app_call(const char *path, json_t *req, admit_fn done, void *arg)
+app_call(const char *path, json_t *req, app_fn done, void *arg)
 {
 	struct call	*c;
 
@@ -97,7 +97,7 @@ app_call(const char *path, json_t *req, admit_fn done, void *arg)
 		abort();
 	c->done = done;
 	c->arg = arg;
-	if (post(path, req, &admit_cb, c) == NULL) {
+	if (post(path, req, &call_cb, c) == NULL) {
 		free(c);
 		return -1;
 	}

@@ -223,13 +223,13 @@ void		 queue_free(void);
  * answer JSON), its JSON body (borrowed, NULL with status 0) and its
  * Retry-After header or NULL.
  */
-typedef void (*admit_fn)(long status, json_t *body, const char *retry_after,
+typedef void (*app_fn)(long status, json_t *body, const char *retry_after,
     void *arg);
 /*
  * POST req (borrowed) to the app's internal path; done follows once.
  * Returns 0, or -1 when the call could not start (done never follows).
  */
-int	app_call(const char *path, json_t *req, admit_fn done, void *arg);
+int	app_call(const char *path, json_t *req, app_fn done, void *arg);
 
 /* settle.c: finished requests to the app in batches (docs/internal.md). */
 struct lease;

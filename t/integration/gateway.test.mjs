@@ -1,13 +1,16 @@
 // gateway.test.mjs: inference end to end with the official openai client:
-// lighttpd → relay → admit/settle in the app → mock model servers, with the
-// ledger exact to the micro-USD, the breaker, failover, cancellation,
-// capacity (a full model queues), keep-alive, and the streamed path through Apache too.
+// lighttpd → relay (candidates, lease, batched settlement in the app) → mock
+// model servers, with the ledger exact to the micro-USD, the relay's worst
+// case, max_price, max_tokens default and cap, the breaker, failover,
+// cancellation, capacity (a full model queues), keep-alive, and the streamed
+// path through Apache too.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, waitFor } from '../lib/stack.mjs';
 import { Client, uniqueEmail } from '../lib/client.mjs';
 import { startMock } from '../lib/mock.mjs';
 import { OpenAI } from '../lib/peers.mjs';
+import { assertApiError } from '../lib/front-cases.mjs';
 
 const PW = 'correct horse battery';
 const PRICE_IN = 100000, PRICE_OUT = 300000;	// micro-USD per 1M tokens
@@ -167,6 +170,99 @@ test('a max_price below every node is refused with 503', async () => {
 const ask = (m = model, extra = {}) => client.chat.completions.create({ model: m, max_tokens: 3,
 	messages: [{ role: 'user', content: 'ping' }], ...extra });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// POST body (a string, sent as it is) to the relay's path with key.
+const post = (key, path, body) => fetch(`${s.url}${path}`, { method: 'POST', body,
+	headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
+
+test('the worst case is over the candidates within max_price, rounded up, with the default max_tokens; the cap is a 400', async () => {
+	// $1 of credit, and input at 0.2 or 0.4 USD a token: every worst case is refused with a 402 that names it.
+	const poor = await userWithKey(s, 'worst');
+	const m = 'worst/model';
+	await addNode(s, supplier, A, { name: 'worst-a', id: m, price_in: 200000000000, price_out: 1000000 });
+	await addNode(s, supplier, A, { name: 'worst-b', id: m, price_in: 400000000000, price_out: 1000000 });
+	await addNode(s, supplier, A, { name: 'worst-c', id: m, price_in: 200000000000, price_out: 3000001 });
+	// What the 402 says the request needs, and the bytes of its body (the relay's bound on the prompt).
+	const needs = async (extra, path = '/v1/chat/completions') => {
+		const body = JSON.stringify({ model: m, ...(path === '/v1/embeddings' ? { input: 'x' } :
+			{ messages: [{ role: 'user', content: 'x' }] }), ...extra });
+		const res = await post(poor.key, path, body);
+		const j = await res.json();
+		assert.equal(res.status, 402, JSON.stringify(j));
+		assertApiError(j, 'insufficient_quota');
+		const usd = /it needs up to \$(\d+)\.(\d{6})\.$/.exec(j.error.message);
+		assert.ok(usd, j.error.message);
+		return { bytes: BigInt(Buffer.byteLength(body)), micro: BigInt(usd[1]) * 1000000n + BigInt(usd[2]) };
+	};
+	// ⌈(bytes × the highest price_in + max_tokens × the highest price_out) / 1M⌉ over the candidates kept.
+	const worst = ({ bytes }, pin, tokens, pout) => (bytes * pin + tokens * pout + 999999n) / 1000000n;
+	let r = await needs({});
+	assert.equal(r.micro, worst(r, 400000000000n, 1024n, 3000001n), 'no max_tokens: [gateway] default_max_tokens');
+	r = await needs({ max_tokens: 7 });
+	assert.equal(r.micro - r.bytes * 400000n, 22n, '7 × 3,000,001 per 1M is 21.000007: rounded up');
+	r = await needs({ max_tokens: 32768 });
+	assert.equal(r.micro, worst(r, 400000000000n, 32768n, 3000001n), 'the cap itself is allowed');
+	r = await needs({ max_price: { prompt: 200000000000, completion: 1000000 } });
+	assert.equal(r.micro, worst(r, 200000000000n, 1024n, 1000000n), 'within both limits, inclusive: a alone');
+	r = await needs({ max_price: { completion: 1000000 } });
+	assert.equal(r.micro, worst(r, 400000000000n, 1024n, 1000000n), 'one limit only: a and b');
+	r = await needs({ max_price: { prompt: 200000000000 } });
+	assert.equal(r.micro, worst(r, 200000000000n, 1024n, 3000001n), 'a and c');
+	r = await needs({ max_tokens: 50 }, '/v1/embeddings');
+	assert.equal(r.micro, r.bytes * 400000n, 'embeddings have no output term');
+	// Past the cap: a 400 naming max_tokens.
+	let res = await post(poor.key, '/v1/chat/completions', JSON.stringify({ model: m, max_tokens: 32769,
+		messages: [{ role: 'user', content: 'x' }] }));
+	let j = await res.json();
+	assert.equal(res.status, 400);
+	assertApiError(j, 'invalid_request');
+	assert.equal(j.error.param, 'max_tokens');
+	assert.match(j.error.message, /between 1 and 32768/);
+	// No candidate within max_price: 503 with Retry-After.
+	res = await post(poor.key, '/v1/chat/completions', JSON.stringify({ model: m, max_price: { prompt: 199999999999 },
+		messages: [{ role: 'user', content: 'x' }] }));
+	j = await res.json();
+	assert.equal(res.status, 503);
+	assertApiError(j, 'no_capacity');
+	assert.equal(j.error.type, 'server_error');
+	assert.match(j.error.message, /within your max_price/);
+	assert.equal(res.headers.get('retry-after'), '5');
+	// All refused: nothing charged, and nothing held once the relay has retired its lease.
+	assert.equal((await settled(poor.c)).credit.micro_usd, 1000000);
+});
+
+test('without max_tokens the default cap goes upstream and into the request row', async () => {
+	const m = 'worst/cheap';
+	await addNode(s, supplier, B, { name: 'cheap-b', id: m });
+	const body = JSON.stringify({ model: m, messages: [{ role: 'user', content: 'no cap given' }] });
+	const res = await post(consumer.key, '/v1/chat/completions', body);
+	const answer = await res.json();
+	assert.equal(res.status, 200, JSON.stringify(answer));
+	assert.equal((await B.stats()).last.max_tokens, 1024, 'the default cap, sent to the node');
+	const row = JSON.parse(await waitFor(() => s.sql(`SELECT row_to_json(r)::text FROM requests r WHERE model = '${m}'`),
+		5000, 'the request row'));
+	assert.equal(row.max_tokens, 1024);
+	assert.equal(row.prompt_tokens, Buffer.byteLength(body), 'the body\'s bytes bound the prompt');
+	assert.equal(row.endpoint, 'chat');
+	assert.equal(row.stream, false);
+	assert.equal(row.status, 'ok');
+	assert.equal(row.tokens_out, answer.usage.completion_tokens);
+	assert.match(row.client_ip_hash, /^k\d+:[0-9a-f]{64}$/);
+	assert.ok(!JSON.stringify(row).includes('sk-supplier-secret'), 'never the node\'s token');
+});
+
+test('the relay\'s own 400s name the field: max_tokens, stream, max_price', async () => {
+	for (const [extra, param] of [[{ max_tokens: 0 }, 'max_tokens'], [{ max_tokens: 1.5 }, 'max_tokens'],
+		[{ max_completion_tokens: -1 }, 'max_tokens'], [{ stream: 'yes' }, 'stream'], [{ max_price: 5 }, 'max_price'],
+		[{ max_price: { prompt: 'x' } }, 'max_price'], [{ max_price: { completion: 1.5 } }, 'max_price'], [{ model: '' }, 'model']]) {
+		const res = await post(consumer.key, '/v1/chat/completions', JSON.stringify({ model,
+			messages: [{ role: 'user', content: 'x' }], ...extra }));
+		const j = await res.json();
+		assert.equal(res.status, 400, JSON.stringify(extra));
+		assertApiError(j, 'invalid_request');
+		assert.equal(j.error.param, param, JSON.stringify(extra));
+	}
+});
 
 test('breaker: three failures park a node, failover hides them, one probe readmits it', async () => {
 	await Promise.all([A.reset(), B.reset()]);

@@ -1,7 +1,9 @@
-// internal.test.mjs: the relay's internal API in the app (docs/internal.md):
-// admission (key, model, candidates, max_price, the hold) and settlement
-// (billing exact to the micro-USD, caps, idempotency, voids), node health
-// and ramp, and the usage views built from the request rows.
+// internal.test.mjs: the relay's internal API in the app (docs/internal.md),
+// one request at a time: settlement on a lease billed exact to the micro-USD
+// (caps, counts standing in for usage, replays, requests that move no money),
+// the candidates' health and ramp and a token that does not open, and the
+// usage views built from the request rows. lease.test.mjs has leases and
+// whole batches; caches.test.mjs the candidates' shape and the change feed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from '../lib/stack.mjs';
@@ -21,6 +23,8 @@ after(async () => { if (s) await s.stop(); });
 
 let seq = 0;
 const modelId = (tag) => `org/${tag}-${process.pid}-${++seq}`;
+let tseq = 0;
+const taskId = () => `t_${String(process.pid).padStart(8, '0')}${String(++tseq).padStart(8, '0')}InTeRnAl`;
 
 // A user with a session, its CSRF token, an API key and its ids.
 async function user(tag) {
@@ -30,7 +34,8 @@ async function user(tag) {
 	const res = await c.post('/v1/keys', { json: { name: tag }, headers: { 'x-csrf-token': csrf } });
 	assert.equal(res.status, 201, res.text_);
 	const me = JSON.parse((await c.get('/v1/me')).text_);
-	return { c, csrf, key: JSON.parse(res.text_).key, id: me.id };
+	const k = JSON.parse(res.text_);
+	return { c, csrf, key: k.key, keyId: k.id, id: me.id };
 }
 
 // Register a node of u serving models ([model, price_in, price_out] or objects).
@@ -46,7 +51,7 @@ async function addNode(u, { connection = 'endpoint', concurrency = 4, token = 's
 	return JSON.parse(res.text_);
 }
 
-// POST to the internal API; resolves to { status, body, headers }.
+// POST to the internal API; resolves to { status, body, headers, text }.
 async function internal(path, body, { raw, secret = s.env.INFRPOOL_INTERNAL_SECRET } = {}) {
 	const res = await fetch(`${s.internalUrl}/internal/${path}`, {
 		method: 'POST', headers: { 'X-Infrpool-Secret': secret, 'content-type': 'application/json' },
@@ -58,15 +63,41 @@ async function internal(path, body, { raw, secret = s.env.INFRPOOL_INTERNAL_SECR
 	return { status: res.status, body: json, headers: res.headers, text };
 }
 
-const admit = (over = {}) => internal('admit', {
-	key: consumer.key, model: 'none', endpoint: 'chat', stream: false, max_tokens: 100,
-	prompt_tokens: 1000, client_ip: '203.0.113.9', max_price: null, ...over,
+// A lease on u's key of want micro-USD, as the relay asks for one.
+async function lease(u, want) {
+	const r = await internal('lease', { key: u.key, client_ip: '203.0.113.9', want });
+	assert.equal(r.status, 200, r.text);
+	return r.body;
+}
+
+// One finished request on lease l served by node (null: none), as the relay reports it.
+const req = (l, node, m, over = {}) => ({
+	request_id: taskId(), lease_id: l.lease_id, model: m, endpoint: 'chat', stream: false,
+	prompt_tokens: 1000, max_tokens: 100, reserved: 1000000, node_id: node?.id ?? null,
+	price_in: node ? 100000 : undefined, price_out: node ? 300000 : undefined, status: 'ok',
+	tokens_in: null, tokens_out: null, counted_in: 0, counted_out: 0, ttft_ms: 84, duration_ms: 1520,
+	outcome: 'success', client_ip: '203.0.113.9', ...over,
 });
 
-const settle = (over) => internal('settle', {
-	node_id: null, status: 'ok', tokens_in: null, tokens_out: null, counted_in: 0, counted_out: 0,
-	ttft_ms: 84, duration_ms: 1520, outcome: 'success', ...over,
-});
+// Settle a batch (and close leases); resolves to the answer, checked to be a 200.
+async function settle(requests, close = []) {
+	const r = await internal('settle', { requests, close });
+	assert.equal(r.status, 200, r.text);
+	return r.body;
+}
+
+// Settle one request; resolves to its result.
+const settleOne = async (q) => (await settle([q])).settled[0];
+
+// The request row of q, as JSON.
+const row = async (q) => JSON.parse(await s.sql(`SELECT row_to_json(r)::text FROM requests r WHERE task_id = '${q.request_id}'`));
+
+// The model's candidates, by node id.
+async function candidates(m) {
+	const r = await internal('candidates', { model: m });
+	assert.equal(r.status, 200, r.text);
+	return Object.fromEntries(r.body.candidates.map((c) => [c.node_id, c]));
+}
 
 async function balances(u) {
 	return JSON.parse((await u.c.get('/v1/me')).text_).balances;
@@ -74,320 +105,139 @@ async function balances(u) {
 
 const revenue = async () => Number(await s.sql("SELECT balance FROM ledger_accounts WHERE kind = 'revenue'"));
 
-test('admit: candidates complete, the token decrypted, the hold exact, a request row', async () => {
-	const m = modelId('admit');
-	const ep = await addNode(supplier, { models: [[m, 100000, 300000]], token: 'sk-admit-secret' });
-	const wk = await addNode(supplier, { connection: 'worker', concurrency: 8, models: [[m, 200000, 100000]] });
-	const r = await admit({ model: m, prompt_tokens: 1234, max_tokens: 567, stream: true });
-	assert.equal(r.status, 200, r.text);
-	assert.match(r.body.task_id, /^t_[0-9A-Za-z]{24}$/);
-	assert.equal(r.body.max_tokens, 567);
-	const byId = Object.fromEntries(r.body.candidates.map((c) => [c.node_id, c]));
-	assert.equal(r.body.candidates.length, 2);
-	assert.deepEqual(byId[ep.id], {
-		node_id: ep.id, connection: 'endpoint', supply_type: 'cloud', upstream_model: `up-${m}`,
-		price_in: 100000, price_out: 300000, capacity: 1, health: 1000,
-		base_url: 'http://127.0.0.1:9/v1', api_token: 'sk-admit-secret',
-	});
-	assert.deepEqual(byId[wk.id], {
-		node_id: wk.id, connection: 'worker', supply_type: 'self_hosted', upstream_model: `up-${m}`,
-		price_in: 200000, price_out: 100000, capacity: 2, health: 1000,
-	});
-	// Worst case over the candidates: 1234 × 200,000 + 567 × 300,000 = 416,900,000 → 417.
-	const hold = await s.sql(`SELECT amount || ' ' || status || ' ' || user_id || ' ' ||
-		(expires_at - created_at BETWEEN interval '9 minutes' AND interval '11 minutes') FROM holds WHERE id = ${r.body.hold_id}`);
-	assert.equal(hold, `417 held ${consumer.id} true`);
-	assert.equal((await balances(consumer)).held.micro_usd, 417);
-	const row = JSON.parse(await s.sql(`SELECT row_to_json(r)::text FROM requests r WHERE hold_id = ${r.body.hold_id}`));
-	assert.equal(row.task_id, r.body.task_id);
-	assert.equal(row.status, 'admitted');
-	assert.equal(row.user_id, consumer.id);
-	assert.equal(row.model, m);
-	assert.equal(row.endpoint, 'chat');
-	assert.equal(row.stream, true);
-	assert.equal(row.prompt_tokens, 1234);
-	assert.equal(row.max_tokens, 567);
-	assert.match(row.client_ip_hash, /^k\d+:[0-9a-f]{64}$/);
-	assert.ok(!JSON.stringify(row).includes('203.0.113.9'), 'never the raw address');
-	assert.ok(!JSON.stringify(row).includes('sk-admit'), 'never the token');
-	assert.equal(row.api_key_id, Number(await s.sql(`SELECT id FROM api_keys WHERE user_id = ${consumer.id}`)));
-	assert.equal((await settle({ hold_id: r.body.hold_id, status: 'unserved', outcome: null })).status, 200);
-	assert.equal((await balances(consumer)).held.micro_usd, 0);
-});
-
-test('admit: defaults, embeddings without an output term, rounding up, the max_tokens cap', async () => {
-	const m = modelId('defaults');
-	await addNode(supplier, { models: [[m, 3, 7]] });
-	// max_tokens null → [gateway] default_max_tokens (1024): 10 × 3 + 1024 × 7 = 7198 → 1.
-	let r = await admit({ model: m, max_tokens: null, prompt_tokens: 10 });
-	assert.equal(r.status, 200, r.text);
-	assert.equal(r.body.max_tokens, 1024);
-	assert.equal(await s.sql(`SELECT amount FROM holds WHERE id = ${r.body.hold_id}`), '1');
-	await settle({ hold_id: r.body.hold_id, status: 'unserved' });
-	// Embeddings: prompt only, no output cap. 333,333 × 3 = 999,999 → 1.
-	r = await admit({ model: m, endpoint: 'embeddings', max_tokens: undefined, prompt_tokens: 333333 });
-	assert.equal(r.status, 200, r.text);
-	assert.equal(r.body.max_tokens, 0);
-	assert.equal(await s.sql(`SELECT amount || ' ' || (SELECT max_tokens FROM requests WHERE hold_id = holds.id) FROM holds WHERE id = ${r.body.hold_id}`), '1 0');
-	// Output tokens of an embedding are never billed: 999,999 → 1 charged, floor(0.95) = 0 earned.
-	const st = await settle({ hold_id: r.body.hold_id, node_id: r.body.candidates[0].node_id, tokens_in: 333333, tokens_out: 50 });
-	assert.deepEqual(st.body, { hold_id: r.body.hold_id, charged: 1, earning: 0, replayed: false });
-	assert.equal(await s.sql(`SELECT tokens_out FROM requests WHERE hold_id = ${r.body.hold_id}`), '0');
-	// 333,334 × 3 = 1,000,002 → 2 (always rounded up).
-	r = await admit({ model: m, endpoint: 'embeddings', prompt_tokens: 333334 });
-	assert.equal(await s.sql(`SELECT amount FROM holds WHERE id = ${r.body.hold_id}`), '2');
-	await settle({ hold_id: r.body.hold_id, status: 'unserved' });
-	r = await admit({ model: m, max_tokens: 32769 });
-	assert.equal(r.status, 400);
-	assertApiError(r.body, 'invalid_request');
-	assert.equal(r.body.error.param, 'max_tokens');
-	assert.match(r.body.error.message, /between 1 and 32768/);
-	r = await admit({ model: m, max_tokens: 32768 });
-	assert.equal(r.status, 200);
-	await settle({ hold_id: r.body.hold_id, status: 'unserved' });
-});
-
-test('admit: max_price keeps only nodes within both prices; none left is 503 with Retry-After', async () => {
-	const m = modelId('maxprice');
-	const cheap = await addNode(supplier, { models: [[m, 100, 100]] });
-	const dearIn = await addNode(supplier, { models: [[m, 1000, 100]] });
-	const dearOut = await addNode(supplier, { models: [[m, 100, 1000]] });
-	let r = await admit({ model: m, max_price: { prompt: 500, completion: 500 } });
-	assert.equal(r.status, 200, r.text);
-	assert.deepEqual(r.body.candidates.map((c) => c.node_id), [cheap.id]);
-	// The hold covers only the candidates left: 1000 × 100 + 100 × 100 = 110,000 → 1.
-	assert.equal(await s.sql(`SELECT amount FROM holds WHERE id = ${r.body.hold_id}`), '1');
-	await settle({ hold_id: r.body.hold_id, status: 'unserved' });
-	r = await admit({ model: m, max_price: { completion: 500 } });
-	assert.deepEqual(r.body.candidates.map((c) => c.node_id).sort((a, b) => a - b), [cheap.id, dearIn.id], 'one side only');
-	await settle({ hold_id: r.body.hold_id, status: 'unserved' });
-	r = await admit({ model: m, max_price: { prompt: 100, completion: 100 } });
-	assert.equal(r.body.candidates.length, 1, 'the limits are inclusive');
-	await settle({ hold_id: r.body.hold_id, status: 'unserved' });
-	r = await admit({ model: m });
-	assert.equal(r.body.candidates.length, 3);
-	assert.ok(r.body.candidates.some((c) => c.node_id === dearOut.id));
-	await settle({ hold_id: r.body.hold_id, status: 'unserved' });
-	const holds0 = await s.sql('SELECT count(*) FROM holds');
-	r = await admit({ model: m, max_price: { prompt: 99, completion: 10000 } });
-	assert.equal(r.status, 503);
-	assertApiError(r.body, 'no_capacity');
-	assert.equal(r.body.error.type, 'server_error');
-	assert.equal(r.headers.get('retry-after'), '5');
-	assert.equal(await s.sql('SELECT count(*) FROM holds'), holds0, 'no hold');
-});
-
-test('admit: 401, 404, 402 and 400 in the OpenAI shape; a refusal leaves no hold', async () => {
-	const m = modelId('errors');
-	await addNode(supplier, { models: [[m, 1000000000000, 1]] });
-	const holds0 = await s.sql('SELECT count(*) FROM holds');
-	const reqs0 = await s.sql('SELECT count(*) FROM requests');
-	for (const key of ['', 'nope', `ip_${'a'.repeat(43)}`, undefined, null]) {
-		const r = await admit({ model: m, key });
-		assert.equal(r.status, 401, String(key));
-		assertApiError(r.body, 'invalid_api_key');
-		assert.equal(r.body.error.type, 'invalid_request_error');
-	}
-	assert.equal((await admit({ model: m, key: 'nope' })).body.error.message, 'Incorrect API key provided.');
-	let r = await admit({ model: 'org/no-such-model' });
-	assert.equal(r.status, 404);
-	assertApiError(r.body, 'model_not_found');
-	assert.match(r.body.error.message, /org\/no-such-model/);
-	// 10 × 10^12 + 1024 × 1 per 1M → 10,000,000.001024 → $10.000001 > the $1 signup credit.
-	r = await admit({ model: m, prompt_tokens: 10, max_tokens: null });
-	assert.equal(r.status, 402);
-	assertApiError(r.body, 'insufficient_quota');
-	assert.equal(r.body.error.message, 'Your credit balance is too low for this request: it needs up to $10.000001.');
-	// Too large to hold at all.
-	r = await admit({ model: m, prompt_tokens: 1000000000 });
-	assert.equal(r.status, 400);
-	assertApiError(r.body, 'invalid_request');
-	assert.equal(await s.sql('SELECT count(*) FROM holds'), holds0, 'no hold was made');
-	assert.equal(await s.sql('SELECT count(*) FROM requests'), reqs0, 'no request row');
-	assert.equal((await balances(consumer)).held.micro_usd, 0);
-	for (const [over, param] of [[{ model: undefined }, 'model'], [{ model: 5 }, 'model'], [{ endpoint: 'images' }, 'endpoint'],
-		[{ endpoint: undefined }, 'endpoint'], [{ stream: 'yes' }, 'stream'], [{ max_tokens: 0 }, 'max_tokens'],
-		[{ max_tokens: 1.5 }, 'max_tokens'], [{ prompt_tokens: undefined }, 'prompt_tokens'], [{ prompt_tokens: -1 }, 'prompt_tokens'],
-		[{ client_ip: 7 }, 'client_ip'], [{ max_price: 5 }, 'max_price'], [{ max_price: { prompt: 'x' } }, 'max_price.prompt'],
-		[{ max_price: { completion: -1 } }, 'max_price.completion'], [{ key: 12 }, 'key']]) {
-		r = await admit({ model: m, ...over });
-		assert.equal(r.status, 400, JSON.stringify(over));
-		assertApiError(r.body, 'invalid_request');
-		assert.equal(r.body.error.param, param, JSON.stringify(over));
-	}
-	r = await internal('admit', null, { raw: '{"model":' });
-	assert.equal(r.status, 400);
-	assertApiError(r.body, 'invalid_json');
-	r = await internal('admit', {}, { secret: 'wrong' });
-	assert.equal(r.status, 403);
-	assert.equal(await s.sql('SELECT count(*) FROM holds'), holds0);
-});
-
 test('settle bills exactly: 1,234 in and 567 out at 100,000/300,000 → 294 charged, 278 earned, 16 fee', async () => {
 	const m = modelId('exact');
 	const node = await addNode(supplier, { models: [[m, 100000, 300000]] });
+	// The relay's worst case: 5000 × 100,000 + 1000 × 300,000 = 800,000,000 → 800.
+	const l = await lease(consumer, 800);
 	const c0 = await balances(consumer), s0 = await balances(supplier), rev0 = await revenue();
-	const a = await admit({ model: m, prompt_tokens: 5000, max_tokens: 1000 });
-	// Hold: 5000 × 100,000 + 1000 × 300,000 = 800,000,000 → 800.
-	assert.equal(await s.sql(`SELECT amount FROM holds WHERE id = ${a.body.hold_id}`), '800');
-	const r = await settle({ hold_id: a.body.hold_id, node_id: node.id, tokens_in: 1234, tokens_out: 567,
+	const q = req(l, node, m, { prompt_tokens: 5000, max_tokens: 1000, reserved: 800, tokens_in: 1234, tokens_out: 567,
 		counted_in: 5000, counted_out: 560, ttft_ms: 84, duration_ms: 1520 });
-	assert.equal(r.status, 200, r.text);
-	assert.deepEqual(r.body, { hold_id: a.body.hold_id, charged: 294, earning: 278, replayed: false });
+	assert.deepEqual(await settle([q]), { settled: [{ request_id: q.request_id, charged: 294, earning: 278, replayed: false }], closed: [] });
 	const c1 = await balances(consumer), s1 = await balances(supplier);
 	assert.equal(c0.credit.micro_usd - c1.credit.micro_usd, 294);
-	assert.equal(c1.held.micro_usd, 0);
+	assert.equal(c0.held.micro_usd - c1.held.micro_usd, 294, 'drawn from the lease\'s hold');
 	assert.equal(s1.earnings.micro_usd - s0.earnings.micro_usd, 278);
 	assert.equal(await revenue() - rev0, 16);
 	const transfers = await s.sql(`SELECT string_agg(t.kind || ':' || t.amount || ':' || d.kind || '>' || c.kind, ',' ORDER BY t.amount)
 		FROM transfers t JOIN ledger_accounts d ON d.id = t.debit_account JOIN ledger_accounts c ON c.id = t.credit_account
-		WHERE t.hold_id = ${a.body.hold_id}`);
+		WHERE t.hold_id = ${l.hold_id}`);
 	assert.equal(transfers, 'fee:16:credit>revenue,usage:278:credit>earnings');
-	assert.equal(await s.sql(`SELECT status || ' ' || charge || ' ' || earning || ' ' || supplier_user_id FROM holds WHERE id = ${a.body.hold_id}`),
-		`posted 294 278 ${supplier.id}`);
-	const row = JSON.parse(await s.sql(`SELECT row_to_json(r)::text FROM requests r WHERE hold_id = ${a.body.hold_id}`));
-	assert.equal(row.status, 'ok');
-	assert.equal(row.outcome, 'success');
-	assert.equal(row.node_id, node.id);
-	assert.equal(row.supply_type, 'cloud');
-	assert.equal(row.tokens_in, 1234);
-	assert.equal(row.tokens_out, 567);
-	assert.equal(row.reported_in, 1234);
-	assert.equal(row.reported_out, 567);
-	assert.equal(row.counted_in, 5000);
-	assert.equal(row.counted_out, 560);
-	assert.equal(row.ttft_ms, 84);
-	assert.equal(row.duration_ms, 1520);
-	assert.equal(row.cost, 294);
-	assert.equal(row.earning, 278);
-	assert.ok(row.finished_at);
-	// Again: the first result, replayed, and no money moves.
+	assert.equal(await s.sql(`SELECT status || ' ' || amount || ' ' || drawn FROM holds WHERE id = ${l.hold_id}`), 'held 800 294');
+	const r = await row(q);
+	assert.equal(r.lease_id, l.lease_id);
+	assert.equal(r.hold_id, null);
+	assert.equal(r.user_id, consumer.id);
+	assert.equal(r.api_key_id, consumer.keyId);
+	assert.equal(r.status, 'ok');
+	assert.equal(r.outcome, 'success');
+	assert.equal(r.node_id, node.id);
+	assert.equal(r.supply_type, 'cloud');
+	assert.equal(r.endpoint, 'chat');
+	assert.equal(r.stream, false);
+	assert.equal(r.prompt_tokens, 5000);
+	assert.equal(r.max_tokens, 1000);
+	assert.equal(r.tokens_in, 1234);
+	assert.equal(r.tokens_out, 567);
+	assert.equal(r.reported_in, 1234);
+	assert.equal(r.reported_out, 567);
+	assert.equal(r.counted_in, 5000);
+	assert.equal(r.counted_out, 560);
+	assert.equal(r.ttft_ms, 84);
+	assert.equal(r.duration_ms, 1520);
+	assert.equal(r.cost, 294);
+	assert.equal(r.earning, 278);
+	assert.ok(r.finished_at);
+	// Again, saying something else: the first result, replayed, and no money moves.
 	const n0 = await s.sql('SELECT count(*) FROM transfers');
-	const again = await settle({ hold_id: a.body.hold_id, node_id: node.id, tokens_in: 9, tokens_out: 9, status: 'failed' });
-	assert.deepEqual(again.body, { hold_id: a.body.hold_id, charged: 294, earning: 278, replayed: true });
+	const again = await settleOne({ ...q, tokens_in: 9, tokens_out: 9, status: 'failed', outcome: 'failure' });
+	assert.deepEqual(again, { request_id: q.request_id, charged: 294, earning: 278, replayed: true });
 	assert.equal(await s.sql('SELECT count(*) FROM transfers'), n0);
 	assert.deepEqual(await balances(consumer), c1);
-	assert.equal(await s.sql(`SELECT status FROM requests WHERE hold_id = ${a.body.hold_id}`), 'ok', 'unchanged');
+	assert.equal((await row(q)).status, 'ok', 'unchanged');
+	assert.equal(await s.sql(`SELECT ok || ' ' || bad FROM node_outcomes WHERE node_id = ${node.id}`), '1 0', 'counted once');
+	// Closing the lease releases the rest.
+	await settle([], [l.lease_id]);
+	assert.equal((await balances(consumer)).held.micro_usd, c0.held.micro_usd - 800);
 });
 
 test('settle caps input at the prompt estimate and output at max_tokens; counts stand in for usage', async () => {
 	const m = modelId('caps');
 	const node = await addNode(supplier, { models: [[m, 100000, 300000]] });
-	// Reported 9,999 in and 9,999 out are billed as 1,000 and 100 (the caps): 1000 × 100,000 + 100 × 300,000 = 130,000,000 → 130.
-	let a = await admit({ model: m, prompt_tokens: 1000, max_tokens: 100 });
-	assert.equal(await s.sql(`SELECT amount FROM holds WHERE id = ${a.body.hold_id}`), '130');
-	let r = await settle({ hold_id: a.body.hold_id, node_id: node.id, tokens_in: 9999, tokens_out: 9999 });
-	assert.deepEqual(r.body, { hold_id: a.body.hold_id, charged: 130, earning: 123, replayed: false });
-	assert.equal(await s.sql(`SELECT tokens_in || ' ' || tokens_out || ' ' || reported_in FROM requests WHERE hold_id = ${a.body.hold_id}`), '1000 100 9999');
+	const l = await lease(consumer, 1000);
+	// Reported 9,999 in and 9,999 out are billed as 1,000 and 100 (the caps): 1000 × 100,000 + 100 × 300,000 = 130,000,000 → 130;
+	// that is the worst case the relay reserved, so nothing is cut at reserved.
+	let q = req(l, node, m, { prompt_tokens: 1000, max_tokens: 100, reserved: 130, tokens_in: 9999, tokens_out: 9999 });
+	assert.deepEqual(await settleOne(q), { request_id: q.request_id, charged: 130, earning: 123, replayed: false });
+	assert.equal(await s.sql(`SELECT tokens_in || ' ' || tokens_out || ' ' || reported_in || ' ' || reported_out FROM requests
+		WHERE task_id = '${q.request_id}'`), '1000 100 9999 9999');
 	// No reported usage: the relay's counts are billed: 300 × 100,000 + 20 × 300,000 = 36,000,000 → 36; 34.2 → 34.
-	a = await admit({ model: m, prompt_tokens: 1000, max_tokens: 100 });
-	r = await settle({ hold_id: a.body.hold_id, node_id: node.id, status: 'cancelled', outcome: 'neutral', counted_in: 300, counted_out: 20 });
-	assert.deepEqual(r.body, { hold_id: a.body.hold_id, charged: 36, earning: 34, replayed: false });
-	assert.equal(await s.sql(`SELECT tokens_in || ' ' || tokens_out || ' ' || coalesce(reported_in::text, 'null') || ' ' || status FROM requests WHERE hold_id = ${a.body.hold_id}`), '300 20 null cancelled');
-	// A failure after the first byte still bills what was served.
-	a = await admit({ model: m, prompt_tokens: 1000, max_tokens: 100 });
-	r = await settle({ hold_id: a.body.hold_id, node_id: node.id, status: 'failed', outcome: 'failure', tokens_in: 5, tokens_out: 1 });
+	q = req(l, node, m, { status: 'cancelled', outcome: 'neutral', counted_in: 300, counted_out: 20 });
+	assert.deepEqual(await settleOne(q), { request_id: q.request_id, charged: 36, earning: 34, replayed: false });
+	assert.equal(await s.sql(`SELECT tokens_in || ' ' || tokens_out || ' ' || coalesce(reported_in::text, 'null') || ' ' || status
+		FROM requests WHERE task_id = '${q.request_id}'`), '300 20 null cancelled');
+	// Counts are capped too: 5,000 counted in, 500 out → 1,000 and 100 → 130.
+	q = req(l, node, m, { counted_in: 5000, counted_out: 500 });
+	assert.equal((await settleOne(q)).charged, 130);
+	// A failure after the first byte still bills what was served:
 	// 5 × 100,000 + 1 × 300,000 = 800,000 → 0.8 → 1 charged, floor(0.76) = 0 earned.
-	assert.deepEqual(r.body, { hold_id: a.body.hold_id, charged: 1, earning: 0, replayed: false });
+	q = req(l, node, m, { status: 'failed', outcome: 'failure', tokens_in: 5, tokens_out: 1 });
+	assert.deepEqual(await settleOne(q), { request_id: q.request_id, charged: 1, earning: 0, replayed: false });
+	assert.equal(await s.sql(`SELECT drawn FROM holds WHERE id = ${l.hold_id}`), String(130 + 36 + 130 + 1));
+	await settle([], [l.lease_id]);
 });
 
-test('settle: rejected and unserved void the hold; no money moves', async () => {
+test('settle: rejected and unserved move no money; a replay of them still moves none', async () => {
 	const m = modelId('void');
 	const node = await addNode(supplier, { models: [[m, 100000, 300000]] });
-	const c0 = await balances(consumer);
-	for (const [status, node_id] of [['rejected', node.id], ['unserved', null]]) {
-		const a = await admit({ model: m });
-		assert.ok((await balances(consumer)).held.micro_usd > 0);
-		const r = await settle({ hold_id: a.body.hold_id, node_id, status, tokens_in: 10, tokens_out: 10, outcome: 'neutral' });
-		assert.deepEqual(r.body, { hold_id: a.body.hold_id, charged: 0, earning: 0, replayed: false });
-		assert.equal(await s.sql(`SELECT status FROM holds WHERE id = ${a.body.hold_id}`), 'voided');
-		assert.equal(await s.sql(`SELECT count(*) FROM transfers WHERE hold_id = ${a.body.hold_id}`), '0');
-		assert.equal(await s.sql(`SELECT status || ' ' || cost || ' ' || tokens_in FROM requests WHERE hold_id = ${a.body.hold_id}`), `${status} 0 0`);
-		const again = await settle({ hold_id: a.body.hold_id, status: 'ok', node_id: node.id, tokens_in: 1, tokens_out: 1 });
-		assert.equal(again.body.replayed, true);
-		assert.equal(again.body.charged, 0);
+	const c0 = await balances(consumer), rev0 = await revenue();
+	const l = await lease(consumer, 1000);
+	for (const [status, served] of [['rejected', node], ['unserved', null]]) {
+		const q = req(l, served, m, { status, tokens_in: 10, tokens_out: 10, counted_in: 10, counted_out: 10, outcome: 'neutral' });
+		assert.deepEqual(await settleOne(q), { request_id: q.request_id, charged: 0, earning: 0, replayed: false });
+		assert.equal(await s.sql(`SELECT status || ' ' || cost || ' ' || earning || ' ' || tokens_in || ' ' || tokens_out
+			FROM requests WHERE task_id = '${q.request_id}'`), `${status} 0 0 0 0`);
+		const again = await settleOne({ ...q, status: 'ok', node_id: node.id, price_in: 100000, price_out: 300000, tokens_in: 1, tokens_out: 1 });
+		assert.deepEqual(again, { request_id: q.request_id, charged: 0, earning: 0, replayed: true });
 	}
+	assert.equal(await s.sql(`SELECT count(*) FROM transfers WHERE hold_id = ${l.hold_id}`), '0');
+	assert.equal(await s.sql(`SELECT status || ' ' || drawn FROM holds WHERE id = ${l.hold_id}`), 'held 0');
+	assert.equal(await s.sql(`SELECT count(*) FROM node_outcomes WHERE node_id = ${node.id}`), '0', 'neutral counts nothing');
+	await settle([], [l.lease_id]);
 	assert.deepEqual(await balances(consumer), c0);
-	// A hold the reaper voided first bills nothing, and the row still completes.
-	const a = await admit({ model: m });
-	await s.sql(`UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = ${a.body.hold_id}`);
-	await s.ctl('holds', 'reap');
-	assert.equal(await s.sql(`SELECT status FROM holds WHERE id = ${a.body.hold_id}`), 'voided');
-	const r = await settle({ hold_id: a.body.hold_id, node_id: node.id, tokens_in: 1, tokens_out: 1 });
-	assert.deepEqual(r.body, { hold_id: a.body.hold_id, charged: 0, earning: 0, replayed: false });
-	assert.equal(await s.sql(`SELECT status || ' ' || cost FROM requests WHERE hold_id = ${a.body.hold_id}`), 'ok 0');
-	assert.deepEqual(await balances(consumer), c0);
-});
-
-test('settle: 404 for an unknown hold; 400 naming the field', async () => {
-	const m = modelId('settle-bad');
-	const node = await addNode(supplier, { models: [[m, 1, 1]] });
-	const other = await addNode(supplier, { models: [[modelId('elsewhere'), 1, 1]] });
-	let r = await settle({ hold_id: 999999999 });
-	assert.equal(r.status, 404);
-	assertApiError(r.body, 'not_found');
-	const a = await admit({ model: m });
-	for (const [over, param] of [[{ hold_id: undefined }, 'hold_id'], [{ hold_id: 0 }, 'hold_id'], [{ hold_id: 'x' }, 'hold_id'],
-		[{ status: 'done' }, 'status'], [{ status: undefined }, 'status'], [{ outcome: 'great' }, 'outcome'],
-		[{ tokens_in: -1 }, 'tokens_in'], [{ tokens_out: 'x' }, 'tokens_out'], [{ counted_in: 1.5 }, 'counted_in'],
-		[{ counted_out: -2 }, 'counted_out'], [{ ttft_ms: -1 }, 'ttft_ms'], [{ duration_ms: 'long' }, 'duration_ms'],
-		[{ node_id: 'x' }, 'node_id'], [{ node_id: other.id }, 'node_id'], [{ node_id: null, status: 'ok' }, 'node_id']]) {
-		r = await settle({ hold_id: a.body.hold_id, node_id: node.id, ...over });
-		assert.equal(r.status, 400, JSON.stringify(over));
-		assertApiError(r.body, 'invalid_request');
-		assert.equal(r.body.error.param, param, JSON.stringify(over));
-	}
-	r = await internal('settle', null, { raw: 'nope' });
-	assert.equal(r.status, 400);
-	assertApiError(r.body, 'invalid_json');
-	assert.equal(await s.sql(`SELECT status FROM requests WHERE hold_id = ${a.body.hold_id}`), 'admitted', 'nothing settled');
-	r = await settle({ hold_id: a.body.hold_id, node_id: node.id, tokens_in: 1, tokens_out: 1 });
-	assert.equal(r.status, 200);
+	assert.equal(await revenue(), rev0);
 });
 
 test('health is the success share over 14 days; neutral outcomes do not count', async () => {
 	const m = modelId('health');
 	const node = await addNode(supplier, { models: [[m, 1, 1]] });
-	for (const outcome of ['success', 'failure', 'failure', 'failure', 'neutral']) {
-		const a = await admit({ model: m, prompt_tokens: 1, max_tokens: 1 });
-		await settle({ hold_id: a.body.hold_id, node_id: node.id, status: outcome === 'success' ? 'ok' : 'failed', outcome, tokens_in: 1, tokens_out: 1 });
-	}
-	let a = await admit({ model: m });
-	assert.equal(a.body.candidates[0].health, 250);
-	await settle({ hold_id: a.body.hold_id, status: 'unserved' });
+	const l = await lease(consumer, 100);
+	await settle(['success', 'failure', 'failure', 'failure', 'neutral'].map((outcome) => req(l, node, m, {
+		status: outcome === 'success' ? 'ok' : 'failed', outcome, tokens_in: 1, tokens_out: 1, price_in: 1, price_out: 1 })), [l.lease_id]);
+	assert.equal((await candidates(m))[node.id].health, 250);
 	// Settlement counted them in the node's row for today (UTC).
 	assert.equal(await s.sql(`SELECT day = (now() AT TIME ZONE 'UTC')::date, ok, bad FROM node_outcomes WHERE node_id = ${node.id}`), 't|1|3');
 	// Outcomes of 13 days ago still count; older ones are forgotten.
 	await s.sql(`UPDATE node_outcomes SET day = day - 13 WHERE node_id = ${node.id}`);
-	a = await admit({ model: m });
-	assert.equal(a.body.candidates[0].health, 250);
-	await settle({ hold_id: a.body.hold_id, status: 'unserved' });
+	assert.equal((await candidates(m))[node.id].health, 250);
 	await s.sql(`UPDATE node_outcomes SET day = day - 1 WHERE node_id = ${node.id}`);
-	a = await admit({ model: m });
-	assert.equal(a.body.candidates[0].health, 1000);
-	await settle({ hold_id: a.body.hold_id, status: 'unserved' });
+	assert.equal((await candidates(m))[node.id].health, 1000);
 });
 
-test('health comes from one row a node a day, not from counting every request again at each admit', async () => {
+test('health comes from one row a node a day, not from counting every request again for each candidates list', async () => {
 	const m = modelId('history');
 	const node = await addNode(supplier, { models: [[m, 1, 1]] });
 	// 400 days of traffic, 1 in 4 a failure, as settlement leaves it.
 	await s.sql(`INSERT INTO node_outcomes (node_id, day, ok, bad) SELECT ${node.id},
 		(now() AT TIME ZONE 'UTC')::date - d, 75, 25 FROM generate_series(0, 399) d`);
-	const a = await admit({ model: m });
-	assert.equal(a.body.candidates[0].health, 750, 'only the last 14 days count');
-	await settle({ hold_id: a.body.hold_id, status: 'unserved' });
+	assert.equal((await candidates(m))[node.id].health, 750, 'only the last 14 days count');
 });
 
 test('capacity ramps from 25% of declared concurrency to 100% over 7 days, at least 1', async () => {
 	const m = modelId('ramp');
 	const eight = await addNode(supplier, { concurrency: 8, models: [[m, 1, 1]] });
 	const one = await addNode(supplier, { concurrency: 1, models: [[m, 1, 1]] });
-	const cap = async () => {
-		const a = await admit({ model: m });
-		await settle({ hold_id: a.body.hold_id, status: 'unserved' });
-		return Object.fromEntries(a.body.candidates.map((c) => [c.node_id, c.capacity]));
-	};
+	const cap = async () => Object.fromEntries(Object.values(await candidates(m)).map((c) => [c.node_id, c.capacity]));
 	assert.deepEqual(await cap(), { [eight.id]: 2, [one.id]: 1 });
 	// Half way: 25% + 75% / 2 = 62.5% of 8 = 5.
 	await s.sql(`UPDATE nodes SET created_at = now() - interval '84 hours' WHERE id = ${eight.id}`);
@@ -400,30 +250,34 @@ test('a sealed token moved to another node does not open: that candidate is skip
 	const m = modelId('moved');
 	const a = await addNode(supplier, { models: [[m, 1, 1]], token: 'sk-token-a' });
 	const b = await addNode(supplier, { models: [[m, 1, 1]], token: 'sk-token-b' });
-	let r = await admit({ model: m });
+	let r = await internal('candidates', { model: m });
 	assert.deepEqual(r.body.candidates.map((c) => c.api_token).sort(), ['sk-token-a', 'sk-token-b']);
-	await settle({ hold_id: r.body.hold_id, status: 'unserved' });
 	await s.sql(`UPDATE nodes SET api_token_sealed = (SELECT api_token_sealed FROM nodes WHERE id = ${a.id}) WHERE id = ${b.id}`);
-	r = await admit({ model: m });
-	assert.equal(r.status, 200);
+	r = await internal('candidates', { model: m });
+	assert.equal(r.status, 200, r.text);
 	assert.deepEqual(r.body.candidates.map((c) => [c.node_id, c.api_token]), [[a.id, 'sk-token-a']]);
-	await settle({ hold_id: r.body.hold_id, status: 'unserved' });
+	// Only b is left, and its token does not open: an empty list, which the relay answers 503 no_capacity.
 	await s.sql(`UPDATE nodes SET status = 'suspended' WHERE id = ${a.id}`);
-	r = await admit({ model: m });
-	assert.equal(r.status, 503, 'no usable candidate is left');
-	assertApiError(r.body, 'no_capacity');
+	r = await internal('candidates', { model: m });
+	assert.equal(r.status, 200, r.text);
+	assert.deepEqual(r.body.candidates, []);
+	const u = await user('moved');
+	const res = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST',
+		headers: { authorization: `Bearer ${u.key}`, 'content-type': 'application/json' },
+		body: JSON.stringify({ model: m, max_tokens: 1, messages: [{ role: 'user', content: 'x' }] }) });
+	assert.equal(res.status, 503, 'no usable candidate is left');
+	assertApiError(await res.json(), 'no_capacity');
 });
 
 test('usage: consumer and supplier views, paged newest first, filtered; the export has the requests', async () => {
 	const cons = await user('usage-consumer'), sup = await user('usage-supplier');
 	const m1 = modelId('use1'), m2 = modelId('use2');
 	const n1 = await addNode(sup, { models: [[m1, 100000, 300000], [m2, 100000, 300000]] });
-	const made = [];
-	for (const m of [m1, m2, m1]) {
-		const a = await admit({ key: cons.key, model: m, prompt_tokens: 100, max_tokens: 10 });
-		await settle({ hold_id: a.body.hold_id, node_id: n1.id, tokens_in: 100, tokens_out: 10, ttft_ms: 5, duration_ms: 50 });
-		made.push(a.body.task_id);
-	}
+	const l = await lease(cons, 1000);
+	const batch = [m1, m2, m1].map((m) => req(l, n1, m, { prompt_tokens: 100, max_tokens: 10, tokens_in: 100, tokens_out: 10,
+		ttft_ms: 5, duration_ms: 50 }));
+	await settle(batch, [l.lease_id]);
+	const made = batch.map((q) => q.request_id);
 	const ids = (await s.sql(`SELECT string_agg(id::text, ',' ORDER BY id) FROM requests WHERE user_id = ${cons.id}`)).split(',').map(Number);
 	await s.sql(`UPDATE requests SET created_at = '2026-01-01T00:00:00Z' WHERE id = ${ids[0]}`);
 	await s.sql(`UPDATE requests SET created_at = '2026-01-02T00:00:00Z' WHERE id = ${ids[1]}`);

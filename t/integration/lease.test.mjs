@@ -319,6 +319,7 @@ test('batch settle: a bad element is a 400 naming it, and nothing of the batch i
 		[{ prompt_tokens: -1 }, 'requests[2].prompt_tokens'], [{ max_tokens: -1 }, 'requests[2].max_tokens'],
 		[{ reserved: undefined }, 'requests[2].reserved'], [{ price_in: undefined }, 'requests[2].price_in'],
 		[{ price_out: -1 }, 'requests[2].price_out'], [{ status: 'done' }, 'requests[2].status'],
+		[{ status: undefined }, 'requests[2].status'], [{ counted_out: -2 }, 'requests[2].counted_out'],
 		[{ outcome: 'great' }, 'requests[2].outcome'], [{ tokens_in: -1 }, 'requests[2].tokens_in'],
 		[{ tokens_out: 1.5 }, 'requests[2].tokens_out'], [{ counted_in: 'x' }, 'requests[2].counted_in'],
 		[{ ttft_ms: -1 }, 'requests[2].ttft_ms'], [{ duration_ms: 'long' }, 'requests[2].duration_ms'],
@@ -329,7 +330,10 @@ test('batch settle: a bad element is a 400 naming it, and nothing of the batch i
 		assert.equal(r.body.error.param, param, JSON.stringify(bad));
 	}
 	for (const [body, param] of [[{ requests: [ok()], close: [999999999] }, 'close[0]'], [{ requests: [ok()], close: [l.lease_id, 'x'] }, 'close[1]'],
-		[{ requests: [ok()], close: 5 }, 'close'], [{ requests: 'x' }, 'requests'], [{ requests: [ok(), 5] }, 'requests[1]']]) {
+		[{ requests: [ok()], close: 5 }, 'close'], [{ requests: 'x' }, 'requests'], [{ requests: [ok(), 5] }, 'requests[1]'],
+		// The single form (one request by its hold) is gone: a body without requests names them.
+		[{ hold_id: l.hold_id, node_id: node.id, status: 'ok', tokens_in: 1, tokens_out: 1 }, 'requests'], [{}, 'requests'],
+		[{ requests: null, close: [l.lease_id] }, 'requests']]) {
 		const r = await internal('settle', body);
 		assert.equal(r.status, 400, JSON.stringify(body));
 		assertApiError(r.body, 'invalid_request');
@@ -340,7 +344,7 @@ test('batch settle: a bad element is a 400 naming it, and nothing of the batch i
 	assert.equal(await count('requests'), r0, 'no request row');
 	assert.equal(await count('node_outcomes'), o0);
 	assert.equal(await s.sql(`SELECT status || ' ' || drawn || ' ' || (closed_at IS NULL) FROM holds h JOIN leases l ON l.hold_id = h.id WHERE l.id = ${l.lease_id}`), 'held 0 true');
-	// The single form still works beside it.
-	const r = await internal('settle', { hold_id: 999999999, status: 'unserved' });
-	assert.equal(r.status, 404);
+	const r = await internal('settle', null, { raw: 'nope' });
+	assert.equal(r.status, 400);
+	assertApiError(r.body, 'invalid_json');
 });

@@ -246,14 +246,18 @@ test("today's numbers and earnings come from the node's settled requests", async
 	assert.deepEqual(got.today, { requests: 0, ok: 0, success: 0, failure: 0, tokens_in: 0, tokens_out: 0,
 		earnings: { micro_usd: 0, usd: '0.000000' } });
 	assert.deepEqual(got.earnings, { micro_usd: 0, usd: '0.000000' });
+	// One request on a lease of con's key, settled as the relay does; the lease closed with it.
+	let tseq = 0;
 	const run = async (node, settle) => {
-		const a = await internal('admit', { key: con.key, model: m, endpoint: 'chat', stream: false,
-			max_tokens: 100, prompt_tokens: 1000, client_ip: '203.0.113.9', max_price: null });
-		assert.equal(a.status, 200, a.text);
-		const st = await internal('settle', { hold_id: a.body.hold_id, node_id: node, counted_in: 0,
-			counted_out: 0, ttft_ms: 5, duration_ms: 50, ...settle });
+		const l = await internal('lease', { key: con.key, client_ip: '203.0.113.9', want: 1000 });
+		assert.equal(l.status, 200, l.text);
+		const id = `t_${String(process.pid).padStart(8, '0')}${String(++tseq).padStart(8, '0')}tOdAyNoW`;
+		const st = await internal('settle', { requests: [{ request_id: id, lease_id: l.body.lease_id, model: m,
+			endpoint: 'chat', stream: false, prompt_tokens: 1000, max_tokens: 100, reserved: 1000, node_id: node,
+			price_in: 100000, price_out: 300000, counted_in: 0, counted_out: 0, ttft_ms: 5, duration_ms: 50,
+			client_ip: '203.0.113.9', ...settle }], close: [l.body.lease_id] });
 		assert.equal(st.status, 200, st.text);
-		return { hold: a.body.hold_id, earning: st.body.earning };
+		return { id, earning: st.body.settled[0].earning };
 	};
 	const ok1 = await run(n.id, { status: 'ok', tokens_in: 500, tokens_out: 50, outcome: 'success' });
 	const ok2 = await run(n.id, { status: 'ok', tokens_in: 900, tokens_out: 100, outcome: 'success' });
@@ -264,7 +268,7 @@ test("today's numbers and earnings come from the node's settled requests", async
 	await run(other.id, { status: 'ok', tokens_in: 700, tokens_out: 70, outcome: 'success' });
 	assert.ok(ok1.earning > 0 && ok2.earning > 0);
 	// One of them was yesterday: overall, not today.
-	await s.sql(`UPDATE requests SET created_at = now() - interval '2 days' WHERE hold_id = ${ok2.hold}`);
+	await s.sql(`UPDATE requests SET created_at = now() - interval '2 days' WHERE task_id = '${ok2.id}'`);
 	got = await getNode(sup, n.id);
 	const micro = (v) => ({ micro_usd: v, usd: `0.${String(v).padStart(6, '0')}` });
 	assert.deepEqual(got.today, { requests: 3, ok: 1, success: 1, failure: 1, tokens_in: 610, tokens_out: 61,
