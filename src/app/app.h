@@ -268,6 +268,7 @@ int		 page_quickstart(struct req *);	/* GET /quickstart */
 int		 page_admin(struct req *);	/* GET /admin */
 int		 page_admin_users(struct req *);	/* GET /admin/users */
 int		 page_admin_nodes(struct req *);	/* GET /admin/nodes */
+int		 page_admin_jobs(struct req *);	/* GET /admin/jobs */
 /* POST /admin/nodes/{id}/suspend */
 int		 page_admin_suspend(struct req *);
 /* POST /admin/nodes/{id}/unsuspend */

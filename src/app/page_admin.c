@@ -1,10 +1,13 @@
-/* page_admin.c: the operator's pages: overview, users, nodes (suspend, unsuspend) */
+/* page_admin.c: the operator's pages: overview, users, nodes (suspend, unsuspend), jobs */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "arena.h"
+#include "jobs.h"
 #include "json.h"
 #include "ledger.h"
 #include "log.h"
@@ -185,4 +188,28 @@ int
 page_admin_unsuspend(struct req *r)
 {
 	return set_suspended(r, 0);
+}
+
+/* GET /admin/jobs: the scheduled jobs, their schedules and last runs. */
+int
+page_admin_jobs(struct req *r)
+{
+	json_t	*list, *j, *last;
+	size_t	 i;
+	char	*counts;
+
+	if ((list = json_arena(r->arena, jobs_status(r->app->db, r->arena,
+	    time(NULL)))) == NULL)
+		return 500;
+	json_array_foreach(list, i, j) {
+		if (json_is_null(last = json_object_get(j, "last_run")))
+			continue;
+		counts = json_dumps(json_object_get(last, "counts"),
+		    JSON_COMPACT | JSON_SORT_KEYS);
+		json_object_set_new(last, "counts_text", json_string(
+		    counts != NULL ? counts : "{}"));
+		free(counts);
+	}
+	return resp_page(r, 200, "admin_jobs", json_arena(r->arena,
+	    json_pack("{s:s, s:O}", "title", "Jobs", "jobs", list)));
 }

@@ -30,6 +30,7 @@ static const struct route routes[] = {
 	{ "GET",    "/admin",		R_ADMIN,		page_admin,		0, NULL },
 	{ "GET",    "/admin/users",	R_ADMIN,		page_admin_users,	0, NULL },
 	{ "GET",    "/admin/nodes",	R_ADMIN,		page_admin_nodes,	0, NULL },
+	{ "GET",    "/admin/jobs",	R_ADMIN,		page_admin_jobs,	0, NULL },
 	{ "POST",   "/admin/nodes/{id}/suspend", R_ADMIN | R_CSRF, page_admin_suspend, 0, NULL },
 	{ "POST",   "/admin/nodes/{id}/unsuspend", R_ADMIN | R_CSRF, page_admin_unsuspend, 0, NULL },
 	{ "GET",    "/keys",		R_SESSION,		page_keys,		0, NULL },

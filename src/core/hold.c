@@ -101,9 +101,10 @@ static const struct db_stmt q_voided = {
 };
 static const struct db_stmt q_expired = {
 	"hold_expired",
-	"SELECT id FROM holds WHERE status = 'held' AND expires_at <= now()"
+	"SELECT id FROM holds WHERE status = 'held'"
+	" AND expires_at <= coalesce($1::timestamptz, now())"
 	" ORDER BY id LIMIT 500",
-	0, DB_RETRY
+	1, DB_RETRY
 };
 static const struct db_stmt q_get = {
 	"hold_get",
@@ -508,8 +509,9 @@ out:
  * (a scratch arena bounds memory). HOLD_OK or HOLD_ERROR.
  */
 int
-hold_reap(struct db *db, struct arena *a, int *voided)
+hold_reap(struct db *db, struct arena *a, const char *now, int *voided)
 {
+	const char	*p[1] = { now };
 	struct arena	*tmp = arena_new();
 	PGresult	*res;
 	int		 i, n, rc = HOLD_OK, batch;
@@ -517,7 +519,7 @@ hold_reap(struct db *db, struct arena *a, int *voided)
 	*voided = 0;
 	do {
 		arena_reset(tmp);
-		if ((res = db_exec(db, tmp, &q_expired, NULL)) == NULL) {
+		if ((res = db_exec(db, tmp, &q_expired, p)) == NULL) {
 			rc = HOLD_ERROR;
 			break;
 		}

@@ -97,11 +97,12 @@ int	hold_void(struct db *, struct arena *, int64_t hold_id);
 int	hold_trim(struct db *, struct arena *, int64_t hold_id, int64_t keep);
 
 /*
- * Void every held hold past its expiry, each in its own transaction;
- * *voided counts them. HOLD_OK or HOLD_ERROR (outside a caller's
- * transaction, the holds voided before the error stay voided).
+ * Void every held hold past its expiry at now ("YYYY-MM-DDTHH:MM:SSZ",
+ * the clock of the tick; NULL: the database's clock), each in its own
+ * transaction; *voided counts them. HOLD_OK or HOLD_ERROR (outside a
+ * caller's transaction, the holds voided before the error stay voided).
  */
-int	hold_reap(struct db *, struct arena *, int *voided);
+int	hold_reap(struct db *, struct arena *, const char *now, int *voided);
 
 /*
  * The hold's owner, amount and status ("held", "posted", "voided"), for

@@ -17,5 +17,7 @@ int	ctl_user(struct ctl *, int argc, char **argv);		/* ctl_user.c */
 int	ctl_ledger(struct ctl *, int argc, char **argv);	/* ctl_ledger.c */
 int	ctl_holds(struct ctl *, int argc, char **argv);		/* ctl_ledger.c */
 int	ctl_ipkey(struct ctl *, int argc, char **argv);		/* ctl_ipkey.c */
+int	ctl_tick(struct ctl *, int argc, char **argv);		/* ctl_jobs.c */
+int	ctl_jobs(struct ctl *, int argc, char **argv);		/* ctl_jobs.c */
 
 #endif

@@ -53,7 +53,7 @@ ctl_holds(struct ctl *ctl, int argc, char **argv)
 		return 2;
 	}
 	a = arena_new();
-	rc = hold_reap(ctl->db, a, &voided);
+	rc = hold_reap(ctl->db, a, NULL, &voided);
 	printf("voided %d expired holds\n", voided);
 	if (rc != HOLD_OK)
 		fprintf(stderr, "infrpoolctl: holds reap: %s\n",

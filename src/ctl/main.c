@@ -20,6 +20,8 @@ static const struct command {
 	{ "user", ctl_user, "user add [--admin] EMAIL   (password on standard input)" },
 	{ "ledger", ctl_ledger, "ledger check" },
 	{ "holds", ctl_holds, "holds reap" },
+	{ "tick", ctl_tick, "tick [--now 2027-03-01T04:00:00Z] [JOB...]" },
+	{ "jobs", ctl_jobs, "jobs [--now 2027-03-01T04:00:00Z]" },
 	{ "ipkey", ctl_ipkey, "ipkey new | ipkey list" },
 };
 

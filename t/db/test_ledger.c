@@ -705,14 +705,14 @@ START_TEST(test_reaper_voids_expired_only)
 	ck_assert_int_eq(hold_post(db, a, posted, 500, 0, 0), HOLD_OK);
 	assert_bal(u, 9500, 3000, 0, 0);
 
-	ck_assert_int_eq(hold_reap(db, a, &n), HOLD_OK);
+	ck_assert_int_eq(hold_reap(db, a, NULL, &n), HOLD_OK);
 	ck_assert_int_ge(n, 2);
 	ck_assert_str_eq(status_of(zero), "voided");
 	ck_assert_str_eq(status_of(past), "voided");
 	ck_assert_str_eq(status_of(fresh), "held");
 	ck_assert_str_eq(status_of(posted), "posted");
 	assert_bal(u, 9500, 1000, 0, 0);
-	ck_assert_int_eq(hold_reap(db, a, &n), HOLD_OK);
+	ck_assert_int_eq(hold_reap(db, a, NULL, &n), HOLD_OK);
 	ck_assert_int_eq(n, 0);
 	ck_assert_int_eq(hold_void(db, a, fresh), HOLD_OK);
 	assert_clean();
@@ -1012,7 +1012,7 @@ START_TEST(test_void_of_a_drawn_hold_releases_the_rest)
 	ck_assert_int_eq(hold_reserve(db, a, c, 2000, 3600, &h2), HOLD_OK);
 	ck_assert_int_eq(draw(h2, 500, 0, 0, "a2", HOLD_OK), 500);
 	run(&t_expire, num(h2), NULL);
-	ck_assert_int_eq(hold_reap(db, a, &n), HOLD_OK);
+	ck_assert_int_eq(hold_reap(db, a, NULL, &n), HOLD_OK);
 	ck_assert_int_ge(n, 1);
 	ck_assert_str_eq(drawn_of(h2), "500 0 0 voided");
 	assert_bal(c, 0, 0, 2000, 0);

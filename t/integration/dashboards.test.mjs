@@ -179,7 +179,7 @@ test('supplier: the nodes page shows what was served, earned and the chart', asy
 });
 
 test('operator pages: 403 for others, a login for strangers, valid for the admin', async () => {
-	for (const p of ['/admin', '/admin/users', '/admin/nodes']) {
+	for (const p of ['/admin', '/admin/users', '/admin/nodes', '/admin/jobs']) {
 		const res = await con.c.get(p);
 		assert.equal(res.status, 403, p);
 		assert.match(res.text_, /This page is for the platform&#39;s operators\./);
@@ -199,6 +199,9 @@ test('operator pages: 403 for others, a login for strangers, valid for the admin
 	assert.match(ov, /id="holds-open">0</);
 	assert.match(ov, /<desc id="fees-d">Total \$0\.0000\d+; highest/);
 	assert.match(ov, /aria-current="page">Overview</);
+	const jobs = await page(a.c, '/admin/jobs');
+	assert.match(jobs, /aria-current="page">Jobs</);
+	assert.match(jobs, /<td>holds-reap<\/td><td>every minute<\/td>/);
 	const users = await page(a.c, '/admin/users');
 	assert.ok((users.match(/<tr><td>\d+<\/td>/g) ?? []).length >= 3);
 	const found = await page(a.c, `/admin/users?q=${encodeURIComponent('dcon')}`);
