@@ -40,8 +40,8 @@ relay_config(struct cfg *c, struct relay_cfg *rc)
 	cfg_int(c, "relay", "lease_requests", 64, 1, 1000000,
 	    &rc->lease_requests);
 	cfg_ms(c, "relay", "candidates_ttl", 10, 1, 3600, &rc->candidates_ms);
-	cfg_int(c, "relay", "settle_interval_ms", 5, 0, 10000, &rc->settle_ms);
-	cfg_int(c, "relay", "settle_batch", 256, 1, 1000, &rc->settle_batch);
+	cfg_int(c, "relay", "settle_interval_ms", 50, 0, 10000, &rc->settle_ms);
+	cfg_int(c, "relay", "settle_batch", 16, 1, 1000, &rc->settle_batch);
 	cfg_int(c, "relay", "change_poll_ms", 250, 10, 60000,
 	    &rc->change_poll_ms);
 	cfg_int(c, "relay", "queue_max", 1000, 0, 1000000, &rc->queue_max);

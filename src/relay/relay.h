@@ -59,7 +59,7 @@ struct relay_cfg {
 	long long	 lease_requests;	/* requests a lease has room for */
 	long long	 candidates_ms;		/* a model's candidates kept at most */
 	long long	 settle_ms;		/* a settlement waits for its batch */
-	long long	 settle_batch;		/* requests in one batch at most */
+	long long	 settle_batch;		/* this many waiting: a batch goes at once */
 	long long	 change_poll_ms;	/* the change feed is asked this often */
 	long long	 queue_max;		/* requests waiting per model */
 	long long	 queue_timeout_ms;	/* the longest wait for a slot */

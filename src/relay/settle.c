@@ -92,7 +92,7 @@ settle_add(json_t *req, void *owner, int64_t reserved)
 	if (sending)
 		return;
 	if ((long long)next.n >= relay->rc.settle_batch)
-		send_batch();	/* full: at once */
+		send_batch();	/* enough for a batch: at once */
 	else
 		arm(relay->rc.settle_ms);
 }
@@ -136,7 +136,9 @@ done(json_t *answer)
 	sent.close = sent.trim = NULL;
 	sending = 0;
 	delay_ms = waited_ms = 0;
-	if (pending(&next))
+	if ((long long)next.n >= relay->rc.settle_batch)
+		send_batch();	/* what came meanwhile is a batch already */
+	else if (pending(&next))
 		arm(relay->rc.settle_ms);
 }
 
@@ -237,9 +239,14 @@ send_batch(void)
 	if (!sending) {
 		if (!pending(&next))
 			return;
-		/* At most a batch's worth; the rest waits for the next. */
-		sent.n = next.n < (size_t)relay->rc.settle_batch ? next.n :
-		    (size_t)relay->rc.settle_batch;
+		/*
+		 * The timer armed for what is going now must not fire while it
+		 * is in flight: there it means "post the batch again".
+		 */
+		if (timer != NULL)
+			evtimer_del(timer);
+		/* Everything waiting, up to what the app takes at once. */
+		sent.n = next.n < APP_BATCH_MAX ? next.n : APP_BATCH_MAX;
 		if ((sent.items = calloc(sent.n + 1, sizeof(*sent.items))) ==
 		    NULL)
 			abort();
