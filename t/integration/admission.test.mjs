@@ -89,8 +89,8 @@ test('200 concurrent requests that the balance covers are all served, across as 
 	const con = await userWithKey('many');
 	const answers = await Promise.all(Array.from({ length: 200 }, () => chat(con.key, model)));
 	const statuses = answers.map((r) => r.status);
-	for (const r of answers) await r.text();
-	assert.deepEqual([...new Set(statuses)], [200], JSON.stringify(statuses));
+	const bodies = await Promise.all(answers.map((r) => r.text()));
+	assert.deepEqual([...new Set(statuses)], [200], JSON.stringify(statuses) + bodies.find((b, i) => statuses[i] !== 200));
 	const b = await settled(con.c);
 	assert.equal(b.spendable.micro_usd, GRANT - 200);
 	assert.ok(Number(await s.sql(`SELECT count(*) FROM leases WHERE api_key_id = ${con.keyId}`)) > 1,
@@ -330,6 +330,48 @@ test('PostgreSQL down, then the app killed, while batches wait: served requests 
 		assert.equal(await k.sql(`SELECT count(*) || ' ' || count(DISTINCT task_id) || ' ' || sum(cost)`
 			+ ` FROM requests WHERE api_key_id = ${con.keyId}`), '5 5 50', 'each request once');
 	} finally {
+		s = s0;
+		sup = sup0;
+		await k.stop();
+	}
+});
+
+test('a batch in flight is posted once: its timer does not fire while the app is still at work on it', async () => {
+	// Two requests make a batch; the app is held up by a lock on the consumer's
+	// account for longer than the batch interval.
+	const k = await startStack({ conf: `[gateway]\nramp_start_pct = 100\n[credits]\nsignup_grant = ${GRANT}\n`
+		+ '[relay]\nsettle_batch = 2\nsettle_interval_ms = 300\n' });
+	const [s0, sup0] = [s, sup];
+	let psql;
+	try {
+		s = k;
+		sup = await userWithKey('bsup');
+		const model = 'adm/once';
+		await addNode(model);
+		const con = await userWithKey('once');
+		assert.equal((await chat(con.key, model)).status, 200);	// the lease
+		await waitFor(async () => Number(await k.sql(`SELECT count(*) FROM requests WHERE api_key_id = ${con.keyId}`)) === 1,
+			5000, 'the first request settled');
+		psql = spawn('psql', ['-X', '-q', '-d', k.env.INFRPOOL_DATABASE_URL], { stdio: ['pipe', 'pipe', 'inherit'] });
+		let out = '';
+		psql.stdout.on('data', (d) => { out += d; });
+		psql.stdin.write(`BEGIN; SELECT id AS locked FROM ledger_accounts WHERE user_id =
+			(SELECT user_id FROM api_keys WHERE id = ${con.keyId}) FOR UPDATE;\n`);
+		await waitFor(() => /locked/.test(out), 5000, 'the accounts locked');
+		const first = await chat(con.key, model);	// waits: the interval's timer is armed
+		const second = await chat(con.key, model);	// makes two: the batch goes now
+		assert.deepEqual([first.status, second.status], [200, 200]);
+		await new Promise((r) => setTimeout(r, 1000));	// past the interval, the batch still in the app
+		psql.stdin.end('COMMIT;\n');
+		await new Promise((r) => psql.on('exit', r));
+		psql = null;
+		await waitFor(async () => Number(await k.sql(`SELECT count(*) FROM requests WHERE api_key_id = ${con.keyId}`)) === 3,
+			10000, 'the batch settled');
+		await waitFor(async () => (await balances(con.c)).held.micro_usd === 0, 10000, 'nothing held');
+		const posts = readFileSync(join(k.dir, 'app.log'), 'utf8').match(/settled a batch of 2 requests/g) ?? [];
+		assert.equal(posts.length, 1, 'the batch was posted once');
+	} finally {
+		psql?.kill();
 		s = s0;
 		sup = sup0;
 		await k.stop();
