@@ -63,6 +63,12 @@ struct tmpl_set;
  */
 struct tmpl_set	*tmpl_load(const char *dir, char *err, size_t errlen);
 
+/*
+ * The same for every regular *.txt file of dir: a plain-text set (mail),
+ * where {{name}} prints the value as-is; {{url name}} still encodes.
+ */
+struct tmpl_set	*tmpl_load_text(const char *dir, char *err, size_t errlen);
+
 /* Release a set and everything it compiled. NULL is a no-op. */
 void		 tmpl_free(struct tmpl_set *);
 

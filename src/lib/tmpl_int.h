@@ -4,8 +4,8 @@
 
 #include <stddef.h>
 
-#define TMPL_EXT	".html"
-#define TMPL_EXTLEN	(sizeof(TMPL_EXT) - 1)
+#define TMPL_EXT	".html"		/* an HTML set's files */
+#define TMPL_TEXT_EXT	".txt"		/* a plain-text set's files */
 
 enum ntype {
 	N_TEXT,		/* literal bytes */
@@ -31,12 +31,14 @@ struct node {
 };
 
 struct tmpl {
-	const char	*name;		/* file name without .html */
+	const char	*name;		/* file name without its extension */
 	const char	*path;		/* dir/name.html, for load errors */
 	struct node	*body;
 };
 
 struct tmpl_set {
+	const char	*ext;		/* TMPL_EXT or TMPL_TEXT_EXT */
+	int		 text;		/* plain text: {{name}} as-is */
 	struct arena	*arena;		/* nodes, names and file texts */
 	struct tmpl	*v;		/* sorted by name */
 	size_t		 n;

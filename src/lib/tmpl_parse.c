@@ -411,14 +411,13 @@ tmpl_find(const struct tmpl_set *set, const char *name)
 	return bsearch(name, set->v, set->n, sizeof(*set->v), cmp_tmpl);
 }
 
-/* Is file name a template: "*.html", not hidden, with a non-empty stem? */
+/* Is file name a template: "*EXT", not hidden, with a non-empty stem? */
 static int
-is_tmpl_file(const char *name)
+is_tmpl_file(const char *name, const char *ext)
 {
-	size_t	n = strlen(name);
+	size_t	n = strlen(name), e = strlen(ext);
 
-	return name[0] != '.' && n > TMPL_EXTLEN &&
-	    strcmp(name + n - TMPL_EXTLEN, TMPL_EXT) == 0;
+	return name[0] != '.' && n > e && strcmp(name + n - e, ext) == 0;
 }
 
 /* Append name to the heap array *v of *n names; aborts on OOM. */
@@ -438,8 +437,8 @@ push_name(char ***v, size_t *n, char *name)
 }
 
 /*
- * Collect the regular *.html files of dir into the heap array *v of arena
- * names without the extension; returns their count, or -1 with err set.
+ * Collect the regular files of dir with the set's extension into the heap
+ * array *v of arena names without it; returns their count, or -1 with err.
  */
 static ssize_t
 list_dir(struct tmpl_set *set, const char *dir, char ***v, char *err,
@@ -459,7 +458,7 @@ list_dir(struct tmpl_set *set, const char *dir, char ***v, char *err,
 		errno = 0;
 		if ((de = readdir(d)) == NULL)
 			break;
-		if (!is_tmpl_file(de->d_name))
+		if (!is_tmpl_file(de->d_name, set->ext))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, 0) == -1) {
 			util_seterr(err, errlen, "%s/%s: %s", dir, de->d_name,
@@ -468,7 +467,7 @@ list_dir(struct tmpl_set *set, const char *dir, char ***v, char *err,
 		}
 		if (S_ISREG(st.st_mode))
 			push_name(v, &n, arena_strndup(set->arena, de->d_name,
-			    strlen(de->d_name) - TMPL_EXTLEN));
+			    strlen(de->d_name) - strlen(set->ext)));
 	}
 	if (errno != 0) {
 		util_seterr(err, errlen, "%s: %s", dir, strerror(errno));
@@ -516,7 +515,7 @@ load_all(struct tmpl_set *set, const char *dir, char *err, size_t errlen)
 	for (i = 0; i < set->n; i++) {
 		set->v[i].name = names[i];
 		set->v[i].path = arena_printf(set->arena, "%s/%s%s", dir,
-		    names[i], TMPL_EXT);
+		    names[i], set->ext);
 		if (load_one(set, &set->v[i], err, errlen) == -1)
 			goto out;
 	}
@@ -536,6 +535,24 @@ tmpl_load(const char *dir, char *err, size_t errlen)
 
 	if ((set = calloc(1, sizeof(*set))) == NULL)
 		abort();
+	set->ext = TMPL_EXT;
+	set->arena = arena_new();
+	if (load_all(set, dir, err, errlen) == -1) {
+		tmpl_free(set);
+		return NULL;
+	}
+	return set;
+}
+
+struct tmpl_set *
+tmpl_load_text(const char *dir, char *err, size_t errlen)
+{
+	struct tmpl_set	*set;
+
+	if ((set = calloc(1, sizeof(*set))) == NULL)
+		abort();
+	set->ext = TMPL_TEXT_EXT;
+	set->text = 1;
 	set->arena = arena_new();
 	if (load_all(set, dir, err, errlen) == -1) {
 		tmpl_free(set);

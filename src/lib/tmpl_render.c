@@ -21,6 +21,7 @@ struct frame {
 
 /* Render state shared by every level of one tmpl_render() call. */
 struct render {
+	int		 text;		/* a plain-text set: {{name}} as-is */
 	struct str	*out;
 	int		 depth;		/* partials entered */
 	char		*err;
@@ -145,7 +146,7 @@ emit(struct render *r, const struct node *n, const char *s, size_t len)
 {
 	if (n->type == N_URL)
 		tmpl_escape_url(r->out, s, len);
-	else if (n->type == N_RAW)
+	else if (n->type == N_RAW || r->text)
 		str_append(r->out, s, len);
 	else
 		tmpl_escape_html(r->out, s, len);
@@ -284,7 +285,7 @@ tmpl_render(const struct tmpl_set *set, const char *name, json_t *ctx,
     struct str *out, char *err, size_t errlen)
 {
 	const struct tmpl	*t;
-	struct render		 r = { out, 0, err, errlen };
+	struct render		 r = { set->text, out, 0, err, errlen };
 	struct frame		 root = { ctx, NULL };
 
 	if ((t = tmpl_find(set, name)) == NULL) {

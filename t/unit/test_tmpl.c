@@ -272,6 +272,29 @@ START_TEST(test_raw)
 }
 END_TEST
 
+START_TEST(test_text_set)
+{
+	struct tmpl_set	*set;
+	char		 err[256] = "";
+
+	put("mail.txt", "Subject: {{s}}\n\n{{b}} {{url b}}{{#l}}, {{.}}{{/l}}{{> part}}");
+	put("part.txt", "!");
+	put("page.html", "{{b}}");	/* not a .txt file: not in the set */
+	set = tmpl_load_text(tdir, err, sizeof(err));
+	ck_assert_msg(set != NULL, "load failed: %s", err);
+	/* Plain text: no HTML escaping, and only the .txt files. */
+	RENDER_EQ(set, "mail", "{\"s\": \"a < b & c\", \"b\": \"x'y\","
+	    " \"l\": [1, 2]}", "Subject: a < b & c\n\nx'y x%27y, 1, 2!");
+	RENDER_EQ(set, "page", "{}", "ERR:unknown template 'page'");
+	tmpl_free(set);
+	/* The HTML set of the same directory is what it always was. */
+	set = load_ok();
+	RENDER_EQ(set, "page", "{\"b\": \"x'y\"}", "x&#39;y");
+	RENDER_EQ(set, "mail", "{}", "ERR:unknown template 'mail'");
+	tmpl_free(set);
+}
+END_TEST
+
 START_TEST(test_url)
 {
 	struct tmpl_set	*set;
@@ -498,6 +521,7 @@ main(void)
 	tcase_add_test(tc, test_nesting_limit);
 	tcase_add_test(tc, test_recursion);
 	tcase_add_test(tc, test_large_file);
+	tcase_add_test(tc, test_text_set);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
