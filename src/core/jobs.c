@@ -11,6 +11,7 @@
 #include "hold.h"
 #include "jobs.h"
 #include "log.h"
+#include "mail.h"
 #include "str.h"
 
 /* The advisory locks of jobs: (JOB_LOCK_CLASS, hashtext(name)). */
@@ -26,10 +27,10 @@ static const struct db_stmt q_unlock = {
 	"SELECT pg_advisory_unlock(" JOB_LOCK_CLASS ", hashtext($1))",
 	1, 0
 };
-/* Did a run of the job finish well for this slot (or a later one)? */
+/* Did a run of the job finish well for this slot? */
 static const struct db_stmt q_done = {
 	"job_done",
-	"SELECT 1 FROM job_runs WHERE job = $1 AND due_at >= $2::timestamptz"
+	"SELECT 1 FROM job_runs WHERE job = $1 AND due_at = $2::timestamptz"
 	" AND outcome = 'ok' LIMIT 1",
 	2, DB_RETRY
 };
@@ -113,6 +114,50 @@ run_runs_prune(struct job_ctx *x)
 	return 0;
 }
 
+/* mail-send: send the outbox's messages that are due. */
+static int
+run_mail_send(struct job_ctx *x)
+{
+	struct mail_cfg		 m;
+	struct mail_sent	 s;
+	char			 err[512];
+	int			 rc;
+
+	if (mail_config(x->cfg, &m) == -1)
+		return -1;
+	if (*m.smtp_url == '\0') {
+		json_object_set_new(x->counts, "disabled", json_true());
+		return 0;		/* no [mail] smtp_url: the outbox waits */
+	}
+	rc = mail_send_due(x->db, x->a, &m, x->now_ts, &s, err, sizeof(err));
+	json_object_set_new(x->counts, "sent", json_integer(s.sent));
+	json_object_set_new(x->counts, "failed", json_integer(s.failed));
+	json_object_set_new(x->counts, "waiting", json_integer(s.waiting));
+	if (rc == 1)
+		x->message = arena_strdup(x->a, err);
+	return rc == 0 ? 0 : -1;
+}
+
+/* outbox-prune: delete sent messages 30 days after they went. */
+static const struct db_stmt q_outbox = {
+	"job_outbox_prune",
+	"DELETE FROM outbox WHERE sent_at < $1::timestamptz - interval '30 days'",
+	1, 0
+};
+
+static int
+run_outbox_prune(struct job_ctx *x)
+{
+	const char	*p[1] = { x->now_ts };
+	PGresult	*res;
+
+	if ((res = db_exec(x->db, x->a, &q_outbox, p)) == NULL)
+		return -1;
+	json_object_set_new(x->counts, "deleted",
+	    json_integer(atoll(PQcmdTuples(res))));
+	return 0;
+}
+
 #define MINUTE	60L
 #define HOUR	(60 * MINUTE)
 #define DAY	(24 * HOUR)
@@ -123,6 +168,9 @@ const struct job jobs[] = {
 	    run_sessions_prune },
 	{ "job-runs-prune", "daily at 03:20 UTC", DAY, 3 * HOUR + 20 * MINUTE,
 	    run_runs_prune },
+	{ "mail-send", "every minute", MINUTE, 0, run_mail_send },
+	{ "outbox-prune", "daily at 03:30 UTC", DAY, 3 * HOUR + 30 * MINUTE,
+	    run_outbox_prune },
 };
 const size_t njobs = sizeof(jobs) / sizeof(jobs[0]);
 
@@ -203,10 +251,10 @@ done_for(struct db *db, struct arena *a, const struct job *j, const char *due)
  * run could not even be recorded.
  */
 static int
-run_one(struct db *db, struct arena *a, const struct cfg *cfg,
+run_one(struct db *db, struct arena *a, struct cfg *cfg,
     const struct job *j, time_t now, const char *now_ts, const char *due)
 {
-	struct job_ctx	 x = { db, a, cfg, now, now_ts, json_object() };
+	struct job_ctx	 x = { db, a, cfg, now, now_ts, json_object(), NULL };
 	const char	*p[4];
 	PGresult	*res;
 	char		*counts;
@@ -227,7 +275,8 @@ run_one(struct db *db, struct arena *a, const struct cfg *cfg,
 	counts = json_dumps(x.counts, JSON_COMPACT | JSON_SORT_KEYS);
 	p[1] = rc == 0 ? "ok" : "failed";
 	p[2] = arena_strdup(a, counts != NULL ? counts : "{}");
-	p[3] = rc == 0 ? NULL : arena_strdup(a, db_error(db));
+	p[3] = rc == 0 ? NULL : x.message != NULL ? x.message :
+	    arena_strdup(a, db_error(db));
 	free(counts);
 	json_decref(x.counts);
 	if (rc != 0)
@@ -238,7 +287,7 @@ run_one(struct db *db, struct arena *a, const struct cfg *cfg,
 }
 
 int
-jobs_tick(struct db *db, const struct cfg *cfg, time_t now,
+jobs_tick(struct db *db, struct cfg *cfg, time_t now,
     const struct job *const *list, size_t n, struct str *report)
 {
 	struct arena	*a = arena_new();

@@ -16,10 +16,11 @@ struct str;
 struct job_ctx {
 	struct db		*db;
 	struct arena		*a;
-	const struct cfg	*cfg;
+	struct cfg		*cfg;
 	time_t			 now;	/* the tick's clock: a job reads time only here */
 	const char		*now_ts;	/* the same, "YYYY-MM-DDTHH:MM:SSZ", for SQL */
 	json_t			*counts;	/* what the run did, {"voided": 3}: set by the job */
+	const char		*message;	/* why it failed, when not the database */
 };
 
 /* A job: its name, its schedule (a period and an offset into it), its work. */
@@ -53,7 +54,7 @@ time_t	job_slot(const struct job *j, time_t now);
  * elsewhere) is added to report. Returns the number of jobs that failed,
  * or -1 when the database could not be used at all.
  */
-int	jobs_tick(struct db *, const struct cfg *, time_t now,
+int	jobs_tick(struct db *, struct cfg *, time_t now,
 	    const struct job *const *list, size_t n, struct str *report);
 
 /*

@@ -19,5 +19,6 @@ int	ctl_holds(struct ctl *, int argc, char **argv);		/* ctl_ledger.c */
 int	ctl_ipkey(struct ctl *, int argc, char **argv);		/* ctl_ipkey.c */
 int	ctl_tick(struct ctl *, int argc, char **argv);		/* ctl_jobs.c */
 int	ctl_jobs(struct ctl *, int argc, char **argv);		/* ctl_jobs.c */
+int	ctl_notify(struct ctl *, int argc, char **argv);	/* ctl_notify.c */
 
 #endif

@@ -22,6 +22,7 @@ static const struct command {
 	{ "holds", ctl_holds, "holds reap" },
 	{ "tick", ctl_tick, "tick [--now 2027-03-01T04:00:00Z] [JOB...]" },
 	{ "jobs", ctl_jobs, "jobs [--now 2027-03-01T04:00:00Z]" },
+	{ "notify", ctl_notify, "notify terms --effective YYYY-MM-DD [--url URL]" },
 	{ "ipkey", ctl_ipkey, "ipkey new | ipkey list" },
 };
 
