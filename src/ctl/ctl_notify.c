@@ -80,7 +80,8 @@ ctl_notify(struct ctl *ctl, int argc, char **argv)
 	struct arena	*a;
 	json_t		*vars;
 	time_t		 now = time(NULL), day;
-	char		 now_ts[21], err[512], *dir;
+	struct str	 dir = STR_INIT;
+	char		 now_ts[21], err[512];
 	int		 i, n;
 
 	if (argc < 2 || strcmp(argv[1], "terms") != 0)
@@ -119,13 +120,10 @@ ctl_notify(struct ctl *ctl, int argc, char **argv)
 		    "URL\n");
 		return 2;
 	}
-	if ((dir = malloc(strlen(cfg_str(ctl->cfg, "app", "templates",
-	    IP_PKGDATADIR "/templates")) + 6)) == NULL)
-		abort();
-	sprintf(dir, "%s/mail", cfg_str(ctl->cfg, "app", "templates",
+	str_printf(&dir, "%s/mail", cfg_str(ctl->cfg, "app", "templates",
 	    IP_PKGDATADIR "/templates"));
-	set = tmpl_load_text(dir, err, sizeof(err));
-	free(dir);
+	set = tmpl_load_text(str_cstr(&dir), err, sizeof(err));
+	str_free(&dir);
 	if (set == NULL) {
 		fprintf(stderr, "infrpoolctl: notify: mail templates: %s\n", err);
 		return 1;
