@@ -123,8 +123,10 @@ run_mail_send(struct job_ctx *x)
 	char			 err[512];
 	int			 rc;
 
-	if (mail_config(x->cfg, &m) == -1)
+	if (mail_config(x->cfg, &m) == -1) {
+		x->message = "the [mail] settings are not valid (see stderr)";
 		return -1;
+	}
 	if (*m.smtp_url == '\0') {
 		json_object_set_new(x->counts, "disabled", json_true());
 		return 0;		/* no [mail] smtp_url: the outbox waits */

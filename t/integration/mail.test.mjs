@@ -142,5 +142,6 @@ test('bad input: a notice too soon or malformed, a bad smtp_url: refused, nothin
 	const r = await ctl(['tick', 'mail-send'], { INFRPOOL_MAIL_SMTP_URL: 'http://127.0.0.1:1' });
 	assert.equal(r.code, 1);
 	assert.match(r.stderr, /\[mail\] smtp_url: expected smtp:\/\/host\[:port\] or smtps:\/\/host\[:port\]/);
-	assert.equal((await lastRun('mail-send')).outcome, 'failed');
+	assert.deepEqual(await lastRun('mail-send'), { outcome: 'failed', counts: {},
+		message: 'the [mail] settings are not valid (see stderr)' });
 });
