@@ -9,11 +9,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include "cfg.h"
 #include "json.h"
@@ -185,6 +190,61 @@ bind_listener(struct relay *rl, const char *addr)
 	return 0;
 }
 
+/*
+ * Listen on the Unix socket at path too: the web server's way in, with no
+ * TCP connection to open and close for each request. A socket left there
+ * by a relay that stopped is replaced; any other file is not. The socket is
+ * made 0660: the web server reaches it through the group. 0 or -1.
+ */
+static int
+bind_unix(struct relay *rl, const char *path)
+{
+	struct sockaddr_un	 sun;
+	struct evconnlistener	*l;
+	struct stat		 st;
+	mode_t			 old;
+	int			 fd, rc;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "infrpool-relay: socket path '%s' is too long\n",
+		    path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		fprintf(stderr, "infrpool-relay: %s exists and is not a socket\n",
+		    path);
+		return -1;
+	}
+	(void)unlink(path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		goto fail;
+	old = umask(0117);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc == -1 || listen(fd, 1024) == -1) {
+		close(fd);
+		goto fail;
+	}
+	if ((l = evconnlistener_new(rl->base, NULL, NULL,
+	    LEV_OPT_CLOSE_ON_FREE, -1, fd)) == NULL) {
+		close(fd);
+		goto fail;
+	}
+	if (evhttp_bind_listener(rl->http, l) == NULL) {
+		evconnlistener_free(l);
+		goto fail;
+	}
+	return 0;
+fail:
+	fprintf(stderr, "infrpool-relay: cannot listen on %s: %s\n", path,
+	    strerror(errno));
+	return -1;
+}
+
 /* Parse options; returns -1 on a usage error. */
 static int
 parse_args(int argc, char **argv, const char **config, const char **listen,
@@ -215,7 +275,7 @@ main(int argc, char **argv)
 {
 	struct relay	 rl;
 	struct event	*sigterm = NULL, *sigint = NULL;
-	const char	*config = NULL, *listen = NULL, *pidfile = NULL;
+	const char	*config = NULL, *listen = NULL, *pidfile = NULL, *sock = "";
 	char		 err[512];
 	int		 rc = 1;
 
@@ -237,7 +297,10 @@ main(int argc, char **argv)
 	rl.base = event_base_new();
 	rl.http = evhttp_new(rl.base);
 	rl.started_ms = util_now_ms();
-	if (bind_listener(&rl, listen) == -1 || pools_new(&rl) == -1)
+	sock = cfg_str(rl.cfg, "relay", "socket", "");
+	if (bind_listener(&rl, listen) == -1 ||
+	    (*sock != '\0' && bind_unix(&rl, sock) == -1) ||
+	    pools_new(&rl) == -1)
 		goto out;
 	/*
 	 * Bounded like everything else in the relay. Bodies over max_body get
@@ -262,10 +325,12 @@ main(int argc, char **argv)
 	event_add(sigint, NULL);
 	if (pidfile != NULL && util_write_pidfile(pidfile) == -1)
 		log_warn("pidfile %s: %s", pidfile, strerror(errno));
-	log_info("listening on %s", listen);
+	log_info("listening on %s%s%s", listen, *sock ? " and " : "", sock);
 	event_base_dispatch(rl.base);
 	if (pidfile != NULL)
 		unlink(pidfile);
+	if (*sock != '\0')
+		(void)unlink(sock);
 	log_info("stopped");
 	rc = 0;
 out:

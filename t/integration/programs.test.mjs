@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { bin, scratch, srcdir, runProgram, waitFor } from '../lib/stack.mjs';
@@ -147,7 +147,8 @@ test('the installed sample configuration starts every program', async () => {
 	app.kill('SIGTERM');
 	assert.equal((await app.exited).code, 0);
 	const port = 17000 + Math.floor(Math.random() * 3000);
-	const relay = await start(bin('infrpool-relay'), ['-c', sample, '--listen', `127.0.0.1:${port}`], /listening on/);
+	const relay = await start(bin('infrpool-relay'), ['-c', sample, '--listen', `127.0.0.1:${port}`], /listening on/,
+		{ INFRPOOL_RELAY_SOCKET: join(dir, 'relay.sock') });
 	relay.kill('SIGTERM');
 	assert.equal((await relay.exited).code, 0);
 	const r = await runProgram(bin('infrpoolctl'), ['-c', sample, 'frobnicate']);
@@ -232,6 +233,44 @@ test('infrpool-relay answers /healthz and stops cleanly on SIGTERM', async () =>
 	const r = await runProgram(bin('infrpool-relay'), ['--listen', 'nonsense']);
 	assert.equal(r.code, 1);
 	assert.match(r.stderr, /not host:port/);
+});
+
+// GET path over the Unix socket at sock; resolves to { status, body }.
+function overSocket(sock, path) {
+	return new Promise((resolve, reject) => {
+		http.get({ socketPath: sock, path }, (res) => {
+			let body = '';
+			res.on('data', (d) => { body += d; });
+			res.on('end', () => resolve({ status: res.statusCode, body }));
+		}).on('error', reject);
+	});
+}
+
+test('infrpool-relay listens on its Unix socket too: 0660, a stale socket replaced, any other file refused', async () => {
+	const dir = scratch('relaysock');
+	const sock = join(dir, 'relay.sock');
+	const conf = writeConfig(dir, `[relay]\nsocket = ${sock}\n`);
+	const port = () => `127.0.0.1:${17000 + Math.floor(Math.random() * 3000)}`;
+	let relay = await start(bin('infrpool-relay'), ['-c', conf, '--listen', port()], /listening on/);
+	let r = await overSocket(sock, '/healthz');
+	assert.equal(r.status, 200);
+	assert.equal(JSON.parse(r.body).status, 'ok');
+	assert.equal(statSync(sock).mode & 0o777, 0o660);
+	// Killed, it leaves its socket behind: the next relay replaces it.
+	relay.kill('SIGKILL');
+	await relay.exited;
+	assert.ok(statSync(sock).isSocket());
+	relay = await start(bin('infrpool-relay'), ['-c', conf, '--listen', port()], /listening on/);
+	assert.equal((await overSocket(sock, '/healthz')).status, 200);
+	relay.kill('SIGTERM');
+	assert.equal((await relay.exited).code, 0);
+	assert.ok(!existsSync(sock), 'a clean stop removes the socket');
+	// A file that is not a socket is never removed.
+	writeFileSync(sock, 'not a socket');
+	const bad = await runProgram(bin('infrpool-relay'), ['-c', conf, '--listen', port()]);
+	assert.equal(bad.code, 1);
+	assert.match(bad.stderr, /exists and is not a socket/);
+	assert.equal(readFileSync(sock, 'utf8'), 'not a socket');
 });
 
 test('infrpool-worker reads its config, checks the platform, keeps its token out of logs, stops on SIGTERM', async () => {
