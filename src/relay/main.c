@@ -29,6 +29,8 @@
 #include "util.h"
 #include "xfer.h"
 
+#define SOMAXCONN_RELAY	4096	/* the Unix socket's backlog (capped by the kernel) */
+
 static void
 usage(void)
 {
@@ -225,12 +227,18 @@ bind_unix(struct relay *rl, const char *path)
 	old = umask(0117);
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
-	if (rc == -1 || listen(fd, 1024) == -1) {
+	/*
+	 * A backlog as deep as the kernel allows: on a Unix socket a full
+	 * backlog fails connect() with EAGAIN at once (TCP would retry the
+	 * SYN). Then 0 below, so libevent does not listen() again with its own
+	 * 128.
+	 */
+	if (rc == -1 || listen(fd, SOMAXCONN_RELAY) == -1) {
 		close(fd);
 		goto fail;
 	}
 	if ((l = evconnlistener_new(rl->base, NULL, NULL,
-	    LEV_OPT_CLOSE_ON_FREE, -1, fd)) == NULL) {
+	    LEV_OPT_CLOSE_ON_FREE, 0, fd)) == NULL) {
 		close(fd);
 		goto fail;
 	}
