@@ -79,20 +79,6 @@ static const struct db_stmt q_sessions = {
 	"DELETE FROM sessions WHERE expires_at <= $1::timestamptz",
 	1, 0
 };
-
-static int
-run_sessions_prune(struct job_ctx *x)
-{
-	const char	*p[1] = { x->now_ts };
-	PGresult	*res;
-
-	if ((res = db_exec(x->db, x->a, &q_sessions, p)) == NULL)
-		return -1;
-	json_object_set_new(x->counts, "deleted",
-	    json_integer(atoll(PQcmdTuples(res))));
-	return 0;
-}
-
 /* job-runs-prune: forget job runs older than 90 days. */
 static const struct db_stmt q_runs = {
 	"job_runs_prune",
@@ -100,18 +86,43 @@ static const struct db_stmt q_runs = {
 	" AND clock < $1::timestamptz - interval '90 days'",
 	1, 0
 };
+/* outbox-prune: delete sent messages 30 days after they went. */
+static const struct db_stmt q_outbox = {
+	"job_outbox_prune",
+	"DELETE FROM outbox WHERE sent_at < $1::timestamptz - interval '30 days'",
+	1, 0
+};
 
+/* Run a pruning DELETE of the tick's clock; count what it deleted. */
 static int
-run_runs_prune(struct job_ctx *x)
+prune(struct job_ctx *x, const struct db_stmt *st)
 {
 	const char	*p[1] = { x->now_ts };
 	PGresult	*res;
 
-	if ((res = db_exec(x->db, x->a, &q_runs, p)) == NULL)
+	if ((res = db_exec(x->db, x->a, st, p)) == NULL)
 		return -1;
 	json_object_set_new(x->counts, "deleted",
 	    json_integer(atoll(PQcmdTuples(res))));
 	return 0;
+}
+
+static int
+run_sessions_prune(struct job_ctx *x)
+{
+	return prune(x, &q_sessions);
+}
+
+static int
+run_runs_prune(struct job_ctx *x)
+{
+	return prune(x, &q_runs);
+}
+
+static int
+run_outbox_prune(struct job_ctx *x)
+{
+	return prune(x, &q_outbox);
 }
 
 /* mail-send: send the outbox's messages that are due. */
@@ -138,26 +149,6 @@ run_mail_send(struct job_ctx *x)
 	if (rc == 1)
 		x->message = arena_strdup(x->a, err);
 	return rc == 0 ? 0 : -1;
-}
-
-/* outbox-prune: delete sent messages 30 days after they went. */
-static const struct db_stmt q_outbox = {
-	"job_outbox_prune",
-	"DELETE FROM outbox WHERE sent_at < $1::timestamptz - interval '30 days'",
-	1, 0
-};
-
-static int
-run_outbox_prune(struct job_ctx *x)
-{
-	const char	*p[1] = { x->now_ts };
-	PGresult	*res;
-
-	if ((res = db_exec(x->db, x->a, &q_outbox, p)) == NULL)
-		return -1;
-	json_object_set_new(x->counts, "deleted",
-	    json_integer(atoll(PQcmdTuples(res))));
-	return 0;
 }
 
 #define MINUTE	60L

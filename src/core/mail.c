@@ -15,9 +15,9 @@
 #include "smtp.h"
 #include "str.h"
 #include "tmpl.h"
+#include "user.h"
 
 #define SEND_MAX	200		/* messages a run sends at most */
-#define ADDR_MAX	254
 
 static const struct db_stmt q_queue = {
 	"mail_queue",
@@ -89,23 +89,6 @@ mail_config(struct cfg *c, struct mail_cfg *m)
 	return 0;
 }
 
-/* A usable recipient: one @, no spaces, controls or angle brackets. */
-static int
-addr_ok(const char *s)
-{
-	const char	*at = strchr(s, '@');
-	size_t		 i, n = strlen(s);
-
-	if (n < 3 || n > ADDR_MAX || at == NULL || at == s || at[1] == '\0' ||
-	    strchr(at + 1, '@') != NULL)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f ||
-		    strchr("<>()[],;:\\\"", s[i]) != NULL)
-			return 0;
-	return 1;
-}
-
 int
 mail_queue(struct db *db, struct arena *a, const struct tmpl_set *set,
     int64_t user_id, const char *to, const char *name, json_t *vars,
@@ -113,10 +96,11 @@ mail_queue(struct db *db, struct arena *a, const struct tmpl_set *set,
 {
 	struct str	 out = STR_INIT;
 	const char	*p[6], *text, *split;
-	char		 err[256];
+	char		 err[256], addr[USER_EMAIL_MAX + 1];
 	int		 rc = -1;
 
-	if (!addr_ok(to)) {
+	/* The one address check the accounts use: no header can be smuggled. */
+	if (user_email_normalize(to, addr, sizeof(addr)) == -1) {
 		log_error("mail %s: not an address we send to", name);
 		return -1;
 	}
@@ -134,7 +118,7 @@ mail_queue(struct db *db, struct arena *a, const struct tmpl_set *set,
 		goto out;
 	}
 	p[0] = db_i64(a, user_id);
-	p[1] = to;
+	p[1] = addr;
 	p[2] = name;
 	p[3] = arena_strndup(a, text + 9, (size_t)(split - text - 9));
 	p[4] = arena_strdup(a, split + 2);

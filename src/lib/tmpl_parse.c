@@ -528,14 +528,16 @@ out:
 	return rc;
 }
 
-struct tmpl_set *
-tmpl_load(const char *dir, char *err, size_t errlen)
+/* A set of dir's HTML files, or with text its plain-text ones; NULL + err. */
+static struct tmpl_set *
+load_set(const char *dir, int text, char *err, size_t errlen)
 {
 	struct tmpl_set	*set;
 
 	if ((set = calloc(1, sizeof(*set))) == NULL)
 		abort();
-	set->ext = TMPL_EXT;
+	set->ext = text ? TMPL_TEXT_EXT : TMPL_EXT;
+	set->text = text;
 	set->arena = arena_new();
 	if (load_all(set, dir, err, errlen) == -1) {
 		tmpl_free(set);
@@ -545,20 +547,15 @@ tmpl_load(const char *dir, char *err, size_t errlen)
 }
 
 struct tmpl_set *
+tmpl_load(const char *dir, char *err, size_t errlen)
+{
+	return load_set(dir, 0, err, errlen);
+}
+
+struct tmpl_set *
 tmpl_load_text(const char *dir, char *err, size_t errlen)
 {
-	struct tmpl_set	*set;
-
-	if ((set = calloc(1, sizeof(*set))) == NULL)
-		abort();
-	set->ext = TMPL_TEXT_EXT;
-	set->text = 1;
-	set->arena = arena_new();
-	if (load_all(set, dir, err, errlen) == -1) {
-		tmpl_free(set);
-		return NULL;
-	}
-	return set;
+	return load_set(dir, 1, err, errlen);
 }
 
 void

@@ -167,6 +167,15 @@ max_tokens_of(struct infer *in, json_t *answer)
 	    answer, "max_tokens_cap")) ? -1 : json_integer_value(v);
 }
 
+/* The app could not be asked (for the lease or the candidates): 503. */
+static void
+unavailable(struct infer *in)
+{
+	consumer_fail(in, 503, "service_unavailable", "The platform could "
+	    "not admit the request right now; try again.");
+	hooks->refused(in);
+}
+
 /*
  * The model's candidates: within max_price, priced at the worst case;
  * then the key's lease, with room for it.
@@ -186,12 +195,8 @@ on_model(void *arg, long status, json_t *answer)
 		if (status != 0)
 			refuse_after_key(in, (int)status, json_incref(answer),
 			    NULL);
-		else {
-			consumer_fail(in, 503, "service_unavailable", "The "
-			    "platform could not admit the request right now; "
-			    "try again.");
-			hooks->refused(in);
-		}
+		else
+			unavailable(in);
 		return;
 	}
 	json_decref(in->admit);
@@ -276,12 +281,8 @@ on_lease(void *arg, long status, json_t *refusal, struct lease *l)
 			too_poor(in);
 		else if (status != 0 && refusal != NULL)
 			refuse(in, status, refusal);
-		else {
-			consumer_fail(in, 503, "service_unavailable", "The "
-			    "platform could not admit the request right now; "
-			    "try again.");
-			hooks->refused(in);
-		}
+		else
+			unavailable(in);
 		return;
 	}
 	if ((wait = leases_minute(l)) > 0) {
