@@ -333,13 +333,92 @@ out:
 	return db_finish(db, rc, rc != LEDGER_ERROR, LEDGER_ERROR);
 }
 
+static const struct db_stmt q_event = {
+	"ledger_event",
+	"INSERT INTO wallet_events (user_id, kind, amount, transfer_id, detail)"
+	" VALUES ($1, $2, $3, (SELECT id FROM transfers"
+	" WHERE idempotency_key = $4), coalesce($5::jsonb, '{}'))",
+	5, 0
+};
+/* A user's account with what it holds beyond its holds, and its newest transfer. */
+static const struct db_stmt q_sweepable = {
+	"ledger_sweepable",
+	"SELECT a.id, a.kind, a.balance - a.held, coalesce(greatest("
+	" (SELECT max(id) FROM transfers WHERE debit_account = a.id),"
+	" (SELECT max(id) FROM transfers WHERE credit_account = a.id)), 0)"
+	" FROM ledger_accounts a WHERE a.user_id = $1 ORDER BY a.id FOR UPDATE",
+	1, 0
+};
+
+int
+ledger_event(struct db *db, struct arena *a, int64_t user_id,
+    const char *kind, int64_t amount, const char *transfer_key,
+    const char *detail)
+{
+	const char	*p[5];
+
+	if (user_id <= 0 || !valid_kind(kind))
+		return LEDGER_INVALID;
+	p[0] = db_i64(a, user_id);
+	p[1] = kind;
+	p[2] = transfer_key != NULL ? db_i64(a, amount) : NULL;
+	p[3] = transfer_key;
+	p[4] = detail;
+	return db_exec(db, a, &q_event, p) == NULL ? LEDGER_ERROR : LEDGER_OK;
+}
+
+/* Sweep each of the user's accounts into expired; see ledger.h. */
+int
+ledger_sweep(struct db *db, struct arena *a, int64_t user_id,
+    const char *kind, int64_t *moved)
+{
+	const char	*p[1], *key;
+	PGresult	*res;
+	int64_t		 to, amount;
+	int		 r, rc;
+
+	*moved = 0;
+	if (user_id <= 0 || !valid_kind(kind))
+		return LEDGER_INVALID;
+	if (db_begin(db) == -1)
+		return LEDGER_ERROR;
+	p[0] = db_i64(a, user_id);
+	if ((rc = ledger_account_id(db, a, LEDGER_EXPIRED, 0, &to)) !=
+	    LEDGER_OK)
+		goto out;
+	rc = LEDGER_ERROR;
+	if ((res = db_exec(db, a, &q_sweepable, p)) == NULL)
+		goto out;
+	for (r = 0; r < PQntuples(res); r++) {
+		if ((amount = db_int64(res, r, 2)) <= 0)
+			continue;
+		key = arena_printf(a, "%s:%s:%s", kind, PQgetvalue(res, r, 0),
+		    PQgetvalue(res, r, 3));
+		rc = ledger_transfer(db, a, db_int64(res, r, 0), to, amount,
+		    kind, key, 0);
+		if (rc == LEDGER_DUPLICATE)
+			continue;
+		if (rc != LEDGER_OK || (rc = ledger_event(db, a, user_id, kind,
+		    -amount, key, arena_printf(a, "{\"account\": \"%s\"}",
+		    PQgetvalue(res, r, 1)))) != LEDGER_OK)
+			goto out;
+		*moved += amount;
+	}
+	rc = LEDGER_OK;
+out:
+	if (rc != LEDGER_OK)
+		*moved = 0;
+	return db_finish(db, rc, rc != LEDGER_ERROR, LEDGER_ERROR);
+}
+
 /* Open the accounts and move amount from promotions under "signup:<id>". */
 int
 ledger_grant_signup(struct db *db, struct arena *a, int64_t user_id,
     int64_t amount)
 {
-	int64_t	from, to;
-	int	rc;
+	const char	*key;
+	int64_t		 from, to;
+	int		 rc;
 
 	if (user_id <= 0 || amount <= 0)
 		return LEDGER_INVALID;
@@ -351,8 +430,11 @@ ledger_grant_signup(struct db *db, struct arena *a, int64_t user_id,
 	    (rc = ledger_account_id(db, a, LEDGER_CREDIT, user_id, &to)) !=
 	    LEDGER_OK)
 		goto out;
-	rc = ledger_transfer(db, a, from, to, amount, "signup",
-	    arena_printf(a, "signup:%" PRId64, user_id), 0);
+	key = arena_printf(a, "signup:%" PRId64, user_id);
+	if ((rc = ledger_transfer(db, a, from, to, amount, "signup", key,
+	    0)) == LEDGER_OK)
+		rc = ledger_event(db, a, user_id, "signup_grant", amount, key,
+		    NULL);
 out:
 	return db_finish(db, rc, rc != LEDGER_ERROR, LEDGER_ERROR);
 }

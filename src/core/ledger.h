@@ -81,6 +81,27 @@ int	ledger_grant_signup(struct db *, struct arena *, int64_t user_id,
 	    int64_t amount);
 
 /*
+ * Record a wallet event the user sees (kind [a-z_]{1,32}): with the
+ * transfer under transfer_key and amount (signed, from the user's side),
+ * or a notice when transfer_key is NULL; detail is a JSON object or
+ * NULL. LEDGER_OK, LEDGER_INVALID or LEDGER_ERROR.
+ */
+int	ledger_event(struct db *, struct arena *, int64_t user_id,
+	    const char *kind, int64_t amount, const char *transfer_key,
+	    const char *detail);
+
+/*
+ * Move what each of the user's accounts holds beyond its open holds to the
+ * platform's expired account: a transfer of kind ("expiry", "forfeit")
+ * under "<kind>:<account id>:<the account's newest transfer id>", so a
+ * repeat of the same sweep is a no-op, and a wallet event of that kind for
+ * each. *moved is the total moved. Money still held stays; sweep again
+ * once the holds are resolved. LEDGER_OK, LEDGER_INVALID or LEDGER_ERROR.
+ */
+int	ledger_sweep(struct db *, struct arena *, int64_t user_id,
+	    const char *kind, int64_t *moved);
+
+/*
  * The user's balances (zero when the user has no accounts); LEDGER_OK or
  * LEDGER_ERROR.
  */

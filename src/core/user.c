@@ -12,8 +12,8 @@
 #include "user.h"
 
 #define USER_COLUMNS \
-	"id, email, role, password_hash," \
-	" to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+	"id, email, role, password_hash, " DB_TS("created_at") ", status," \
+	" display_name, " DB_TS("deletion_due_at")
 
 static const struct db_stmt q_insert = {
 	"user_insert",
@@ -79,6 +79,10 @@ fill(PGresult *res, struct user *u)
 	u->role = PQgetvalue(res, 0, 2);
 	u->password_hash = PQgetvalue(res, 0, 3);
 	u->created_at = PQgetvalue(res, 0, 4);
+	u->status = PQgetvalue(res, 0, 5);
+	u->display_name = PQgetisnull(res, 0, 6) ? NULL : PQgetvalue(res, 0, 6);
+	u->deletion_due_at = PQgetisnull(res, 0, 7) ? NULL :
+	    PQgetvalue(res, 0, 7);
 }
 
 int

@@ -14,6 +14,9 @@ struct user {
 	const char	*role;		/* "user" or "admin" */
 	const char	*password_hash;
 	const char	*created_at;	/* RFC 3339 UTC */
+	const char	*status;	/* "active", "suspended", "banned", "deleted" */
+	const char	*display_name;	/* or NULL */
+	const char	*deletion_due_at; /* RFC 3339 UTC, or NULL: none asked */
 };
 
 #define USER_EMAIL_MAX	254
