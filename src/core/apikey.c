@@ -20,12 +20,13 @@ static const struct db_stmt q_insert = {
 };
 static const struct db_stmt q_lookup = {
 	"apikey_lookup",
-	"SELECT id, user_id, last_used_at IS NULL OR"
-	" last_used_at < now() - interval '60 seconds',"
-	" CASE WHEN expires_at IS NULL THEN -1 ELSE greatest(1,"
-	" ceil(extract(epoch FROM expires_at - now()) * 1000))::bigint END"
-	" FROM api_keys WHERE key_hash = decode($1, 'hex')"
-	" AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+	"SELECT k.id, k.user_id, k.last_used_at IS NULL OR"
+	" k.last_used_at < now() - interval '60 seconds',"
+	" CASE WHEN k.expires_at IS NULL THEN -1 ELSE greatest(1,"
+	" ceil(extract(epoch FROM k.expires_at - now()) * 1000))::bigint END,"
+	" u.status FROM api_keys k JOIN users u ON u.id = k.user_id"
+	" WHERE k.key_hash = decode($1, 'hex') AND k.revoked_at IS NULL"
+	" AND (k.expires_at IS NULL OR k.expires_at > now())",
 	1, DB_RETRY
 };
 static const struct db_stmt q_used = {
@@ -93,7 +94,10 @@ apikey_lookup(struct db *db, struct arena *a, const char *key,
 
 		(void)db_exec(db, a, &q_used, q);
 	}
-	return 0;
+	if (strcmp(PQgetvalue(res, 0, 4), "active") == 0)
+		return APIKEY_OK;
+	return strcmp(PQgetvalue(res, 0, 4), "suspended") == 0 ?
+	    APIKEY_SUSPENDED : APIKEY_BANNED;
 }
 
 /* A nullable timestamp column as a JSON string or null. */

@@ -24,11 +24,19 @@ int	 apikey_create(struct db *, struct arena *, int64_t user_id,
 	    const char *name, int expires_days, char key[APIKEY_LEN + 1],
 	    int64_t *id);
 
+/* What apikey_lookup found. */
+#define APIKEY_OK		0	/* a live key of an active account */
+#define APIKEY_NONE		1	/* unknown, revoked or expired */
+#define APIKEY_SUSPENDED	2	/* a live key; its account is read-only */
+#define APIKEY_BANNED		3	/* a live key; its account is banned or deleted */
+
 /*
- * The live key for a bearer token: one indexed lookup by its SHA-256.
- * 0 found (*user_id, *key_id; *ms_left, unless NULL: milliseconds until
- * it expires, at least 1, or -1 for never), 1 unknown, revoked or
- * expired, -1 error. The last-used time moves at most once a minute.
+ * The live key for a bearer token: one indexed lookup by its SHA-256,
+ * with its account's standing. APIKEY_OK, APIKEY_SUSPENDED or
+ * APIKEY_BANNED with *user_id, *key_id and *ms_left (unless NULL:
+ * milliseconds until it expires, at least 1, or -1 for never) set;
+ * APIKEY_NONE; -1 on error. Only APIKEY_OK may spend. The last-used time
+ * moves at most once a minute.
  */
 int	 apikey_lookup(struct db *, struct arena *, const char *key,
 	    int64_t *user_id, int64_t *key_id, int64_t *ms_left);

@@ -14,10 +14,12 @@
 #include "str.h"
 
 /*
- * Every active node serving a model, with its price, declared concurrency,
- * age in seconds, endpoint settings and its successes and failures over
- * the health window: today and the 13 UTC days before (node_outcomes, a
- * row a day, so the cost does not grow with the node's traffic).
+ * Every active node of an active account (a suspended, banned or deleted
+ * one's nodes are not routed) serving a model, with its price, declared
+ * concurrency, age in seconds, endpoint settings and its successes and
+ * failures over the health window: today and the 13 UTC days before
+ * (node_outcomes, a row a day, so the cost does not grow with the node's
+ * traffic).
  */
 static const struct db_stmt q_candidates = {
 	"gw_candidates",
@@ -26,6 +28,7 @@ static const struct db_stmt q_candidates = {
 	" extract(epoch FROM now() - n.created_at)::bigint,"
 	" n.base_url, n.api_token_sealed, h.ok, h.bad"
 	" FROM node_models m JOIN nodes n ON n.id = m.node_id"
+	" JOIN users u ON u.id = n.user_id AND u.status = 'active'"
 	" CROSS JOIN LATERAL (SELECT"
 	"  coalesce(sum(o.ok), 0)::bigint AS ok,"
 	"  coalesce(sum(o.bad), 0)::bigint AS bad"

@@ -34,12 +34,15 @@ enum gw_rc {
 	GW_BAD_KEY,		/* lease: no live API key */
 	GW_NO_MODEL,		/* candidates: no active node serves the model */
 	GW_INSUFFICIENT,	/* lease: the consumer has nothing spendable */
-	GW_BAD_ELEMENT		/* settle_batch: an element refers to nothing */
+	GW_BAD_ELEMENT,		/* settle_batch: an element refers to nothing */
+	GW_SUSPENDED,		/* lease: the key's account is suspended (read-only) */
+	GW_BANNED		/* lease: the key's account is banned or deleted */
 };
 
 /*
  * The candidates for model into *list, a JSON array registered with the
- * arena: every active node serving it, as docs/internal.md lists them
+ * arena: every active node of an active account serving it, as
+ * docs/internal.md lists them
  * (capacity after the ramp, health, endpoint ones with the decrypted
  * token; one whose sealed token cannot be opened is skipped and logged).
  * GW_OK (the list may be empty when no node's token opens), GW_NO_MODEL

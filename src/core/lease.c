@@ -78,8 +78,9 @@ lease_grant(struct db *db, struct arena *a, const struct gateway_cfg *cfg,
 	if (db_begin(db) == -1)
 		return GW_ERROR;
 	if ((rc = apikey_lookup(db, a, key, &out->user_id, &out->key_id,
-	    &out->ttl_ms)) != 0) {
-		rc = rc == 1 ? GW_BAD_KEY : GW_ERROR;
+	    &out->ttl_ms)) != APIKEY_OK) {
+		rc = rc == APIKEY_NONE ? GW_BAD_KEY : rc == APIKEY_SUSPENDED ?
+		    GW_SUSPENDED : rc == APIKEY_BANNED ? GW_BANNED : GW_ERROR;
 		goto out;
 	}
 	if ((rc = trim_retired(db, a, out->key_id, retire)) != GW_OK)

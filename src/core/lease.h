@@ -32,6 +32,7 @@ struct lease_retire {
  * min(want (<= 0: the config's), cfg->lease_budget, spendable) living
  * cfg->lease_ttl + cfg->hold_ttl, and a leases row admitting until
  * cfg->lease_ttl from now. GW_OK, GW_BAD_KEY (no live key),
+ * GW_SUSPENDED or GW_BANNED (the key's account may not spend),
  * GW_INSUFFICIENT (nothing spendable) or GW_ERROR; only GW_OK changes
  * anything but the key's last-used time.
  */

@@ -54,8 +54,9 @@ static const struct db_stmt q_set_wtoken = {
 /* The node a worker's token opens, whatever its status. */
 static const struct db_stmt q_token_auth = {
 	"node_token_auth",
-	"SELECT id, max_concurrency, status FROM nodes"
-	" WHERE node_token_hash = decode($1, 'hex')",
+	"SELECT n.id, n.max_concurrency, n.status, u.status FROM nodes n"
+	" JOIN users u ON u.id = n.user_id"
+	" WHERE n.node_token_hash = decode($1, 'hex')",
 	1, DB_RETRY
 };
 /*
@@ -161,8 +162,8 @@ static const struct db_stmt q_list = {
 	1, DB_RETRY
 };
 /*
- * The catalog: per model served by an active node, the earliest such
- * node's creation, the price ranges, the nodes that can serve now (an
+ * The catalog: per model served by an active node of an active account,
+ * the earliest such node's creation, the price ranges, the nodes that can serve now (an
  * endpoint, or a worker seen in the last minute) and the longest context.
  */
 static const struct db_stmt q_catalog = {
@@ -173,6 +174,7 @@ static const struct db_stmt q_catalog = {
 	"  n.last_seen_at > now() - interval '60 seconds'),"
 	" max(n.context_length)"
 	" FROM node_models m JOIN nodes n ON n.id = m.node_id"
+	" JOIN users u ON u.id = n.user_id AND u.status = 'active'"
 	" WHERE n.status = 'active' AND ($1::text IS NULL OR m.model = $1)"
 	" GROUP BY m.model ORDER BY m.model",
 	1, DB_RETRY
@@ -378,6 +380,7 @@ node_token_auth(struct db *db, struct arena *a, const char *token,
 	out->id = db_int64(res, 0, 0);
 	out->max_concurrency = db_int64(res, 0, 1);
 	out->status = arena_strdup(a, PQgetvalue(res, 0, 2));
+	out->user_status = arena_strdup(a, PQgetvalue(res, 0, 3));
 	return NODE_OK;
 }
 

@@ -105,6 +105,7 @@ struct node_auth {
 	int64_t		 id;
 	long long	 max_concurrency;
 	const char	*status;	/* "active" | "suspended" | "deleted" */
+	const char	*user_status;	/* its account's: "active", "suspended", … */
 };
 
 /* One node in the relay's report (docs/worker-protocol.md §4). */
@@ -164,7 +165,7 @@ int	 node_rotate_token(struct db *, struct arena *, int64_t user_id,
 
 /*
  * The node a worker's node token belongs to, by its SHA-256, whatever its
- * status: NODE_OK with *out (status in the arena), NODE_NOT_FOUND for a
+ * status or its account's: NODE_OK with *out (status in the arena), NODE_NOT_FOUND for a
  * malformed, unknown or replaced token, or NODE_ERROR.
  */
 int	 node_token_auth(struct db *, struct arena *, const char *token,
@@ -218,8 +219,9 @@ int	 node_set_suspended(struct db *, struct arena *, int64_t admin_id,
 json_t	*node_list(struct db *, struct arena *, int64_t user_id);
 
 /*
- * The consumers' catalog: every model an active node serves (only model
- * when not NULL), by id, as OpenAI model objects with "pricing"
+ * The consumers' catalog: every model an active node of an active account
+ * serves (only model when not NULL), by id, as OpenAI model objects with
+ * "pricing"
  * {prompt, completion: {min, max}} over active nodes, "context_length"
  * (the largest) and "nodes" (active endpoint nodes plus workers seen in
  * the last minute). NULL on error; the caller owns the array.

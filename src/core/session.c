@@ -20,7 +20,8 @@ static const struct db_stmt q_insert = {
 static const struct db_stmt q_lookup = {
 	"session_lookup",
 	"SELECT s.user_id, u.email, u.role, s.csrf_token,"
-	" s.last_seen_at < now() - interval '60 seconds'"
+	" s.last_seen_at < now() - interval '60 seconds', u.status,"
+	" u.status_reason"
 	" FROM sessions s JOIN users u ON u.id = s.user_id"
 	" WHERE s.id_hash = decode($1, 'hex') AND s.expires_at > now()"
 	" AND s.last_seen_at > now() - make_interval(secs => $2::bigint)",
@@ -85,6 +86,9 @@ session_lookup(struct db *db, struct arena *a, const char *token,
 	s->email = PQgetvalue(res, 0, 1);
 	s->role = PQgetvalue(res, 0, 2);
 	s->csrf = PQgetvalue(res, 0, 3);
+	s->status = PQgetvalue(res, 0, 5);
+	s->status_reason = PQgetisnull(res, 0, 6) ? NULL :
+	    PQgetvalue(res, 0, 6);
 	if (strcmp(PQgetvalue(res, 0, 4), "t") == 0)
 		(void)db_exec(db, a, &q_touch, p);
 	return 0;

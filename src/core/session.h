@@ -14,6 +14,8 @@ struct session {
 	const char	*email;
 	const char	*role;
 	const char	*csrf;		/* the session's CSRF token */
+	const char	*status;	/* the account's: "active", "suspended", … */
+	const char	*status_reason;	/* why, or NULL */
 };
 
 /*
@@ -28,7 +30,9 @@ int	session_create(struct db *, struct arena *, int64_t user_id,
 /*
  * Find the live session for token: not past its absolute expiry and seen
  * within idle_s seconds (the last-seen time moves at most once a
- * minute). 0 found (s filled, strings in the arena), 1 none, -1 error.
+ * minute), whatever its account's standing (the caller decides what a
+ * suspended or banned account may do). 0 found (s filled, strings in the
+ * arena), 1 none, -1 error.
  */
 int	session_lookup(struct db *, struct arena *, const char *token,
 	    int64_t idle_s, struct session *s);

@@ -64,7 +64,8 @@ static const struct db_stmt q_platform = {
 static const struct db_stmt q_users = {
 	"stats_users",
 	"SELECT coalesce(json_agg(u ORDER BY u.id DESC), '[]')::text FROM ("
-	" SELECT u.id, u.email, u.role, " DB_TS("u.created_at") " AS created_at,"
+	" SELECT u.id, u.email, u.role, u.status,"
+	"  " DB_TS("u.created_at") " AS created_at,"
 	"  coalesce(c.balance, 0) AS credit, coalesce(e.balance, 0) AS earnings,"
 	"  (SELECT count(*) FROM nodes n WHERE n.user_id = u.id"
 	"   AND n.status <> 'deleted') AS nodes,"

@@ -40,7 +40,7 @@ json_t	*stats_platform(struct db *, struct arena *);
 
 /*
  * Users newest first, ids below before (0: from the newest), at most
- * limit, whose email contains q (NULL: all): [{id, email, role,
+ * limit, whose email contains q (NULL: all): [{id, email, role, status,
  * created_at, credit, earnings, nodes, requests_30d}]. *next_before is
  * the id to page on, 0 when this is the last page. NULL on error.
  */
