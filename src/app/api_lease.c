@@ -47,6 +47,14 @@ api_internal_lease(struct req *r)
 		log_info("lease refused (%d)", rc);
 		if (rc == GW_BAD_KEY)
 			return api_internal_bad_key(r, key);
+		if (rc == GW_SUSPENDED || rc == GW_BANNED)
+			return resp_api_error(r, 403, "invalid_request_error",
+			    rc == GW_BANNED ? "account_banned" :
+			    "account_suspended", NULL, rc == GW_BANNED ?
+			    "This account is banned: its API keys no longer"
+			    " work." : "Your account is suspended (read-only):"
+			    " it cannot make requests until the operator lifts"
+			    " the suspension. The email we sent says why.");
 		if (rc == GW_INSUFFICIENT)
 			return resp_api_error(r, 402, "insufficient_quota",
 			    "insufficient_quota", NULL, "Your credit balance is"

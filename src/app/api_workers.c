@@ -12,11 +12,20 @@
 #include "log.h"
 #include "node.h"
 
-/* The 403 for a node token whose node may not work: suspended or deleted. */
+/*
+ * The 403 for a node token whose node may not work: its account is banned
+ * or deleted, or the node is suspended or deleted.
+ */
 static int
 refused(struct req *r, const struct node_auth *n)
 {
 	int	deleted = strcmp(n->status, "deleted") == 0;
+
+	if (strcmp(n->user_status, "banned") == 0 ||
+	    strcmp(n->user_status, "deleted") == 0)
+		return resp_api_error(r, 403, "invalid_request_error",
+		    "account_banned", NULL, "This node's account is banned:"
+		    " its node tokens no longer work.");
 
 	return resp_api_error(r, 403, "invalid_request_error", deleted ?
 	    "node_deleted" : "node_suspended", NULL, deleted ?
@@ -26,9 +35,10 @@ refused(struct req *r, const struct node_auth *n)
 
 /*
  * POST /internal/worker/auth {"token"}: the node a worker's token opens.
- * 200 {node_id, max_concurrency, status} for an active node, 401
- * invalid_node_token for a token we do not know (absent or null reads as
- * ""), 403 otherwise.
+ * 200 {node_id, max_concurrency, status} for an active node whose account
+ * is not banned or deleted (a suspended account's worker may stay
+ * connected; its node is not routed), 401 invalid_node_token for a token
+ * we do not know (absent or null reads as ""), 403 otherwise.
  */
 int
 api_worker_auth(struct req *r)
@@ -50,9 +60,11 @@ api_worker_auth(struct req *r)
 	default:
 		return 500;
 	}
-	if (strcmp(n.status, "active") != 0) {
-		log_info("node %" PRId64 ": token refused (%s)", n.id,
-		    n.status);
+	if (strcmp(n.status, "active") != 0 ||
+	    strcmp(n.user_status, "banned") == 0 ||
+	    strcmp(n.user_status, "deleted") == 0) {
+		log_info("node %" PRId64 ": token refused (%s, account %s)",
+		    n.id, n.status, n.user_status);
 		return refused(r, &n);
 	}
 	return resp_json(r, 200, json_arena(r->arena,

@@ -36,6 +36,7 @@ struct app {
 	struct cfg	*cfg;
 	struct db	*db;
 	struct tmpl_set	*tmpl;
+	struct tmpl_set	*mail;		/* templates/mail, for the emails pages queue */
 	size_t		 max_body;
 	const char	*internal_secret;	/* "" disables /internal/ */
 	const char	*site_name;
@@ -52,6 +53,7 @@ struct app {
 #define R_INTERNAL	0x10	/* the relay, with the shared secret */
 #define R_ADMIN		0x20	/* a session with the operator's role */
 #define R_JSON		0x40	/* the body is a JSON object: r->json */
+#define R_SUSPENDED_OK	0x80	/* a write a suspended (read-only) account keeps */
 
 struct kv {
 	const char	*key;
@@ -69,6 +71,8 @@ struct auth {
 	const char	*csrf;		/* the session's token */
 	const char	*token;		/* the session cookie's value */
 	int64_t		 key_id;	/* with AUTH_APIKEY */
+	const char	*status;	/* the account's standing: "active", … */
+	const char	*status_reason;	/* why not active (sessions only), or NULL */
 };
 
 struct req;
@@ -219,7 +223,9 @@ void		 resp_send(struct req *);
 /*
  * Check what a route's flags ask for and fill r->auth. Returns 0, or the
  * status: 401 (303 to the login page for pages), 403 for a bad CSRF
- * token, 503 when the database cannot say.
+ * token or an account whose standing refuses the route (that error
+ * written: account_banned, account_suspended), 503 when the database
+ * cannot say.
  */
 int		 auth_check(struct req *, int flags);
 /* 1 when the caller is an operator with a browser session. */
@@ -273,6 +279,11 @@ int		 page_admin_jobs(struct req *);	/* GET /admin/jobs */
 int		 page_admin_suspend(struct req *);
 /* POST /admin/nodes/{id}/unsuspend */
 int		 page_admin_unsuspend(struct req *);
+int		 page_admin_user(struct req *);	/* GET /admin/users/{id} */
+/* POST /admin/users/{id}/suspend, /unsuspend, /ban */
+int		 page_admin_user_suspend(struct req *);
+int		 page_admin_user_unsuspend(struct req *);
+int		 page_admin_user_ban(struct req *);
 int		 page_keys(struct req *);	/* GET /keys */
 int		 page_keys_create(struct req *);	/* POST /keys */
 /* POST /keys/{id}/revoke */

@@ -46,6 +46,8 @@ from_session(struct req *r)
 	r->auth.role = s.role;
 	r->auth.csrf = s.csrf;
 	r->auth.token = token;
+	r->auth.status = s.status;
+	r->auth.status_reason = s.status_reason;
 	return 0;
 }
 
@@ -62,9 +64,16 @@ from_apikey(struct req *r)
 		return 1;
 	for (h += 7; *h == ' '; h++)
 		;
-	if ((rc = apikey_lookup(r->app->db, r->arena, h, &uid, &kid,
-	    NULL)) != 0)
-		return rc;
+	switch (apikey_lookup(r->app->db, r->arena, h, &uid, &kid, NULL)) {
+	case APIKEY_OK:
+	case APIKEY_SUSPENDED:
+	case APIKEY_BANNED:
+		break;	/* standing() decides what the account may do */
+	case APIKEY_NONE:
+		return 1;
+	default:
+		return -1;
+	}
 	if ((rc = user_by_id(r->app->db, r->arena, uid, &u)) != 0)
 		return rc;
 	r->auth.via = AUTH_APIKEY;
@@ -72,6 +81,7 @@ from_apikey(struct req *r)
 	r->auth.key_id = kid;
 	r->auth.email = u.email;
 	r->auth.role = u.role;
+	r->auth.status = u.status;
 	return 0;
 }
 
@@ -93,12 +103,59 @@ csrf_ok(struct req *r)
 	    crypto_streq(got, want);
 }
 
+/* Refuse the caller for its account's standing: 403 with code and message. */
+static int
+refuse_standing(struct req *r, const char *code, const char *message)
+{
+	if (r->api)
+		return resp_api_error(r, 403, "invalid_request_error", code,
+		    NULL, message);
+	return resp_error(r, 403, message);
+}
+
+/*
+ * What the caller's account may do here for its standing: a banned or
+ * deleted account nothing (its credentials are dropped, so a public page
+ * sees no one, and a route that asks for them answers 403
+ * account_banned); a suspended one reads, and writes only where the route
+ * says R_SUSPENDED_OK (403 account_suspended otherwise). Returns 0, or
+ * the status with the error written.
+ */
+static int
+standing(struct req *r, int flags)
+{
+	const char	*st = r->auth.status;
+	int		 need = flags & (R_SESSION | R_APIKEY | R_ADMIN);
+
+	if (r->auth.via == AUTH_NONE || st == NULL ||
+	    strcmp(st, "active") == 0)
+		return 0;
+	if (strcmp(st, "suspended") != 0) {
+		log_info("user=%lld refused: %s", (long long)r->auth.user_id,
+		    st);
+		if (r->auth.via == AUTH_SESSION)
+			resp_cookie(r, auth_cookie_name(r, "sid"), "", -1, 1);
+		memset(&r->auth, 0, sizeof(r->auth));
+		return need ? refuse_standing(r, "account_banned", "This account"
+		    " is banned: it can no longer sign in or use its API keys.")
+		    : 0;
+	}
+	if (!need || (flags & R_SUSPENDED_OK) ||
+	    strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
+		return 0;
+	return refuse_standing(r, "account_suspended", "Your account is "
+	    "suspended: it is read-only until the operator lifts the "
+	    "suspension, so it cannot make requests, create keys or nodes, "
+	    "or change prices.");
+}
+
 /*
  * Check what a route's flags ask for. A session is looked up whenever its
  * cookie comes (so public pages know who is logged in); R_SESSION and
  * R_APIKEY accept either credential they name. Returns 0, or the status:
  * 401 without credentials (303 to the login page for pages), 403 for a
- * missing or wrong CSRF token, 503 when the database cannot say.
+ * missing or wrong CSRF token or for the account's standing (written by
+ * standing()), 503 when the database cannot say.
  */
 int
 auth_check(struct req *r, int flags)
@@ -109,6 +166,8 @@ auth_check(struct req *r, int flags)
 		return 503;
 	if (rc != 0 && (flags & R_APIKEY) && (rc = from_apikey(r)) == -1)
 		return 503;
+	if ((rc = standing(r, flags)) != 0)
+		return rc;
 	if ((flags & (R_SESSION | R_APIKEY | R_ADMIN)) &&
 	    r->auth.via == AUTH_NONE) {
 		if (!r->api) {

@@ -429,6 +429,20 @@ open_listener(struct opts *o)
 	return fd;
 }
 
+/* The mail templates: templates/mail under [app] templates; NULL with err. */
+static struct tmpl_set *
+load_mail(struct cfg *cfg, char *err, size_t errlen)
+{
+	struct str	 dir = STR_INIT;
+	struct tmpl_set	*set;
+
+	str_printf(&dir, "%s/mail", cfg_str(cfg, "app", "templates",
+	    IP_PKGDATADIR "/templates"));
+	set = tmpl_load_text(str_cstr(&dir), err, errlen);
+	str_free(&dir);
+	return set;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -447,6 +461,10 @@ main(int argc, char **argv)
 	if ((app.tmpl = tmpl_load(cfg_str(app.cfg, "app", "templates",
 	    IP_PKGDATADIR "/templates"), err, sizeof(err))) == NULL) {
 		fprintf(stderr, "infrpool-app: templates: %s\n", err);
+		goto out;
+	}
+	if ((app.mail = load_mail(app.cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "infrpool-app: mail templates: %s\n", err);
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -478,6 +496,7 @@ main(int argc, char **argv)
 out:
 	crypto_keyring_clear(&app.keys);
 	tmpl_free(app.tmpl);
+	tmpl_free(app.mail);
 	cfg_free(app.cfg);
 	return rc;
 }

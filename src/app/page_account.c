@@ -125,7 +125,9 @@ page_login_form(struct req *r)
 /*
  * Check email and password. "No such user" and "wrong password" give the
  * same page, status and timing (a dummy hash when there is no user).
- * Attempts count per hashed address and per hashed account.
+ * Attempts count per hashed address and per hashed account. A banned (or
+ * deleted) account is told so once the password is right, and gets no
+ * session; a suspended one signs in to a read-only account.
  */
 int
 page_login(struct req *r)
@@ -164,6 +166,15 @@ page_login(struct req *r)
 	}
 	(void)ratelimit_clear(r->app->db, r->arena,
 	    arena_printf(r->arena, "login:%s", acct));
+	if (strcmp(u.status, "banned") == 0 ||
+	    strcmp(u.status, "deleted") == 0) {
+		log_info("login refused user=%lld: %s", (long long)u.id,
+		    u.status);
+		return form_page(r, 403, "login", "Log in", email_in,
+		    json_arena(r->arena, json_pack("{s:s}", "form",
+		    "This account is banned and can no longer sign in. The "
+		    "email we sent says why.")));
+	}
 	if (r->auth.via == AUTH_SESSION)
 		auth_logout(r);		/* a new id at every login */
 	if (auth_login(r, u.id) == -1)

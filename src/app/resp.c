@@ -80,6 +80,9 @@ static const struct {
 	{ "node_removed", "The node is removed: it gets no more traffic. Its history stays in your usage." },
 	{ "node_suspended", "The node is suspended: it gets no new requests, and its supplier sees the reason." },
 	{ "node_unsuspended", "The node is active again and back in the pool." },
+	{ "user_suspended", "The account is suspended (read-only); its owner is told why by email." },
+	{ "user_unsuspended", "The account is active again; its owner is told by email." },
+	{ "user_banned", "The account is banned; its owner is told why by email." },
 };
 
 /*
@@ -106,7 +109,11 @@ here(struct req *r, json_t *ctx)
 		    strcspn(p + 6, "/")) : "overview", 1));
 }
 
-/* Add the flash message (and clear its cookie), the user and the CSRF token. */
+/*
+ * Add the flash message (and clear its cookie), the user, the CSRF token
+ * and, for a suspended account, "standing" {reason} for the layout's
+ * banner.
+ */
 static void
 page_context(struct req *r, json_t *ctx)
 {
@@ -124,6 +131,11 @@ page_context(struct req *r, json_t *ctx)
 		json_object_set_new(ctx, "me", json_pack("{s:s, s:b}", "email",
 		    r->auth.email, "admin", strcmp(r->auth.role, "admin") == 0));
 		json_object_set_new(ctx, "csrf", json_string(r->auth.csrf));
+		if (r->auth.status != NULL &&
+		    strcmp(r->auth.status, "suspended") == 0)
+			json_object_set_new(ctx, "standing", json_pack("{s:s}",
+			    "reason", r->auth.status_reason ?
+			    r->auth.status_reason : ""));
 	}
 }
 

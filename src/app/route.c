@@ -12,6 +12,7 @@
 #define R_EITHER	(R_SESSION | R_APIKEY)
 #define NO_KEY		"No such API key."
 #define NO_NODE		"No such node."
+#define NO_USER		"No such user."
 
 static const struct route routes[] = {
 	{ "GET",    "/",		R_PUBLIC,		page_home,		0, NULL },
@@ -20,22 +21,26 @@ static const struct route routes[] = {
 	{ "POST",   "/signup",		R_PUBLIC | R_CSRF,	page_signup,		0, NULL },
 	{ "GET",    "/login",		R_PUBLIC,		page_login_form,	0, NULL },
 	{ "POST",   "/login",		R_PUBLIC | R_CSRF,	page_login,		0, NULL },
-	{ "POST",   "/logout",		R_SESSION | R_CSRF,	page_logout,		0, NULL },
+	{ "POST",   "/logout",		R_SESSION | R_CSRF | R_SUSPENDED_OK, page_logout, 0, NULL },
 	{ "GET",    "/account",		R_SESSION,		page_account,		0, NULL },
-	{ "POST",   "/account/password", R_SESSION | R_CSRF,	page_password,		0, NULL },
+	{ "POST",   "/account/password", R_SESSION | R_CSRF | R_SUSPENDED_OK, page_password, 0, NULL },
 	{ "GET",    "/settings",	R_SESSION,		page_settings,		0, NULL },
 	{ "GET",    "/usage",		R_SESSION,		page_usage,		0, NULL },
 	{ "GET",    "/models",		R_PUBLIC,		page_models,		0, NULL },
 	{ "GET",    "/quickstart",	R_SESSION,		page_quickstart,	0, NULL },
 	{ "GET",    "/admin",		R_ADMIN,		page_admin,		0, NULL },
 	{ "GET",    "/admin/users",	R_ADMIN,		page_admin_users,	0, NULL },
+	{ "GET",    "/admin/users/{id}", R_ADMIN,		page_admin_user,	0, NO_USER },
+	{ "POST",   "/admin/users/{id}/suspend", R_ADMIN | R_CSRF, page_admin_user_suspend, 0, NO_USER },
+	{ "POST",   "/admin/users/{id}/unsuspend", R_ADMIN | R_CSRF, page_admin_user_unsuspend, 0, NO_USER },
+	{ "POST",   "/admin/users/{id}/ban", R_ADMIN | R_CSRF,	page_admin_user_ban,	0, NO_USER },
 	{ "GET",    "/admin/nodes",	R_ADMIN,		page_admin_nodes,	0, NULL },
 	{ "GET",    "/admin/jobs",	R_ADMIN,		page_admin_jobs,	0, NULL },
 	{ "POST",   "/admin/nodes/{id}/suspend", R_ADMIN | R_CSRF, page_admin_suspend, 0, NULL },
 	{ "POST",   "/admin/nodes/{id}/unsuspend", R_ADMIN | R_CSRF, page_admin_unsuspend, 0, NULL },
 	{ "GET",    "/keys",		R_SESSION,		page_keys,		0, NULL },
 	{ "POST",   "/keys",		R_SESSION | R_CSRF,	page_keys_create,	0, NULL },
-	{ "POST",   "/keys/{id}/revoke",	R_SESSION | R_CSRF,	page_keys_revoke,	0, NULL },
+	{ "POST",   "/keys/{id}/revoke",	R_SESSION | R_CSRF | R_SUSPENDED_OK, page_keys_revoke, 0, NULL },
 	{ "GET",    "/nodes",		R_SESSION,		page_nodes,		0, NULL },
 	{ "POST",   "/nodes",		R_SESSION | R_CSRF,	page_nodes_create,	0, NULL },
 	{ "POST",   "/nodes/{id}/prices",	R_SESSION | R_CSRF,	page_nodes_prices,	0, NULL },
@@ -46,7 +51,7 @@ static const struct route routes[] = {
 	{ "GET",    "/v1/me/export",	R_EITHER,		api_me_export,		0, NULL },
 	{ "GET",    "/v1/keys",		R_SESSION,		api_keys_list,		0, NULL },
 	{ "POST",   "/v1/keys",		R_SESSION | R_CSRF | R_JSON, api_keys_create,	0, NULL },
-	{ "DELETE", "/v1/keys/{id}",	R_SESSION | R_CSRF,	api_keys_revoke,	0, NO_KEY },
+	{ "DELETE", "/v1/keys/{id}",	R_SESSION | R_CSRF | R_SUSPENDED_OK, api_keys_revoke, 0, NO_KEY },
 	{ "GET",    "/v1/me/usage",	R_EITHER,		api_me_usage,		0, NULL },
 	{ "GET",    "/v1/models",	R_PUBLIC,		api_models_list,	0, NULL },
 	{ "GET",    "/v1/models/{*}",	R_PUBLIC,		api_models_get,		0, NULL },
@@ -261,8 +266,8 @@ route_dispatch(struct req *r)
 		return;
 	}
 	if ((status = check_access(r, rt)) != 0) {
-		if (status == 303)
-			return;
+		if (status == 303 || r->out.len > 0)
+			return;		/* redirected, or answered already */
 		resp_error(r, status, status != 403 ? NULL :
 		    (rt->flags & R_ADMIN) && !auth_is_admin(r) ?
 		    "This page is for the platform's operators." :

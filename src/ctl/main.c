@@ -17,7 +17,8 @@ static const struct command {
 	const char	*usage;
 } commands[] = {
 	{ "migrate", ctl_migrate, "migrate [--status]" },
-	{ "user", ctl_user, "user add [--admin] EMAIL   (password on standard input)" },
+	{ "user", ctl_user, "user add [--admin] EMAIL   (password on standard input)\n"
+	    "  user suspend|unsuspend|ban [--forfeit] (ID|EMAIL) --reason TEXT" },
 	{ "ledger", ctl_ledger, "ledger check" },
 	{ "holds", ctl_holds, "holds reap" },
 	{ "tick", ctl_tick, "tick [--now 2027-03-01T04:00:00Z] [JOB...]" },
