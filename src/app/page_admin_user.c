@@ -15,8 +15,8 @@ enum form { FORM_NONE, FORM_SUSPEND, FORM_UNSUSPEND, FORM_BAN };
 
 /*
  * The account's page with its balances, the forms its standing allows
- * and the operator's actions on it; err (or NULL) beside form. 404 for
- * no such account.
+ * and the operator's actions on it; err (or NULL) beside form, or at the
+ * top with FORM_NONE. 404 for no such account.
  */
 static int
 user_page(struct req *r, int status, enum form form, const char *err)
@@ -37,7 +37,7 @@ user_page(struct req *r, int status, enum form form, const char *err)
 	st = json_string_value(json_object_get(u, "status"));
 	return resp_page(r, status, "admin_user", json_arena(r->arena,
 	    json_pack("{s:s, s:O, s:o, s:o, s:O, s:b, s:b, s:b, s:b, s:b,"
-	    " s:{s:s?, s:s?, s:s?}}",
+	    " s:s?, s:{s:s?, s:s?, s:s?}}",
 	    "title", "User", "user", u,
 	    "credit", view_usd(r->arena, b.credit),
 	    "earnings", view_usd(r->arena, b.earnings),
@@ -47,6 +47,7 @@ user_page(struct req *r, int status, enum form form, const char *err)
 	    "can_ban", strcmp(st, "active") == 0 ||
 	    strcmp(st, "suspended") == 0,
 	    "self", r->path_id == r->auth.user_id,
+	    "error", form == FORM_NONE ? err : NULL,
 	    "errors", "suspend", form == FORM_SUSPEND ? err : NULL,
 	    "unsuspend", form == FORM_UNSUSPEND ? err : NULL,
 	    "ban", form == FORM_BAN ? err : NULL)));
@@ -98,9 +99,10 @@ act(struct req *r, enum form form)
 	case STANDING_ERROR:
 	case STANDING_MAIL:
 		return 500;
-	default:
-		return user_page(r, rc == STANDING_BAD_REASON ? 400 : 409,
-		    form, standing_message(rc));
+	case STANDING_BAD_REASON:
+		return user_page(r, 400, form, standing_message(rc));
+	default:	/* the standing refuses it: said at the top */
+		return user_page(r, 409, FORM_NONE, standing_message(rc));
 	}
 }
 
