@@ -1,6 +1,7 @@
 /* standing.c: an account's standing: suspend, unsuspend, ban, with reason and email */
 #include "config.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "arena.h"
@@ -243,6 +244,7 @@ apply(struct db *db, struct arena *a, const struct standing_by *by,
 	int64_t		 moved = 0;
 	int		 rc;
 
+	assert(by != NULL && by->mail != NULL && by->site_name != NULL);
 	if (forfeited != NULL)
 		*forfeited = 0;
 	if (!standing_reason_ok(reason))
