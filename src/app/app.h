@@ -268,6 +268,16 @@ int		 page_logout(struct req *);	/* POST /logout */
 int		 page_account(struct req *);	/* GET /account */
 int		 page_password(struct req *);	/* POST /account/password */
 int		 page_settings(struct req *);	/* GET /settings */
+/* The settings page with error beside its form field (status 4xx). */
+int		 page_settings_error(struct req *, int status, const char *field,
+		    const char *error);
+/* POST /settings/delete, POST /settings/delete/cancel */
+int		 page_deletion_ask(struct req *);
+int		 page_deletion_cancel(struct req *);
+/* GET, POST and DELETE /v1/me/deletion */
+int		 api_deletion_get(struct req *);
+int		 api_deletion_ask(struct req *);
+int		 api_deletion_cancel(struct req *);
 int		 page_usage(struct req *);	/* GET /usage */
 int		 page_models(struct req *);	/* GET /models */
 int		 page_quickstart(struct req *);	/* GET /quickstart */

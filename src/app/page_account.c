@@ -8,6 +8,7 @@
 #include "arena.h"
 #include "iphash.h"
 #include "json.h"
+#include "lifecycle.h"
 #include "ledger.h"
 #include "log.h"
 #include "money.h"
@@ -177,7 +178,8 @@ page_login(struct req *r)
 	}
 	if (r->auth.via == AUTH_SESSION)
 		auth_logout(r);		/* a new id at every login */
-	if (auth_login(r, u.id) == -1)
+	if (auth_login(r, u.id) == -1 ||
+	    user_logged_in(r->app->db, r->arena, u.id) == -1)
 		return 500;
 	log_info("login user=%lld", (long long)u.id);
 	return resp_redirect(r, "/account", "login");
@@ -199,7 +201,9 @@ page_account(struct req *r)
 {
 	struct ledger_balances	 b;
 	struct stats_day	 days[STATS_DAYS];
-	json_t			*recent, *keys;
+	struct user		 u;
+	const char		*expires;
+	json_t			*recent, *keys, *page;
 	int64_t			 next, spent = 0, requests = 0;
 	size_t			 i;
 
@@ -210,13 +214,16 @@ page_account(struct req *r)
 	    r->auth.user_id))) == NULL)
 		return 500;
 	if ((recent = json_arena(r->arena, ledger_user_transfers(r->app->db,
-	    r->arena, r->auth.user_id, 0, 10, &next))) == NULL)
+	    r->arena, r->auth.user_id, 0, 10, &next))) == NULL ||
+	    wallet_expiry_date(r->app->db, r->arena, r->app->cfg,
+	    r->auth.user_id, &expires) == -1 ||
+	    user_by_id(r->app->db, r->arena, r->auth.user_id, &u) != 0)
 		return 500;
 	for (i = 0; i < STATS_DAYS; i++) {
 		spent += days[i].cost;
 		requests += days[i].requests;
 	}
-	return resp_page(r, 200, "account", json_arena(r->arena, json_pack(
+	page = json_arena(r->arena, json_pack(
 	    "{s:s, s:{s:o, s:o, s:o, s:o}, s:O, s:b, s:b, s:b, s:o, s:o, s:b,"
 	    " s:o}",
 	    "title", "Dashboard",
@@ -229,25 +236,42 @@ page_account(struct req *r)
 	    "spent_30d", view_usd(r->arena, spent),
 	    "requests_30d", view_count(requests), "any_requests", requests > 0,
 	    "html_spend_chart", view_chart("spend", "Your spending per day, "
-	    "last 30 days (UTC)", days, VIEW_COST))));
+	    "last 30 days (UTC)", days, VIEW_COST)));
+	if (expires != NULL)
+		json_object_set_new(page, "expires_on", json_stringn(expires,
+		    10));
+	if (u.deletion_due_at != NULL)
+		json_object_set_new(page, "deletion_due",
+		    json_string(u.deletion_due_at));
+	return resp_page(r, 200, "account", page);
 }
 
 /*
  * Settings: the password form, with the error message error beside field
- * (NULL: none), and the export.
+ * (NULL: none), the export, and deleting the account (or cancelling it).
  */
-static int
-settings_page(struct req *r, int status, const char *field, const char *error)
+int
+page_settings_error(struct req *r, int status, const char *field,
+    const char *error)
 {
+	struct lifecycle_cfg	l;
+	struct user		u;
+
+	if (user_by_id(r->app->db, r->arena, r->auth.user_id, &u) != 0 ||
+	    lifecycle_config(r->app->cfg, &l) == -1)
+		return 500;
 	return resp_page(r, status, "settings", json_arena(r->arena,
-	    json_pack("{s:s, s:o}", "title", "Settings", "errors", field ?
-	    json_pack("{s:s}", field, error) : json_object())));
+	    json_pack("{s:s, s:o, s:o, s:I}", "title", "Settings", "errors",
+	    field ? json_pack("{s:s}", field, error) : json_object(),
+	    "deletion_due", u.deletion_due_at != NULL ?
+	    json_string(u.deletion_due_at) : json_null(), "deletion_hours",
+	    (json_int_t)(l.deletion_grace / 3600))));
 }
 
 int
 page_settings(struct req *r)
 {
-	return settings_page(r, 200, NULL, NULL);
+	return page_settings_error(r, 200, NULL, NULL);
 }
 
 int
@@ -261,10 +285,10 @@ page_password(struct req *r)
 	if (user_by_id(r->app->db, r->arena, r->auth.user_id, &u) != 0)
 		return 500;
 	if (cur == NULL || !passwd_verify(u.password_hash, cur))
-		return settings_page(r, 400, "current",
+		return page_settings_error(r, 400, "current",
 		    "That is not your current password.");
 	if ((problem = password_problem(r, pw)) != NULL)
-		return settings_page(r, 400, "password", problem);
+		return page_settings_error(r, 400, "password", problem);
 	if (hash_password(r, pw, hash) == -1 ||
 	    user_set_password(r->app->db, r->arena, u.id, hash) == -1 ||
 	    session_delete_others(r->app->db, r->arena, u.id,

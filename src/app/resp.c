@@ -74,6 +74,8 @@ static const struct {
 	{ "login", "You are logged in." },
 	{ "logout", "You are logged out." },
 	{ "password", "Your password is changed; other sessions were logged out." },
+	{ "deletion", "Your account will be deleted at the time shown below; we emailed you how to cancel." },
+	{ "deletion_cancelled", "The deletion of your account is cancelled." },
 	{ "revoked", "The key is revoked and stops working at once." },
 	{ "node_added", "Your node is added. The relay offers it traffic once it answers." },
 	{ "node_prices", "The prices are saved; requests admitted from now on pay them." },

@@ -10,6 +10,7 @@
 #include "db.h"
 #include "hold.h"
 #include "jobs.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "mail.h"
 #include "str.h"
@@ -164,6 +165,11 @@ const struct job jobs[] = {
 	{ "mail-send", "every minute", MINUTE, 0, run_mail_send },
 	{ "outbox-prune", "daily at 03:30 UTC", DAY, 3 * HOUR + 30 * MINUTE,
 	    run_outbox_prune },
+	{ "account-delete", "every minute", MINUTE, 0, lifecycle_delete_due },
+	{ "wallet-events-prune", "daily at 03:40 UTC", DAY,
+	    3 * HOUR + 40 * MINUTE, lifecycle_events_prune },
+	{ "wallet-expiry", "daily at 02:00 UTC", DAY, 2 * HOUR,
+	    lifecycle_wallet_expiry },
 };
 const size_t njobs = sizeof(jobs) / sizeof(jobs[0]);
 

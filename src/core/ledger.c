@@ -408,7 +408,7 @@ ledger_sweep(struct db *db, struct arena *a, int64_t user_id,
 out:
 	if (rc != LEDGER_OK)
 		*moved = 0;
-	return db_finish(db, rc, rc != LEDGER_ERROR, LEDGER_ERROR);
+	return db_finish(db, rc, rc == LEDGER_OK, LEDGER_ERROR);	/* all or nothing */
 }
 
 /* Open the accounts and move amount from promotions under "signup:<id>". */

@@ -57,6 +57,37 @@ static const struct db_stmt q_waiting = {
 };
 
 int
+mail_notify(struct db *db, struct arena *a, struct cfg *c, int64_t user_id,
+    const char *to, const char *name, json_t *vars, const char *now)
+{
+	static struct tmpl_set	*set;
+	struct str		 dir = STR_INIT;
+	const char		*base;
+	char			 err[256];
+	int			 rc = -1;
+
+	if (set == NULL) {
+		str_printf(&dir, "%s/mail", cfg_str(c, "app", "templates",
+		    IP_PKGDATADIR "/templates"));
+		if ((set = tmpl_load_text(str_cstr(&dir), err, sizeof(err))) ==
+		    NULL)
+			log_error("mail templates: %s", err);
+		str_free(&dir);
+	}
+	if (set != NULL && vars != NULL) {
+		json_object_set_new(vars, "site_name", json_string(cfg_str(c,
+		    "app", "site_name", "infrpool")));
+		if (*(base = cfg_str(c, "app", "base_url", "")) != '\0')
+			json_object_set_new(vars, "settings_url", json_string(
+			    arena_printf(a, "%.*s/settings", (int)(strlen(base) -
+			    (base[strlen(base) - 1] == '/')), base)));
+		rc = mail_queue(db, a, set, user_id, to, name, vars, now);
+	}
+	json_decref(vars);
+	return rc;
+}
+
+int
 mail_config(struct cfg *c, struct mail_cfg *m)
 {
 	long long	ms;

@@ -35,6 +35,17 @@ int	mail_queue(struct db *, struct arena *, const struct tmpl_set *set,
 	    int64_t user_id, const char *to, const char *name, json_t *vars,
 	    const char *now);
 
+/*
+ * Queue the message template name for the user's address, as mail_queue
+ * does, with the mail templates of c ([app] templates + "/mail", loaded
+ * once per process) and these variables added to vars (which it takes):
+ * site_name, and settings_url ([app] base_url + "/settings", absent
+ * without a base_url). 0, or -1 (templates missing: logged).
+ */
+int	mail_notify(struct db *, struct arena *, struct cfg *c,
+	    int64_t user_id, const char *to, const char *name, json_t *vars,
+	    const char *now);
+
 /* What mail_send_due did. */
 struct mail_sent {
 	int	sent;		/* accepted by the SMTP server */

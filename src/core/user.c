@@ -29,6 +29,10 @@ static const struct db_stmt q_by_id = {
 	"user_by_id",
 	"SELECT " USER_COLUMNS " FROM users WHERE id = $1", 1, DB_RETRY
 };
+static const struct db_stmt q_logged_in = {
+	"user_logged_in",
+	"UPDATE users SET last_login_at = now() WHERE id = $1", 1, 0
+};
 static const struct db_stmt q_set_password = {
 	"user_set_password",
 	"UPDATE users SET password_hash = $2, password_changed_at = now()"
@@ -141,6 +145,14 @@ user_by_id(struct db *db, struct arena *a, int64_t id, struct user *u)
 		return 1;
 	fill(res, u);
 	return 0;
+}
+
+int
+user_logged_in(struct db *db, struct arena *a, int64_t id)
+{
+	const char	*p[1] = { db_i64(a, id) };
+
+	return db_exec(db, a, &q_logged_in, p) == NULL ? -1 : 0;
 }
 
 int

@@ -42,6 +42,9 @@ int	user_by_email(struct db *, struct arena *, const char *email,
 	    struct user *);
 int	user_by_id(struct db *, struct arena *, int64_t id, struct user *);
 
+/* Note a sign-in (wallet expiry counts from the last activity); 0 or -1. */
+int	user_logged_in(struct db *, struct arena *, int64_t id);
+
 /* Replace the password hash; 0 or -1. */
 int	user_set_password(struct db *, struct arena *, int64_t id,
 	    const char *password_hash);

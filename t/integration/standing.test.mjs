@@ -142,6 +142,11 @@ test('suspend: read-only (no inference, no key) with pages, export and a banner;
 	assert.equal(res.status, 200, res.text_);
 	res = await fetch(`${s.url}/v1/me`, { headers: { authorization: `Bearer ${u.key}` } });
 	assert.equal(res.status, 200, 'the key still reads');
+	// Deleting the account stays possible (and cancelling it).
+	res = await u.c.post('/v1/me/deletion', { json: { password: PW }, headers: { 'x-csrf-token': u.csrf } });
+	assert.equal(res.status, 202, res.text_);
+	res = await u.c.request('DELETE', '/v1/me/deletion', { headers: { 'x-csrf-token': u.csrf } });
+	assert.equal(res.status, 200, res.text_);
 	// The owner is told, with the reason.
 	const mails = await mailTo(u.email, 'infrpool: your account is suspended');
 	assert.equal(mails.length, 1);
