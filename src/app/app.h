@@ -36,7 +36,7 @@ struct app {
 	struct cfg	*cfg;
 	struct db	*db;
 	struct tmpl_set	*tmpl;
-	struct tmpl_set	*mail;		/* templates/mail, for the emails pages queue */
+	const struct tmpl_set *mail;	/* templates/mail (mail_templates), for the emails pages queue */
 	size_t		 max_body;
 	const char	*internal_secret;	/* "" disables /internal/ */
 	const char	*site_name;

@@ -22,6 +22,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "log.h"
+#include "mail.h"
 #include "tmpl.h"
 #include "util.h"
 
@@ -429,20 +430,6 @@ open_listener(struct opts *o)
 	return fd;
 }
 
-/* The mail templates: templates/mail under [app] templates; NULL with err. */
-static struct tmpl_set *
-load_mail(struct cfg *cfg, char *err, size_t errlen)
-{
-	struct str	 dir = STR_INIT;
-	struct tmpl_set	*set;
-
-	str_printf(&dir, "%s/mail", cfg_str(cfg, "app", "templates",
-	    IP_PKGDATADIR "/templates"));
-	set = tmpl_load_text(str_cstr(&dir), err, errlen);
-	str_free(&dir);
-	return set;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -463,7 +450,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "infrpool-app: templates: %s\n", err);
 		goto out;
 	}
-	if ((app.mail = load_mail(app.cfg, err, sizeof(err))) == NULL) {
+	if ((app.mail = mail_templates(app.cfg, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "infrpool-app: mail templates: %s\n", err);
 		goto out;
 	}
@@ -496,7 +483,6 @@ main(int argc, char **argv)
 out:
 	crypto_keyring_clear(&app.keys);
 	tmpl_free(app.tmpl);
-	tmpl_free(app.mail);
 	cfg_free(app.cfg);
 	return rc;
 }

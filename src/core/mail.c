@@ -56,24 +56,32 @@ static const struct db_stmt q_waiting = {
 	0, DB_RETRY
 };
 
-int
-mail_notify(struct db *db, struct arena *a, struct cfg *c, int64_t user_id,
-    const char *to, const char *name, json_t *vars, const char *now)
+const struct tmpl_set *
+mail_templates(struct cfg *c, char *err, size_t errlen)
 {
 	static struct tmpl_set	*set;
 	struct str		 dir = STR_INIT;
-	const char		*base;
-	char			 err[256];
-	int			 rc = -1;
 
 	if (set == NULL) {
 		str_printf(&dir, "%s/mail", cfg_str(c, "app", "templates",
 		    IP_PKGDATADIR "/templates"));
-		if ((set = tmpl_load_text(str_cstr(&dir), err, sizeof(err))) ==
-		    NULL)
-			log_error("mail templates: %s", err);
+		set = tmpl_load_text(str_cstr(&dir), err, errlen);
 		str_free(&dir);
 	}
+	return set;
+}
+
+int
+mail_notify(struct db *db, struct arena *a, struct cfg *c, int64_t user_id,
+    const char *to, const char *name, json_t *vars, const char *now)
+{
+	const struct tmpl_set	*set;
+	const char		*base;
+	char			 err[256];
+	int			 rc = -1;
+
+	if ((set = mail_templates(c, err, sizeof(err))) == NULL)
+		log_error("mail templates: %s", err);
 	if (set != NULL && vars != NULL) {
 		json_object_set_new(vars, "site_name", json_string(cfg_str(c,
 		    "app", "site_name", "infrpool")));

@@ -36,6 +36,13 @@ int	mail_queue(struct db *, struct arena *, const struct tmpl_set *set,
 	    const char *now);
 
 /*
+ * The mail templates of c ([app] templates + "/mail"), loaded at the first
+ * call and kept for the life of the process (never free them); NULL with
+ * the reason in err when they cannot be loaded (the next call tries again).
+ */
+const struct tmpl_set	*mail_templates(struct cfg *c, char *err, size_t errlen);
+
+/*
  * Queue the message template name for the user's address, as mail_queue
  * does, with the mail templates of c ([app] templates + "/mail", loaded
  * once per process) and these variables added to vars (which it takes):

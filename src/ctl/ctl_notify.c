@@ -76,11 +76,10 @@ int
 ctl_notify(struct ctl *ctl, int argc, char **argv)
 {
 	const char	*effective = NULL, *url = NULL, *nowarg = NULL;
-	struct tmpl_set	*set;
+	const struct tmpl_set	*set;
 	struct arena	*a;
 	json_t		*vars;
 	time_t		 now = time(NULL), day;
-	struct str	 dir = STR_INIT;
 	char		 now_ts[21], err[512];
 	int		 i, n;
 
@@ -120,11 +119,7 @@ ctl_notify(struct ctl *ctl, int argc, char **argv)
 		    "URL\n");
 		return 2;
 	}
-	str_printf(&dir, "%s/mail", cfg_str(ctl->cfg, "app", "templates",
-	    IP_PKGDATADIR "/templates"));
-	set = tmpl_load_text(str_cstr(&dir), err, sizeof(err));
-	str_free(&dir);
-	if (set == NULL) {
+	if ((set = mail_templates(ctl->cfg, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "infrpoolctl: notify: mail templates: %s\n", err);
 		return 1;
 	}
@@ -143,6 +138,5 @@ ctl_notify(struct ctl *ctl, int argc, char **argv)
 		    n == 1 ? "" : "s", effective);
 	json_decref(vars);
 	arena_free(a);
-	tmpl_free(set);
 	return n < 0 ? 1 : 0;
 }

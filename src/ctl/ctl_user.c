@@ -9,6 +9,7 @@
 #include "arena.h"
 #include "cfg.h"
 #include "ctl.h"
+#include "mail.h"
 #include "money.h"
 #include "passwd.h"
 #include "standing.h"
@@ -150,16 +151,11 @@ change_standing(struct ctl *ctl, struct arena *a,
     const struct standing_args *sa, int64_t id, int64_t *forfeited)
 {
 	struct standing_by	 by = { .admin_id = 0 };
-	struct str		 dir = STR_INIT;
-	struct tmpl_set		*set;
+	const struct tmpl_set	*set;
 	char			 err[512];
 	int			 rc;
 
-	str_printf(&dir, "%s/mail", cfg_str(ctl->cfg, "app", "templates",
-	    IP_PKGDATADIR "/templates"));
-	set = tmpl_load_text(str_cstr(&dir), err, sizeof(err));
-	str_free(&dir);
-	if (set == NULL) {
+	if ((set = mail_templates(ctl->cfg, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "infrpoolctl: mail templates: %s\n", err);
 		return STANDING_MAIL;
 	}
@@ -172,7 +168,6 @@ change_standing(struct ctl *ctl, struct arena *a,
 	else
 		rc = user_ban(ctl->db, a, &by, id, sa->reason, sa->forfeit,
 		    forfeited);
-	tmpl_free(set);
 	return rc;
 }
 
