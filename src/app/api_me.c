@@ -1,4 +1,4 @@
-/* api_me.c: /v1/me: the caller's account, balances, transfers and data export */
+/* api_me.c: /v1/me: the caller's account, balances, transfers and the export document */
 #include "config.h"
 
 #include <stdlib.h>
@@ -6,9 +6,11 @@
 
 #include "apikey.h"
 #include "app.h"
+#include "export.h"
 #include "json.h"
 #include "ledger.h"
 #include "money.h"
+#include "node.h"
 #include "user.h"
 
 #define PAGE_DEFAULT	50
@@ -80,38 +82,52 @@ api_me_transfers(struct req *r)
 	    json_null())));
 }
 
-/*
- * GET /v1/me/export: everything we hold about the caller as one JSON
- * document (Privacy Policy 5.9): the account, API key metadata (never a
- * hash), every transfer and the metadata of every request made.
- */
-int
-api_me_export(struct req *r)
+/* Every transfer of the caller, newest first (the arena's); NULL on error. */
+static json_t *
+all_transfers(struct req *r)
 {
-	json_t	*doc, *keys, *all, *page, *requests;
+	json_t	*all = json_arena(r->arena, json_array()), *page;
 	int64_t	 before = 0, next;
 
-	if ((doc = account_json(r)) == NULL)
-		return 500;
-	json_object_del(doc, "object");
-	if ((keys = json_arena(r->arena, apikey_list(r->app->db, r->arena,
-	    r->auth.user_id))) == NULL)
-		return 500;
-	all = json_arena(r->arena, json_array());
 	do {
 		if ((page = json_arena(r->arena, ledger_user_transfers(
 		    r->app->db, r->arena, r->auth.user_id, before, PAGE_MAX,
 		    &next))) == NULL)
-			return 500;
+			return NULL;
 		json_array_extend(all, page);
 		before = next;
 	} while (next != 0);
-	if ((requests = usage_export(r)) == NULL)
-		return 500;
-	resp_header(r, "Content-Disposition",
-	    "attachment; filename=\"infrpool-export.json\"");
-	return resp_json(r, 200, json_arena(r->arena, json_pack("{s:s, s:s,"
+	return all;
+}
+
+/*
+ * Everything we hold about the caller as one JSON document (Privacy
+ * Policy 5.9), the arena's: the account, API key metadata (never a
+ * hash), every transfer, wallet event and request made, its nodes with
+ * their models and prices (never a token) and the requests they served
+ * (the supplier's view: nothing about the consumer). NULL on error.
+ */
+json_t *
+me_export_document(struct req *r)
+{
+	json_t	*doc, *keys, *all, *requests, *nodes, *served, *events;
+
+	if ((doc = account_json(r)) == NULL)
+		return NULL;
+	json_object_del(doc, "object");
+	if ((keys = json_arena(r->arena, apikey_list(r->app->db, r->arena,
+	    r->auth.user_id))) == NULL ||
+	    (all = all_transfers(r)) == NULL ||
+	    (requests = usage_export(r, 0)) == NULL ||
+	    (nodes = json_arena(r->arena, node_list(r->app->db, r->arena,
+	    r->auth.user_id))) == NULL ||
+	    (served = usage_export(r, 1)) == NULL ||
+	    (events = json_arena(r->arena, export_wallet_events(r->app->db,
+	    r->arena, r->auth.user_id))) == NULL)
+		return NULL;
+	return json_arena(r->arena, json_pack("{s:s, s:s, s:O, s:O, s:O,"
 	    " s:O, s:O, s:O, s:O}", "object", "export", "format",
 	    "infrpool-export-1", "account", doc, "api_keys", keys, "transfers",
-	    all, "requests", requests)));
+	    all, "wallet_events", events, "requests", requests, "nodes", nodes,
+	    "served_requests", served));
 }

@@ -163,15 +163,16 @@ api_supplier_usage(struct req *r)
 	return usage(r, 1);
 }
 
-/* Every request of the caller as a consumer, newest first; see app.h. */
+/* Every request of the caller as a consumer or supplier; see app.h. */
 json_t *
-usage_export(struct req *r)
+usage_export(struct req *r, int supplier)
 {
 	struct gw_usage	 q;
 	json_t		*all = json_arena(r->arena, json_array()), *page;
 	int64_t		 next;
 
 	memset(&q, 0, sizeof(q));
+	q.supplier = supplier;
 	q.user_id = r->auth.user_id;
 	q.limit = PAGE_MAX;
 	do {

@@ -201,6 +201,9 @@ int		 resp_redirect(struct req *, const char *location,
 		    const char *flash);
 /* The JSON value v (borrowed) as the body, with status. */
 int		 resp_json(struct req *, int status, json_t *v);
+/* len bytes of body (copied) as the body, of content_type, with status. */
+int		 resp_body(struct req *, int status, const char *content_type,
+		    const char *body, size_t len);
 /*
  * Template tmpl rendered with ctx (borrowed; the layout's keys are added
  * to it); 500 on a template error.
@@ -302,6 +305,10 @@ int		 api_me(struct req *);	/* GET /v1/me */
 /* GET /v1/me/transfers */
 int		 api_me_transfers(struct req *);
 int		 api_me_export(struct req *);	/* GET /v1/me/export */
+/* GET /v1/me/export/{} */
+int		 api_me_export_get(struct req *);
+/* POST /settings/export */
+int		 page_settings_export(struct req *);
 int		 api_keys_list(struct req *);	/* GET /v1/keys */
 int		 api_keys_create(struct req *);	/* POST /v1/keys */
 int		 api_keys_revoke(struct req *);	/* DELETE /v1/keys/{id} */
@@ -366,9 +373,24 @@ json_t		*view_chart(const char *id, const char *title,
 const char	*view_site_url(struct req *);
 
 /*
- * api_usage.c: every request of the caller as a consumer, newest first,
- * for the export: an array the arena owns, or NULL on error.
+ * api_usage.c: every request of the caller as a consumer (supplier 0) or
+ * that its nodes served (1, the supplier's view), newest first, for the
+ * export: an array the arena owns, or NULL on error.
  */
-json_t		*usage_export(struct req *);
+json_t		*usage_export(struct req *, int supplier);
+
+/*
+ * api_me.c: everything we hold about the caller as one JSON document,
+ * the arena's; NULL on error.
+ */
+json_t		*me_export_document(struct req *);
+
+/*
+ * api_export.c: build the caller's export document and keep it behind a
+ * link for 24 hours. 0 with *link ({object, url, expires_at}, the
+ * arena's), 429 with *retry_after (seconds) when the account has as many
+ * links that still work as it may, or 500.
+ */
+int		 export_prepare(struct req *, json_t **link, int *retry_after);
 
 #endif

@@ -248,30 +248,60 @@ page_account(struct req *r)
 
 /*
  * Settings: the password form, with the error message error beside field
- * (NULL: none), the export, and deleting the account (or cancelling it).
+ * (NULL: none), the export (with the link just prepared, when link is not
+ * NULL), and deleting the account (or cancelling it).
  */
-int
-page_settings_error(struct req *r, int status, const char *field,
-    const char *error)
+static int
+settings_page(struct req *r, int status, const char *field, const char *error,
+    json_t *link)
 {
-	struct lifecycle_cfg	l;
-	struct user		u;
+	struct lifecycle_cfg	 l;
+	struct user		 u;
+	json_t			*ctx;
 
 	if (user_by_id(r->app->db, r->arena, r->auth.user_id, &u) != 0 ||
 	    lifecycle_config(r->app->cfg, &l) == -1)
 		return 500;
-	return resp_page(r, status, "settings", json_arena(r->arena,
-	    json_pack("{s:s, s:o, s:o, s:I}", "title", "Settings", "errors",
-	    field ? json_pack("{s:s}", field, error) : json_object(),
-	    "deletion_due", u.deletion_due_at != NULL ?
+	ctx = json_arena(r->arena, json_pack("{s:s, s:o, s:o, s:I}", "title",
+	    "Settings", "errors", field ? json_pack("{s:s}", field, error) :
+	    json_object(), "deletion_due", u.deletion_due_at != NULL ?
 	    json_string(u.deletion_due_at) : json_null(), "deletion_hours",
-	    (json_int_t)(l.deletion_grace / 3600))));
+	    (json_int_t)(l.deletion_grace / 3600)));
+	if (link != NULL)
+		json_object_set(ctx, "export", link);
+	return resp_page(r, status, "settings", ctx);
+}
+
+int
+page_settings_error(struct req *r, int status, const char *field,
+    const char *error)
+{
+	return settings_page(r, status, field, error, NULL);
 }
 
 int
 page_settings(struct req *r)
 {
 	return page_settings_error(r, 200, NULL, NULL);
+}
+
+/*
+ * POST /settings/export: prepare the export; the settings page then
+ * shows its link (once: only the link's hash is kept).
+ */
+int
+page_settings_export(struct req *r)
+{
+	json_t	*link;
+	int	 retry, rc;
+
+	if ((rc = export_prepare(r, &link, &retry)) == 429)
+		return settings_page(r, 429, "export", "You have as many export "
+		    "links that still work as you may: use one of them, or "
+		    "come back when the oldest expires.", NULL);
+	if (rc != 0)
+		return rc;
+	return settings_page(r, 200, NULL, NULL, link);
 }
 
 int

@@ -152,6 +152,17 @@ resp_json(struct req *r, int status, json_t *v)
 	return status;
 }
 
+int
+resp_body(struct req *r, int status, const char *content_type,
+    const char *body, size_t len)
+{
+	str_reset(&r->out);
+	str_append(&r->out, body, len);
+	r->status = status;
+	r->content_type = content_type;
+	return status;
+}
+
 /*
  * Render template name with ctx (borrowed; the keys the layout needs are
  * added to it) plus "site" (name) for the layout. On a template error the

@@ -228,7 +228,10 @@ test('/v1/me/transfers pages newest first; /v1/me/export holds everything, no se
 		res = await c.get(`/v1/me/transfers?${q}`);
 		assert.equal(res.status, 400, q);
 	}
+	// The export is a link (export.test.mjs has the rest); the document behind it:
 	res = await c.get('/v1/me/export');
+	assert.equal(res.status, 200);
+	res = await c.get(JSON.parse(res.text_).url);
 	assert.equal(res.status, 200);
 	assert.match(res.headers.get('content-disposition'), /attachment; filename="infrpool-export\.json"/);
 	const doc = JSON.parse(res.text_);

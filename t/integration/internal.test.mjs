@@ -342,7 +342,7 @@ test('usage: consumer and supplier views, paged newest first, filtered; the expo
 	assert.deepEqual((await get(sup.c, '/v1/me/usage')).body.data, [], 'the supplier requested nothing');
 	assert.equal((await fetch(`${s.url}/v1/me/usage`)).status, 401);
 	// The export carries the consumer's requests.
-	const res = await cons.c.get('/v1/me/export');
+	const res = await cons.c.get(JSON.parse((await cons.c.get('/v1/me/export')).text_).url);
 	const doc = JSON.parse(res.text_);
 	assert.deepEqual(doc.requests.map((x) => x.task_id), [...made].reverse());
 	assert.equal(doc.requests[0].cost.micro_usd, 13);
