@@ -36,6 +36,54 @@ static const struct db_stmt q_list = {
 	0, DB_RETRY
 };
 
+/*
+ * Rotation. The newest unretired key, and whether it is as old as the
+ * rotation age by the job's clock ($1) and not by now(): tests run the job
+ * with an injected clock, and keys made by rotation are dated by it.
+ */
+static const struct db_stmt q_due = {
+	"iphash_due",
+	"SELECT id, created_at <= $1::timestamptz - $2::bigint * interval '1 second'"
+	" FROM ip_keys WHERE retired_at IS NULL ORDER BY id DESC LIMIT 1"
+	" FOR UPDATE",
+	2, 0
+};
+static const struct db_stmt q_rotate = {
+	"iphash_rotate",
+	"INSERT INTO ip_keys (secret, created_at)"
+	" VALUES (decode($1, 'hex'), $2::timestamptz) RETURNING id",
+	2, 0
+};
+static const struct db_stmt q_retire = {
+	"iphash_retire",
+	"UPDATE ip_keys SET retired_at = $2::timestamptz"
+	" WHERE retired_at IS NULL AND id <> $1",
+	2, 0
+};
+/*
+ * Retired keys nothing refers to any more. A hash names its key ("k3:…");
+ * the rows that may hold one are found by index and bounded by time: a
+ * key hashes nothing after it is retired (processes cache it a minute),
+ * so only rows made before retired_at and a day's margin can name it. A
+ * key retired less than a day ago is kept for the same reason.
+ */
+static const struct db_stmt q_drop = {
+	"iphash_drop",
+	"DELETE FROM ip_keys k WHERE retired_at < $1::timestamptz - interval '1 day'"
+	" AND NOT EXISTS (SELECT 1 FROM requests WHERE client_ip_hash IS NOT NULL"
+	"  AND created_at < k.retired_at + interval '1 day'"
+	"  AND client_ip_hash LIKE 'k' || k.id || ':%')"
+	" AND NOT EXISTS (SELECT 1 FROM users WHERE signup_ip_hash IS NOT NULL"
+	"  AND created_at < k.retired_at + interval '1 day'"
+	"  AND signup_ip_hash LIKE 'k' || k.id || ':%')"
+	" AND NOT EXISTS (SELECT 1 FROM sessions"
+	"  WHERE ip_hash LIKE 'k' || k.id || ':%')"
+	" AND NOT EXISTS (SELECT 1 FROM rate_limits"
+	"  WHERE bucket LIKE '%:k' || k.id || ':%')"
+	" RETURNING id",
+	1, 0
+};
+
 static struct {
 	int		id;
 	unsigned char	secret[32];
@@ -119,4 +167,66 @@ iphash_keys(struct db *db, struct arena *a)
 		    PQgetvalue(res, i, 1), "retired_at", PQgetisnull(res, i, 2) ?
 		    json_null() : json_string(PQgetvalue(res, i, 2))));
 	return list;
+}
+
+/* Make a key dated now_ts and retire the others, in the open transaction. */
+static int
+rotate(struct db *db, struct arena *a, const char *now_ts, int *id)
+{
+	unsigned char	 raw[32];
+	char		 hex[65];
+	const char	*p[2] = { hex, now_ts };
+	PGresult	*res;
+
+	if (crypto_random(raw, sizeof(raw)) == -1)
+		return -1;
+	crypto_hex_encode(raw, sizeof(raw), hex);
+	if ((res = db_exec(db, a, &q_rotate, p)) == NULL)
+		return -1;
+	*id = atoi(PQgetvalue(res, 0, 0));
+	p[0] = PQgetvalue(res, 0, 0);
+	return db_exec(db, a, &q_retire, p) == NULL ? -1 : 0;
+}
+
+int
+iphash_rotate(struct db *db, struct arena *a, const char *now_ts,
+    long long max_age_s, int *id)
+{
+	char		 age[24];
+	const char	*p[2] = { now_ts, age };
+	PGresult	*res;
+	int		 rc = 0;
+
+	*id = 0;
+	snprintf(age, sizeof(age), "%lld", max_age_s);
+	if (db_begin(db) == -1)
+		return -1;
+	if ((res = db_exec(db, a, &q_due, p)) == NULL)
+		rc = -1;
+	else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+		rc = rotate(db, a, now_ts, id) == -1 ? -1 : 1;
+	if (rc == -1) {
+		db_rollback(db);
+		*id = 0;
+		return -1;
+	}
+	if (db_commit(db) == -1) {
+		*id = 0;
+		return -1;
+	}
+	cache.id = 0;
+	return rc;
+}
+
+int
+iphash_drop_retired(struct db *db, struct arena *a, const char *now_ts,
+    int *dropped)
+{
+	const char	*p[1] = { now_ts };
+	PGresult	*res;
+
+	if ((res = db_exec(db, a, &q_drop, p)) == NULL)
+		return -1;
+	*dropped = PQntuples(res);
+	return 0;
 }

@@ -21,6 +21,23 @@ int	iphash(struct db *, struct arena *, const char *ip, char out[IPHASH_LEN]);
 /* Make a new current key; its id in *id. Returns 0 or -1. */
 int	iphash_new_key(struct db *, struct arena *, int *id);
 
+/*
+ * The rotation job's: when the current key was made max_age_s or more
+ * before now_ts (the job's clock), make a new key dated now_ts and
+ * retire every other, in one transaction; its id in *id. Returns 1
+ * rotated, 0 not due (or no key yet: the app makes the first), -1.
+ */
+int	iphash_rotate(struct db *, struct arena *, const char *now_ts,
+	    long long max_age_s, int *id);
+
+/*
+ * Delete the keys retired more than a day before now_ts that no stored
+ * hash names any more (users, sessions, requests, rate limits); how many
+ * in *dropped. 0 or -1.
+ */
+int	iphash_drop_retired(struct db *, struct arena *, const char *now_ts,
+	    int *dropped);
+
 /* Every key, newest first: [{id, created_at, retired_at}]. NULL on error. */
 json_t	*iphash_keys(struct db *, struct arena *);
 

@@ -13,6 +13,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "mail.h"
+#include "retention.h"
 #include "str.h"
 
 /* The advisory locks of jobs: (JOB_LOCK_CLASS, hashtext(name)). */
@@ -170,6 +171,14 @@ const struct job jobs[] = {
 	    3 * HOUR + 40 * MINUTE, lifecycle_events_prune },
 	{ "wallet-expiry", "daily at 02:00 UTC", DAY, 2 * HOUR,
 	    lifecycle_wallet_expiry },
+	{ "ip-hashes-prune", "daily at 03:45 UTC", DAY, 3 * HOUR + 45 * MINUTE,
+	    retention_ip_hashes_prune },
+	{ "ip-key-rotate", "daily at 03:50 UTC", DAY, 3 * HOUR + 50 * MINUTE,
+	    retention_ip_key_rotate },
+	{ "logs-prune", "daily at 03:55 UTC", DAY, 3 * HOUR + 55 * MINUTE,
+	    retention_logs_prune },
+	{ "exports-prune", "hourly at :25", HOUR, 25 * MINUTE,
+	    retention_exports_prune },
 };
 const size_t njobs = sizeof(jobs) / sizeof(jobs[0]);
 
