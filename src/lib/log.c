@@ -211,6 +211,9 @@ log_init(const char *prog, enum log_level min, const char *path)
 	if (path == NULL || *path == '\0')
 		return 0;
 	if (!log_pattern_ok(path)) {
+		dprintf(STDERR_FILENO, "%s: [log] file: a daily file takes %%Y, "
+		    "%%m and %%d once each, in the file name only (got '%s')\n",
+		    lg.prog, path);
 		errno = EINVAL;
 		return -1;
 	}

@@ -131,6 +131,7 @@ START_TEST(test_daily_patterns)
 	ck_assert_int_eq(log_pattern_ok("/var/log/%Y-%m-%d-%H.log"), 0);
 	ck_assert_int_eq(log_pattern_ok("/var/log/%Y-%m-%d-%d.log"), 0);
 	ck_assert_int_eq(log_pattern_ok("/var/log/%Y-%m-%d%"), 0);
+	ck_assert_int_eq(log_init("tester", LV_INFO, "/tmp/%Y/%m-%d.log"), -1);
 	ck_assert_int_eq(log_path_for("/l/%p.%Y-%m-%d.log", "infrpool-app",
 	    1803945599, out, sizeof(out)), 0);
 	ck_assert_str_eq(out, "/l/infrpool-app.2027-03-01.log");
