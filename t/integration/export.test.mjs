@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { startStack } from '../lib/stack.mjs';
 import { Client, uniqueEmail } from '../lib/client.mjs';
 import { assertApiError } from '../lib/front-cases.mjs';
+import { assertValidHtml } from '../lib/html.mjs';
 
 const PW = 'correct horse battery';
 const CRYPTO = `[crypto]\nkeys = 1:${'0f'.repeat(32)}\n`;
@@ -189,6 +190,7 @@ test('at most 5 links work at once per account; the settings page prepares one a
 	let page = await u.c.submit('/settings', '/settings/export', {});
 	assert.equal(page.status, 429);
 	assert.match(page.text_, /as many export links that still work as you may/);
+	await assertValidHtml(page.text_, 'settings, no room for an export');
 	// An expired link makes room again.
 	await s.sql(`UPDATE exports SET expires_at = now() - interval '1 second'
 		WHERE id = (SELECT min(id) FROM exports WHERE user_id = ${u.id})`);
@@ -199,6 +201,7 @@ test('at most 5 links work at once per account; the settings page prepares one a
 	page = await v.c.get('/settings');
 	assert.match(page.text_, /<form method="post" action="\/settings\/export">/);
 	assert.doesNotMatch(page.text_, /\/v1\/me\/export\//);
+	await assertValidHtml(page.text_, 'settings');
 	// Without the CSRF token: refused, nothing prepared.
 	assert.equal((await v.c.post('/settings/export', { form: {} })).status, 403);
 	assert.equal(await s.sql(`SELECT count(*) FROM exports WHERE user_id = ${v.id}`), '0');
@@ -207,6 +210,7 @@ test('at most 5 links work at once per account; the settings page prepares one a
 	const m = /href="(\/v1\/me\/export\/[0-9A-Za-z]{43})"/.exec(page.text_);
 	assert.ok(m, 'the page links the export');
 	assert.match(page.text_, /The link works until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(24 hours\)/);
+	await assertValidHtml(page.text_, 'settings with the export link');
 	r = await get(v, m[1]);
 	assert.equal(r.status, 200);
 	assert.equal(JSON.parse(r.text).account.email, v.email);
