@@ -215,4 +215,12 @@ test('at most 5 links work at once per account; the settings page prepares one a
 	assert.equal(r.status, 200);
 	assert.equal(JSON.parse(r.text).account.email, v.email);
 	assert.equal((await get(u, m[1])).status, 404);
+
+	// A suspended account is read-only, but its data stays its own: the export still works.
+	await s.ctl('user', 'suspend', String(v.id), '--reason', 'review');
+	page = await v.c.submit('/settings', '/settings/export', {});
+	assert.equal(page.status, 200, page.text_.slice(0, 300));
+	const url = /href="(\/v1\/me\/export\/[0-9A-Za-z]{43})"/.exec(page.text_)[1];
+	assert.equal((await get(v, url)).status, 200);
+	assert.equal((await get(v, (await prepare(v, 'key')).url, 'key')).status, 200);
 });
