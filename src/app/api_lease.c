@@ -55,6 +55,14 @@ api_internal_lease(struct req *r)
 			    " work." : "Your account is suspended (read-only):"
 			    " it cannot make requests until the operator lifts"
 			    " the suspension. The email we sent says why.");
+		if (rc == GW_OWES)
+			return resp_api_error(r, 402, "insufficient_quota",
+			    "account_in_debt", NULL, arena_printf(r->arena,
+			    "A refund or a dispute took back credit this "
+			    "account had already spent: it owes %s. Top up "
+			    "on the Billing page to go on.", json_string_value(
+			    json_arena(r->arena, view_usd(r->arena,
+			    l.owed)))));
 		if (rc == GW_INSUFFICIENT)
 			return resp_api_error(r, 402, "insufficient_quota",
 			    "insufficient_quota", NULL, "Your credit balance is"

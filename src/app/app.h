@@ -302,6 +302,21 @@ int		 page_keys_create(struct req *);	/* POST /keys */
 /* POST /keys/{id}/revoke */
 int		 page_keys_revoke(struct req *);
 int		 api_me(struct req *);	/* GET /v1/me */
+/* Stripe top-ups: the API, the Billing pages, the webhook. */
+int		 api_topups_create(struct req *);	/* POST /v1/me/topups */
+int		 api_topups_list(struct req *);	/* GET /v1/me/topups */
+int		 page_billing(struct req *);	/* GET /billing */
+int		 page_billing_topup(struct req *);	/* POST /billing/topup */
+int		 page_billing_success(struct req *);	/* GET /billing/success */
+int		 page_billing_cancel(struct req *);	/* GET /billing/cancel */
+int		 page_admin_billing(struct req *);	/* GET /admin/billing */
+int		 hook_stripe(struct req *);	/* POST /hooks/stripe */
+/*
+ * Start a top-up of amount_usd for the caller: 0 with the top-up in *out
+ * (the arena's), else the status with an error code and a message.
+ */
+int		 topup_start(struct req *, const char *amount_usd, json_t **out,
+		    const char **code, const char **message);
 /* GET /v1/me/transfers */
 int		 api_me_transfers(struct req *);
 int		 api_me_export(struct req *);	/* GET /v1/me/export */

@@ -36,7 +36,8 @@ enum gw_rc {
 	GW_INSUFFICIENT,	/* lease: the consumer has nothing spendable */
 	GW_BAD_ELEMENT,		/* settle_batch: an element refers to nothing */
 	GW_SUSPENDED,		/* lease: the key's account is suspended (read-only) */
-	GW_BANNED		/* lease: the key's account is banned or deleted */
+	GW_BANNED,		/* lease: the key's account is banned or deleted */
+	GW_OWES			/* lease: the key's account owes after a refund or dispute */
 };
 
 /*

@@ -17,6 +17,7 @@ struct lease {
 	int64_t	user_id;
 	int64_t	key_id;
 	int64_t	ttl_ms;		/* admitting: lease_ttl, or until the key expires */
+	int64_t	owed;		/* GW_OWES: what the account owes */
 };
 
 /* The relay's last lease of the key, no longer admitting. */

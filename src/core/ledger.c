@@ -30,6 +30,7 @@ static const char *const kind_names[] = {
 	[LEDGER_EXPIRED] = "expired",
 	[LEDGER_STRIPE] = "stripe",
 	[LEDGER_TREMENDOUS] = "tremendous",
+	[LEDGER_RECEIVABLE] = "receivable",
 };
 
 static const struct db_stmt q_open_user = {
@@ -151,7 +152,7 @@ static const struct db_stmt q_check = {
 	"  (SELECT count(*) FROM holds WHERE status = 'held')::numeric"
 	" UNION ALL SELECT 'missing', 0, k, 0, 0, 0 FROM unnest(ARRAY["
 	"  'revenue', 'bounty', 'promotions', 'payout_fees', 'expired',"
-	"  'stripe', 'tremendous']) k WHERE NOT EXISTS (SELECT 1"
+	"  'stripe', 'tremendous', 'receivable']) k WHERE NOT EXISTS (SELECT 1"
 	"  FROM ledger_accounts p WHERE p.kind = k AND p.user_id IS NULL)"
 	" UNION ALL SELECT 'sum', 0, '', sum(balance), 0, 0 FROM a"
 	"  HAVING sum(balance) <> 0"
@@ -165,6 +166,10 @@ static const struct db_stmt q_check = {
 	" UNION ALL SELECT 'reserved', a.id, a.label, a.held,"
 	"  coalesce(r.total, 0), 0 FROM a LEFT JOIN reserved r ON r.acct = a.id"
 	"  WHERE a.held <> coalesce(r.total, 0)"
+	" UNION ALL SELECT 'owed', 0, '', (SELECT coalesce(sum(owed), 0)"
+	"  FROM users), -balance, 0 FROM ledger_accounts WHERE kind ="
+	"  'receivable' AND user_id IS NULL AND balance <> -(SELECT"
+	"  coalesce(sum(owed), 0) FROM users)"
 	" UNION ALL SELECT 'key', 0, idempotency_key, count(*), 0, 0"
 	"  FROM transfers GROUP BY idempotency_key HAVING count(*) > 1"
 	" UNION ALL SELECT 'hold', h.id, h.status, coalesce(m.total, 0),"
@@ -541,6 +546,9 @@ put_problem(struct str *out, const PGresult *res, int r)
 		    PQgetvalue(res, r, 2));
 	else if (strcmp(code, "sum") == 0)
 		str_printf(out, "balances sum to %s, not 0\n", x);
+	else if (strcmp(code, "owed") == 0)
+		str_printf(out, "accounts owe %s but the receivable account "
+		    "carries %s\n", x, y);
 	else if (strcmp(code, "key") == 0)
 		str_printf(out, "idempotency key \"%s\" is used %s times\n",
 		    PQgetvalue(res, r, 2), PQgetvalue(res, r, 3));

@@ -76,6 +76,7 @@ static const struct db_stmt q_anonymize = {
 	"  AND client_ip_hash IS NOT NULL)"
 	" UPDATE users SET email = 'deleted-' || id || '@deleted.invalid',"
 	" password_hash = '!', display_name = NULL, signup_ip_hash = NULL,"
+	" stripe_customer_id = NULL,"
 	" role = 'user', status = 'deleted', status_reason = NULL,"
 	" status_at = $2::timestamptz, anonymized_at = $2::timestamptz"
 	" WHERE id = $1",
