@@ -353,3 +353,18 @@ test('a bank debit settles by itself in demo mode', async () => {
 		await demo.stop();
 	}
 });
+
+test('events kept unsent can be delivered later in any order (a refund before its payment)', async () => {
+	fake.setWebhookUrl(null);
+	const s = await topup(1100);
+	const pi = fake.pay(s.id).session.payment_intent;
+	await stripe.refunds.create({ payment_intent: pi });
+	const done = fake.events('checkout.session.completed').find((r) => r.event.data.object.id === s.id);
+	const refunded = fake.events('charge.refunded').find((r) => r.event.data.object.payment_intent === pi);
+	assert.deepEqual([done.state, refunded.state, done.event.pending_webhooks], ['not_sent', 'not_sent', 0]);
+	fake.setWebhookUrl(app.url);
+	fake.redeliver(refunded.id);
+	fake.redeliver(done.id);
+	await fake.waitForEvent('checkout.session.completed', { match: (e) => e.id === done.id });
+	assert.deepEqual(app.of(s).map((g) => g.event.type), ['charge.refunded', 'checkout.session.completed']);
+});

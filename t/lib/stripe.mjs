@@ -16,6 +16,7 @@
 // session(id), stop(). The same controls answer over HTTP under /_fake
 // (docs/operations.md); the handle's are plain calls.
 import { createFakeStripe } from '../mock/stripe/server.mjs';
+import { view } from '../mock/stripe/events.mjs';
 import { requirePeer } from './peers.mjs';
 
 // Start a fake Stripe on a loopback port. opts as createFakeStripe's
@@ -24,7 +25,6 @@ import { requirePeer } from './peers.mjs';
 export async function startFakeStripe(opts = {}) {
 	const f = await createFakeStripe({ retryDelays: [50, 100, 200, 400, 800], timeoutMs: 5000, ...opts });
 	const { o, store, events } = f;
-	const view = (r) => ({ id: r.event.id, type: r.event.type, state: r.state, attempts: r.attempts, event: r.event });
 	const sessionOf = (id) => {
 		const s = store.session(id);
 		if (!s) throw new Error(`no such Checkout Session: ${id}`);

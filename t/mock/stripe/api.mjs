@@ -98,6 +98,7 @@ export class Api {
 		return saved;
 	}
 
+	// Keep the answer to req under key, for replays.
 	remember(key, req, status, body, requestId) {
 		this.idem.set(key, { fingerprint: `${req.method} ${req.path} ${req.raw}`, status,
 			body: structuredClone(body), requestId });
@@ -122,6 +123,7 @@ export class Api {
 		return v.obj ?? v;
 	}
 
+	// Session record id, or Stripe's 404.
 	session(id) {
 		const s = this.store.session(id);
 		if (!s) throw noSuch('checkout.session', id, 'session', 404);
@@ -191,6 +193,7 @@ export class Api {
 		return out;
 	}
 
+	// The list object of session s's line items.
 	lineItems(s) {
 		return { object: 'list', data: s.items, has_more: false, url: `/v1/checkout/sessions/${s.obj.id}/line_items` };
 	}

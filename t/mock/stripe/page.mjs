@@ -3,6 +3,8 @@
 // few seconds in demo mode), has the card declined or cancels; checkout()
 // is the same choice for the /_fake controls.
 
+import { money } from './form.mjs';
+
 // Text for HTML text and double-quoted attributes.
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -49,9 +51,9 @@ export function page(s, { message, demo } = {}) {
 			`<h1>${done ? 'This payment is complete' : 'This Checkout Session has expired'}</h1>` +
 			(back ? `<p><a href="${esc(back)}">Return to the merchant</a></p>` : '')) };
 	}
-	const total = amount(o.amount_total, o.currency);
+	const total = money(o.amount_total, o.currency);
 	const rows = s.items.map((li) => `<tr><td>${esc(li.description ?? 'Item')}</td><td>${li.quantity}</td>` +
-		`<td>${esc(amount(li.amount_total, li.currency))}</td></tr>`).join('');
+		`<td>${esc(money(li.amount_total, li.currency))}</td></tr>`).join('');
 	const alert = message ? `<p class="alert" role="alert">${esc(message)}</p>` : '';
 	const fail = demo ? '<button type="submit" name="action" value="bank_fail">Pay by bank debit that will fail</button>' : '';
 	return { status: message ? 402 : 200, html: doc(`Pay ${total}`, `
@@ -76,12 +78,6 @@ ${fail}
 <button type="submit" name="action" value="cancel">Cancel</button>
 </p>
 </form>`) };
-}
-
-// An amount as the page shows it: "$10.00", "10.00 CHF".
-function amount(n, currency) {
-	const v = (n / 100).toFixed(2);
-	return currency === 'usd' ? `$${v}` : `${v} ${currency.toUpperCase()}`;
 }
 
 // A whole document around body; title is plain text.
