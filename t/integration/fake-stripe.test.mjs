@@ -210,7 +210,9 @@ test('pay on the hosted page: redirect, a paid session and signed events, in ord
 	const now = await stripe.checkout.sessions.retrieve(s.id);
 	assert.deepEqual([now.status, now.payment_status, now.payment_intent], ['complete', 'paid', cs.payment_intent]);
 	// Paid once: the page says so, and a second press changes nothing.
-	assert.match(await (await fetch(s.url)).text(), /This payment is complete/);
+	const donePage = await (await fetch(s.url)).text();
+	assert.match(donePage, /This payment is complete/);
+	await assertValidHtml(donePage, 'the page of a paid session');
 	assert.equal((await press(s, 'pay')).status, 409);
 	assert.equal(fake.events('checkout.session.completed').filter((r) => r.event.data.object.id === s.id).length, 1);
 });
