@@ -385,12 +385,31 @@ on_session(struct ev *e)
 	return db_exec(e->db, e->a, &q_status, p) == NULL ? -1 : 0;
 }
 
+/*
+ * The event's projection kept while deferred: the fields apply() reads,
+ * nothing else (a charge carries the payer's name and address).
+ */
+static json_t *
+project(json_t *obj)
+{
+	static const char *const keep[] = { "id", "object", "payment_intent",
+	    "amount", "amount_refunded", "currency", "status" };
+	json_t	*out = json_object(), *v;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if ((v = json_object_get(obj, keep[i])) != NULL &&
+		    (json_is_string(v) || json_is_integer(v)))
+			json_object_set(out, keep[i], v);
+	return out;
+}
+
 /* Keep a refund or a dispute for a payment not paid yet; applied when it is. */
 static int
 defer(struct ev *e)
 {
 	e->outcome = "deferred";
-	e->keep = json_incref(e->obj);
+	e->keep = project(e->obj);
 	return 0;
 }
 
@@ -580,25 +599,6 @@ apply_deferred(struct ev *paid, const char *pi)
 	return 0;
 }
 
-/*
- * The event's projection kept while deferred: the fields apply() reads,
- * nothing else (a charge carries the payer's name and address).
- */
-static json_t *
-project(json_t *obj)
-{
-	static const char *const keep[] = { "id", "object", "payment_intent",
-	    "amount", "amount_refunded", "currency", "status" };
-	json_t	*out = json_object(), *v;
-	size_t	 i;
-
-	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-		if ((v = json_object_get(obj, keep[i])) != NULL &&
-		    (json_is_string(v) || json_is_integer(v)))
-			json_object_set(out, keep[i], v);
-	return out;
-}
-
 int
 stripe_webhook(struct db *db, struct arena *a, const struct stripe_cfg *s,
     const char *signature, const char *body, size_t len,
@@ -638,8 +638,7 @@ stripe_webhook(struct db *db, struct arena *a, const struct stripe_cfg *s,
 	}
 	e.db = db;
 	e.a = a;
-	e.obj = project(data);
-	json_arena(a, e.obj);
+	e.obj = data;
 	if (db_begin(db) == -1)
 		return -1;
 	p[0] = e.id;

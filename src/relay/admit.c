@@ -133,6 +133,16 @@ refuse(struct infer *in, long status, json_t *body)
 	hooks->refused(in);
 }
 
+/* Is the app's refusal body {"error": {"code": code}}? */
+static int
+refusal_says(json_t *body, const char *code)
+{
+	const char	*c = json_string_value(json_object_get(json_object_get(body,
+			    "error"), "code"));
+
+	return c != NULL && strcmp(c, code) == 0;
+}
+
 static void	on_lease(void *, long, json_t *, struct lease *);
 
 /*
@@ -277,7 +287,11 @@ on_lease(void *arg, long status, json_t *refusal, struct lease *l)
 		return;
 	}
 	if (status != 200) {
-		if (status == 402)
+		/*
+		 * Too poor for this request: said in its dollars; any
+		 * other 402 (an account that owes) as the app said it.
+		 */
+		if (status == 402 && !refusal_says(refusal, "account_in_debt"))
 			too_poor(in);
 		else if (status != 0 && refusal != NULL)
 			refuse(in, status, refusal);
