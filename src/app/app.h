@@ -307,6 +307,7 @@ int		 api_topups_create(struct req *);	/* POST /v1/me/topups */
 int		 api_topups_list(struct req *);	/* GET /v1/me/topups */
 int		 page_billing(struct req *);	/* GET /billing */
 int		 page_billing_topup(struct req *);	/* POST /billing/topup */
+int		 page_billing_pay(struct req *);	/* GET /billing/pay/{id} */
 int		 page_billing_success(struct req *);	/* GET /billing/success */
 int		 page_billing_cancel(struct req *);	/* GET /billing/cancel */
 int		 page_admin_billing(struct req *);	/* GET /admin/billing */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "arena.h"
 #include "json.h"
 #include "money.h"
 #include "stripe.h"
@@ -42,18 +43,37 @@ page_billing(struct req *r)
 	return billing_page(r, 200, NULL, NULL);
 }
 
-/* POST /billing/topup (form: amount_usd): off to Stripe's checkout. */
+/*
+ * POST /billing/topup (form: amount_usd): to our page that sends the
+ * browser on to Stripe. A form may only lead to this site (CSP
+ * form-action 'self', which holds for its redirects too), so the last
+ * step is a link, followed by infrpool.js at once.
+ */
 int
 page_billing_topup(struct req *r)
 {
-	const char	*amount = req_form(r, "amount_usd"), *code, *msg, *url;
+	const char	*amount = req_form(r, "amount_usd"), *code, *msg;
 	json_t		*t;
 	int		 st;
 
 	if ((st = topup_start(r, amount, &t, &code, &msg)) != 0)
 		return billing_page(r, st, amount, msg);
-	url = json_string_value(json_object_get(t, "checkout_url"));
-	return url != NULL ? resp_redirect(r, url, NULL) : 500;
+	return resp_redirect(r, arena_printf(r->arena, "/billing/pay/%lld",
+	    (long long)json_integer_value(json_object_get(t, "id"))), NULL);
+}
+
+/* GET /billing/pay/{id}: on to the top-up's checkout, while it is open. */
+int
+page_billing_pay(struct req *r)
+{
+	json_t	*t = json_arena(r->arena, topup_get(r->app->db, r->arena,
+		    r->auth.user_id, r->path_id));
+
+	if (t == NULL)
+		return 404;
+	return resp_page(r, 200, "billing_back", json_arena(r->arena,
+	    json_pack("{s:s, s:O, s:o}", "title", "To the payment", "go", t,
+	    "checkout_url", json_incref(json_object_get(t, "checkout_url")))));
 }
 
 /* GET /billing/success?session_id=cs_…: back from a checkout. */

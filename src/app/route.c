@@ -12,6 +12,7 @@
 #define R_EITHER	(R_SESSION | R_APIKEY)
 #define NO_KEY		"No such API key."
 #define NO_NODE		"No such node."
+#define NO_TOPUP	"No such top-up."
 #define NO_USER		"No such user."
 
 static const struct route routes[] = {
@@ -56,6 +57,7 @@ static const struct route routes[] = {
 	{ "POST",   "/v1/me/topups",	R_EITHER | R_CSRF | R_JSON, api_topups_create,	0, NULL },
 	{ "GET",    "/billing",		R_SESSION,		page_billing,		0, NULL },
 	{ "POST",   "/billing/topup",	R_SESSION | R_CSRF,	page_billing_topup,	0, NULL },
+	{ "GET",    "/billing/pay/{id}", R_SESSION,		page_billing_pay,	0, NO_TOPUP },
 	{ "GET",    "/billing/success",	R_SESSION,		page_billing_success,	0, NULL },
 	{ "GET",    "/billing/cancel",	R_SESSION,		page_billing_cancel,	0, NULL },
 	{ "GET",    "/admin/billing",	R_ADMIN,		page_admin_billing,	0, NULL },

@@ -82,6 +82,11 @@ static const struct db_stmt q_owed = {
 	"stripe_user_owed",
 	"SELECT owed FROM users WHERE id = $1", 1, DB_RETRY
 };
+static const struct db_stmt q_get = {
+	"topup_get",
+	"SELECT " TOPUP_JSON " FROM topups t WHERE t.user_id = $1 AND t.id = $2",
+	2, DB_RETRY
+};
 static const struct db_stmt q_overview = {
 	"stripe_overview",
 	"SELECT json_build_object("
@@ -340,6 +345,17 @@ topup_by_session(struct db *db, struct arena *a, int64_t user_id,
 
 	if ((res = db_exec(db, a, &q_by_session, p)) == NULL ||
 	    PQntuples(res) != 1)
+		return NULL;
+	return json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+}
+
+json_t *
+topup_get(struct db *db, struct arena *a, int64_t user_id, int64_t id)
+{
+	const char	*p[2] = { db_i64(a, user_id), db_i64(a, id) };
+	PGresult	*res;
+
+	if ((res = db_exec(db, a, &q_get, p)) == NULL || PQntuples(res) != 1)
 		return NULL;
 	return json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 }

@@ -49,6 +49,8 @@ json_t	*topup_list(struct db *, struct arena *, int64_t user_id);
 /* One of them by its Checkout Session id, or NULL (none, or an error). */
 json_t	*topup_by_session(struct db *, struct arena *, int64_t user_id,
 	    const char *session_id);
+/* One of them by its id, or NULL (none, or an error). */
+json_t	*topup_get(struct db *, struct arena *, int64_t user_id, int64_t id);
 
 /*
  * A webhook delivery: verify its Stripe-Signature over the raw body, then

@@ -14,11 +14,12 @@ import { startStack, bin, builddir, waitFor } from '../lib/stack.mjs';
 import { uniqueEmail } from '../lib/client.mjs';
 import { startMock } from '../lib/mock.mjs';
 import { OpenAI, requirePeer } from '../lib/peers.mjs';
+import { startFakeStripe } from '../lib/stripe.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const PW = 'correct horse battery', model = 'browser/demo-chat';
 const SHOTS = join(builddir, 't', 'integration', 'browser-screenshots');
-let s, m, browser, worker;
+let s, m, browser, worker, fake;
 const contexts = [];
 
 // "$1.234567" on a page as micro-USD.
@@ -61,8 +62,10 @@ async function signup(page, email) {
 
 before(async () => {
 	mkdirSync(SHOTS, { recursive: true });
+	fake = await startFakeStripe();
 	s = await startStack({ conf: '[auth]\nsignup_per_ip = 1000\nlogin_per_ip = 1000\n' +
-		'[relay]\nreport_interval = 1\n[gateway]\nramp_start_pct = 100\n' });
+		'[relay]\nreport_interval = 1\n[gateway]\nramp_start_pct = 100\n' + fake.conf });
+	fake.setWebhookUrl(`${s.url}/hooks/stripe`);
 	m = await startMock();
 	const { chromium } = requirePeer('playwright-core');
 	browser = await chromium.launch({ executablePath: CHROMIUM, headless: true,
@@ -77,6 +80,7 @@ after(async () => {
 		await worker.exited;
 	}
 	await m?.stop();
+	await fake?.stop();
 	if (s) await s.stop();
 });
 
@@ -220,4 +224,30 @@ test('sign up, key, call, usage, earning, suspension: the whole loop in Chromium
 	width = await phone.evaluate(() => document.documentElement.scrollWidth);
 	assert.ok(width <= 375, `no sideways scroll at 375 px (${width})`);
 	await shot(phone, 'phone-404');
+});
+
+test('a top-up in Chromium: Billing, the fake Stripe checkout, back with the credits', async () => {
+	const page = await session();
+	await signup(page, uniqueEmail('btopup'));
+	const before = micro(await page.locator('#credit').textContent());
+	await page.goto('/billing');
+	await page.getByLabel('Amount in US dollars').fill('12.50');
+	await Promise.all([page.waitForURL(`${fake.url}/c/pay/**`),
+		page.getByRole('button', { name: 'Continue to payment' }).click()]);
+	await shot(page, 'stripe-checkout');
+	await Promise.all([page.waitForURL('**/billing/success?session_id=cs_test_*'),
+		page.getByRole('button', { name: 'Pay', exact: true }).click()]);
+	// What the fake's own page asked of its server (a favicon) is not ours to judge.
+	page.jsErrors = [];
+	// The webhook may land just after the redirect: the page says so until it has.
+	await waitFor(async () => {
+		await page.reload();
+		return /is received/.test(await page.locator('#topup-status').textContent());
+	}, 10000, 'the credits on the success page');
+	await page.goto('/account');
+	assert.equal(micro(await page.locator('#credit').textContent()), before + 12500000);
+	await page.goto('/billing');
+	assert.match(await page.locator('#topups tbody tr').first().textContent(), /\$12\.50\s*paid/);
+	await shot(page, 'billing');
+	assert.deepEqual(page.jsErrors ?? [], []);
 });

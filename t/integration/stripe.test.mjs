@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { startStack, waitFor } from '../lib/stack.mjs';
 import { Client, uniqueEmail } from '../lib/client.mjs';
 import { startMock } from '../lib/mock.mjs';
+import { assertValidHtml } from '../lib/html.mjs';
 import { requirePeer, OpenAI } from '../lib/peers.mjs';
 import { createFakeStripe } from '../mock/stripe/server.mjs';
 
@@ -261,9 +262,18 @@ test('a refund after the credit was spent: owed, inference refused with 402 unti
 	await waitFor(async () => {
 		try { await ask(); return false; } catch (e) { return e.status === 402 && e.code === 'account_in_debt'; }
 	}, 5000, 'inference refused with 402');
-	assert.match((await u.c.get('/billing')).text_, /id="owed"/);
-	const admin = await s.sql(`SELECT owed FROM users WHERE id = ${u.id}`);
-	assert.equal(Number(admin), 5000000 - left);
+	const billing = (await u.c.get('/billing')).text_;
+	assert.match(billing, /id="owed"/);
+	await assertValidHtml(billing, 'billing');
+	// The operator's Billing page lists the account among those that owe, and the refund.
+	const op = await account('debt-op');
+	await s.sql(`UPDATE users SET role = 'admin' WHERE id = ${op.id}`);
+	const adm = (await op.c.get('/admin/billing')).text_;
+	await assertValidHtml(adm, 'admin billing');
+	const owing = /<table id="owing">[\s\S]*?<\/table>/.exec(adm)[0];
+	assert.ok(owing.includes(u.email), 'the account that owes is listed');
+	assert.ok(!owing.includes(sup.email));
+	assert.match(adm, /refunded \$\d+\.\d\d/);
 	// A new top-up pays the debt first; the account spends again.
 	const t2 = await started(u, '5.00');
 	assert.equal((await deliver('checkout.session.completed', session(t2, 500))).body.outcome, 'credited');
