@@ -6,6 +6,7 @@
 
 #include "apikey.h"
 #include "app.h"
+#include "stripe.h"
 #include "export.h"
 #include "json.h"
 #include "ledger.h"
@@ -104,13 +105,14 @@ all_transfers(struct req *r)
  * Everything we hold about the caller as one JSON document (Privacy
  * Policy 5.9), the arena's: the account, API key metadata (never a
  * hash), every transfer, wallet event and request made, its nodes with
- * their models and prices (never a token) and the requests they served
- * (the supplier's view: nothing about the consumer). NULL on error.
+ * their models and prices (never a token), the requests they served
+ * (the supplier's view: nothing about the consumer) and its top-ups.
+ * NULL on error.
  */
 json_t *
 me_export_document(struct req *r)
 {
-	json_t	*doc, *keys, *all, *requests, *nodes, *served, *events;
+	json_t	*doc, *keys, *all, *requests, *nodes, *served, *events, *topups;
 
 	if ((doc = account_json(r)) == NULL)
 		return NULL;
@@ -123,11 +125,13 @@ me_export_document(struct req *r)
 	    r->auth.user_id))) == NULL ||
 	    (served = usage_export(r, 1)) == NULL ||
 	    (events = json_arena(r->arena, export_wallet_events(r->app->db,
-	    r->arena, r->auth.user_id))) == NULL)
+	    r->arena, r->auth.user_id))) == NULL ||
+	    (topups = json_arena(r->arena, topup_list(r->app->db, r->arena,
+	    r->auth.user_id))) == NULL)
 		return NULL;
 	return json_arena(r->arena, json_pack("{s:s, s:s, s:O, s:O, s:O,"
-	    " s:O, s:O, s:O, s:O}", "object", "export", "format",
+	    " s:O, s:O, s:O, s:O, s:O}", "object", "export", "format",
 	    "infrpool-export-1", "account", doc, "api_keys", keys, "transfers",
 	    all, "wallet_events", events, "requests", requests, "nodes", nodes,
-	    "served_requests", served));
+	    "served_requests", served, "topups", topups));
 }

@@ -102,6 +102,11 @@ test('a top-up through the fake checkout: the customer once, the session, the we
 	const back = await u.c.get(`/billing/success?session_id=${t.stripe_session_id}`);
 	assert.match(back.text_, /Your payment of \$10\.00 is received/);
 	assert.equal(await s.sql(`SELECT count(*) FROM transfers WHERE idempotency_key = 'stripe:topup:${t.id}'`), '1');
+	// The export has the top-ups, and the wallet events the credit.
+	const link = JSON.parse((await u.c.get('/v1/me/export')).text_).url;
+	const doc = JSON.parse((await u.c.get(link)).text_);
+	assert.deepEqual(doc.topups.map((x) => [x.id, x.status, x.amount_usd]), [[t2.id, 'open', '5.00'], [t.id, 'paid', '10.00']]);
+	assert.ok(doc.wallet_events.some((e) => e.kind === 'topup' && e.amount.micro_usd === 10000000));
 });
 
 test('20 parallel deliveries of one event credit once', async () => {
