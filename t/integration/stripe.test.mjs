@@ -22,7 +22,7 @@ let s, fake, m;
 before(async () => {
 	fake = await createFakeStripe({ retryDelays: [200, 500, 1000] });
 	s = await startStack({ conf: `[stripe]\nsecret_key = ${fake.o.secretKey}\nwebhook_secret = ${fake.o.webhookSecret}\n` +
-		`api_base = ${fake.url}\nmin_usd = 5.00\nmax_usd = 500.00\n[credits]\nsignup_grant = 0\n` });
+		`api_base = ${fake.url}\nmin_usd = 5.00\nmax_usd = 500.00\n[credits]\nsignup_grant = 0\n[auth]\nsignup_per_ip = 1000\n` });
 	fake.o.webhookUrl = `${s.url}/hooks/stripe`;
 	m = await startMock();
 });
@@ -306,4 +306,21 @@ test('top-ups outside the limits, or malformed, are refused before Stripe hears 
 	const page = await u.c.submit('/billing', '/billing/topup', { amount_usd: '1.00' });
 	assert.equal(page.status, 400);
 	assert.match(page.text_, /Enter whole cents from \$5\.00 to \$500\.00/);
+});
+
+test('Stripe unreachable: 502, nothing charged, the top-up failed; no secret in any log line', async () => {
+	const u = await account('down');
+	const keep = fake;
+	await keep.stop();
+	fake = null;
+	const res = await topup(u, '9.00');
+	assert.equal(res.status, 502);
+	assert.equal(JSON.parse(res.text_).error.code, 'payment_provider');
+	assert.equal(await s.sql(`SELECT status || ' ' || (error IS NOT NULL) FROM topups WHERE user_id = ${u.id}`),
+		'failed true');
+	for (const f of ['app.log', 'relay.log']) {
+		const log = readFileSync(join(s.dir, f), 'utf8');
+		assert.ok(!log.includes(keep.o.secretKey) && !log.includes(keep.o.webhookSecret), `no secret in ${f}`);
+	}
+	assert.ok(!(await s.sql('SELECT string_agg(coalesce(error, \'\'), \' \') FROM topups')).includes(keep.o.secretKey));
 });
