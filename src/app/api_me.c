@@ -6,6 +6,7 @@
 
 #include "apikey.h"
 #include "app.h"
+#include "payout.h"
 #include "stripe.h"
 #include "export.h"
 #include "json.h"
@@ -106,13 +107,15 @@ all_transfers(struct req *r)
  * Policy 5.9), the arena's: the account, API key metadata (never a
  * hash), every transfer, wallet event and request made, its nodes with
  * their models and prices (never a token), the requests they served
- * (the supplier's view: nothing about the consumer) and its top-ups.
+ * (the supplier's view: nothing about the consumer), its top-ups and
+ * its payouts.
  * NULL on error.
  */
 json_t *
 me_export_document(struct req *r)
 {
 	json_t	*doc, *keys, *all, *requests, *nodes, *served, *events, *topups;
+	json_t	*payouts;
 
 	if ((doc = account_json(r)) == NULL)
 		return NULL;
@@ -127,11 +130,13 @@ me_export_document(struct req *r)
 	    (events = json_arena(r->arena, export_wallet_events(r->app->db,
 	    r->arena, r->auth.user_id))) == NULL ||
 	    (topups = json_arena(r->arena, topup_list(r->app->db, r->arena,
+	    r->auth.user_id))) == NULL ||
+	    (payouts = json_arena(r->arena, payout_list(r->app->db, r->arena,
 	    r->auth.user_id))) == NULL)
 		return NULL;
 	return json_arena(r->arena, json_pack("{s:s, s:s, s:O, s:O, s:O,"
-	    " s:O, s:O, s:O, s:O, s:O}", "object", "export", "format",
+	    " s:O, s:O, s:O, s:O, s:O, s:O}", "object", "export", "format",
 	    "infrpool-export-1", "account", doc, "api_keys", keys, "transfers",
 	    all, "wallet_events", events, "requests", requests, "nodes", nodes,
-	    "served_requests", served, "topups", topups));
+	    "served_requests", served, "topups", topups, "payouts", payouts));
 }

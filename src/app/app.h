@@ -312,6 +312,24 @@ int		 page_billing_success(struct req *);	/* GET /billing/success */
 int		 page_billing_cancel(struct req *);	/* GET /billing/cancel */
 int		 page_admin_billing(struct req *);	/* GET /admin/billing */
 int		 hook_stripe(struct req *);	/* POST /hooks/stripe */
+/* Tremendous payouts: the API, the Payouts pages, the webhook. */
+int		 api_payouts_create(struct req *);	/* POST /v1/me/payouts */
+int		 api_payouts_list(struct req *);	/* GET /v1/me/payouts */
+int		 api_payout_settings_get(struct req *);	/* GET /v1/me/payout_settings */
+int		 api_payout_settings_put(struct req *);	/* PUT /v1/me/payout_settings */
+int		 page_payouts(struct req *);	/* GET /payouts */
+int		 page_payouts_request(struct req *);	/* POST /payouts/request */
+int		 page_payouts_settings(struct req *);	/* POST /payouts/settings */
+int		 page_admin_payouts(struct req *);	/* GET /admin/payouts */
+int		 page_admin_payout_approve(struct req *);	/* POST /admin/payouts/{id}/approve */
+int		 page_admin_payout_cancel(struct req *);	/* POST /admin/payouts/{id}/cancel */
+int		 hook_tremendous(struct req *);	/* POST /hooks/tremendous */
+/*
+ * Pay amount_usd of the caller's earnings out: 0 with the payout's id,
+ * else the status with an error code and a message.
+ */
+int		 payout_start(struct req *, const char *amount_usd, int64_t *id,
+		    const char **code, const char **message);
 /*
  * Start a top-up of amount_usd for the caller: 0 with the top-up in *out
  * (the arena's), else the status with an error code and a message.

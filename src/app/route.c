@@ -13,6 +13,7 @@
 #define NO_KEY		"No such API key."
 #define NO_NODE		"No such node."
 #define NO_TOPUP	"No such top-up."
+#define NO_PAYOUT	"No such payout."
 #define NO_USER		"No such user."
 
 static const struct route routes[] = {
@@ -62,6 +63,17 @@ static const struct route routes[] = {
 	{ "GET",    "/billing/cancel",	R_SESSION,		page_billing_cancel,	0, NULL },
 	{ "GET",    "/admin/billing",	R_ADMIN,		page_admin_billing,	0, NULL },
 	{ "POST",   "/hooks/stripe",	R_PUBLIC,		hook_stripe,		256 * 1024, NULL },
+	{ "GET",    "/v1/me/payouts",	R_EITHER,		api_payouts_list,	0, NULL },
+	{ "POST",   "/v1/me/payouts",	R_SESSION | R_CSRF | R_JSON, api_payouts_create, 0, NULL },
+	{ "GET",    "/v1/me/payout_settings", R_EITHER,		api_payout_settings_get, 0, NULL },
+	{ "PUT",    "/v1/me/payout_settings", R_SESSION | R_CSRF | R_JSON, api_payout_settings_put, 0, NULL },
+	{ "GET",    "/payouts",		R_SESSION,		page_payouts,		0, NULL },
+	{ "POST",   "/payouts/request",	R_SESSION | R_CSRF,	page_payouts_request,	0, NULL },
+	{ "POST",   "/payouts/settings",	R_SESSION | R_CSRF,	page_payouts_settings,	0, NULL },
+	{ "GET",    "/admin/payouts",	R_ADMIN,		page_admin_payouts,	0, NULL },
+	{ "POST",   "/admin/payouts/{id}/approve", R_ADMIN | R_CSRF, page_admin_payout_approve, 0, NO_PAYOUT },
+	{ "POST",   "/admin/payouts/{id}/cancel", R_ADMIN | R_CSRF, page_admin_payout_cancel, 0, NO_PAYOUT },
+	{ "POST",   "/hooks/tremendous", R_PUBLIC,		hook_tremendous,	64 * 1024, NULL },
 	{ "GET",    "/v1/me/deletion",	R_EITHER,		api_deletion_get,	0, NULL },
 	{ "POST",   "/v1/me/deletion",	R_SESSION | R_CSRF | R_JSON | R_SUSPENDED_OK, api_deletion_ask, 0, NULL },
 	{ "DELETE", "/v1/me/deletion",	R_SESSION | R_CSRF | R_SUSPENDED_OK, api_deletion_cancel, 0, NULL },

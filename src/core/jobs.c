@@ -11,6 +11,7 @@
 #include "hold.h"
 #include "jobs.h"
 #include "lifecycle.h"
+#include "payout.h"
 #include "log.h"
 #include "mail.h"
 #include "retention.h"
@@ -167,6 +168,11 @@ const struct job jobs[] = {
 	{ "outbox-prune", "daily at 03:30 UTC", DAY, 3 * HOUR + 30 * MINUTE,
 	    run_outbox_prune },
 	{ "account-delete", "every minute", MINUTE, 0, lifecycle_delete_due },
+	{ "payouts-retry", "every 5 minutes", 5 * MINUTE, 0, payout_job_retry },
+	{ "payouts-check", "daily at 06:00 UTC", DAY, 6 * HOUR,
+	    payout_job_check },
+	{ "payouts-monthly", "hourly at :05, paying on the 1st (UTC)", HOUR,
+	    5 * MINUTE, payout_job_monthly },
 	{ "wallet-events-prune", "daily at 03:40 UTC", DAY,
 	    3 * HOUR + 40 * MINUTE, lifecycle_events_prune },
 	{ "wallet-expiry", "daily at 02:00 UTC", DAY, 2 * HOUR,

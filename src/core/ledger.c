@@ -31,6 +31,7 @@ static const char *const kind_names[] = {
 	[LEDGER_STRIPE] = "stripe",
 	[LEDGER_TREMENDOUS] = "tremendous",
 	[LEDGER_RECEIVABLE] = "receivable",
+	[LEDGER_PAYOUTS] = "payouts",
 };
 
 static const struct db_stmt q_open_user = {
@@ -152,7 +153,8 @@ static const struct db_stmt q_check = {
 	"  (SELECT count(*) FROM holds WHERE status = 'held')::numeric"
 	" UNION ALL SELECT 'missing', 0, k, 0, 0, 0 FROM unnest(ARRAY["
 	"  'revenue', 'bounty', 'promotions', 'payout_fees', 'expired',"
-	"  'stripe', 'tremendous', 'receivable']) k WHERE NOT EXISTS (SELECT 1"
+	"  'stripe', 'tremendous', 'receivable', 'payouts']) k"
+	"  WHERE NOT EXISTS (SELECT 1"
 	"  FROM ledger_accounts p WHERE p.kind = k AND p.user_id IS NULL)"
 	" UNION ALL SELECT 'sum', 0, '', sum(balance), 0, 0 FROM a"
 	"  HAVING sum(balance) <> 0"
@@ -170,6 +172,11 @@ static const struct db_stmt q_check = {
 	"  FROM users), -balance, 0 FROM ledger_accounts WHERE kind ="
 	"  'receivable' AND user_id IS NULL AND balance <> -(SELECT"
 	"  coalesce(sum(owed), 0) FROM users)"
+	" UNION ALL SELECT 'payouts', 0, '', balance, (SELECT coalesce(sum("
+	"  amount), 0) FROM payouts WHERE status IN ('pending', 'sent',"
+	"  'flagged')), 0 FROM ledger_accounts WHERE kind = 'payouts'"
+	"  AND user_id IS NULL AND balance <> (SELECT coalesce(sum(amount), 0)"
+	"  FROM payouts WHERE status IN ('pending', 'sent', 'flagged'))"
 	" UNION ALL SELECT 'key', 0, idempotency_key, count(*), 0, 0"
 	"  FROM transfers GROUP BY idempotency_key HAVING count(*) > 1"
 	" UNION ALL SELECT 'hold', h.id, h.status, coalesce(m.total, 0),"
@@ -549,6 +556,9 @@ put_problem(struct str *out, const PGresult *res, int r)
 	else if (strcmp(code, "owed") == 0)
 		str_printf(out, "accounts owe %s but the receivable account "
 		    "carries %s\n", x, y);
+	else if (strcmp(code, "payouts") == 0)
+		str_printf(out, "the payouts account holds %s but the payouts "
+		    "in flight are %s\n", x, y);
 	else if (strcmp(code, "key") == 0)
 		str_printf(out, "idempotency key \"%s\" is used %s times\n",
 		    PQgetvalue(res, r, 2), PQgetvalue(res, r, 3));

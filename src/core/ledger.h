@@ -27,7 +27,8 @@ enum ledger_kind {
 	LEDGER_EXPIRED,
 	LEDGER_STRIPE,
 	LEDGER_TREMENDOUS,
-	LEDGER_RECEIVABLE	/* what accounts owe after refunds and disputes (negative) */
+	LEDGER_RECEIVABLE,	/* what accounts owe after refunds and disputes (negative) */
+	LEDGER_PAYOUTS		/* payouts in flight: left the earnings, not yet delivered */
 };
 
 #define LEDGER_OK		0
@@ -128,7 +129,8 @@ json_t	*ledger_user_transfers(struct db *, struct arena *, int64_t user_id,
  * Verify the ledger in one snapshot: all balances sum to 0; no balance is
  * negative where not allowed; 0 <= held <= balance; each cached balance
  * equals its transfers (credits - debits); what accounts owe (users.owed)
- * is what the receivable account carries; each held equals what its open
+ * is what the receivable account carries; the payouts account holds what
+ * the payouts in flight are; each held equals what its open
  * holds still reserve (less what draws paid out); each idempotency key
  * appears once; each hold's transfers sum to its posted charge, or to
  * what was drawn on it (less what a supplier kept). Appends one line

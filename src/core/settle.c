@@ -219,7 +219,10 @@ served(const char *status)
  * Price request r before its draw: the capped tokens at its prices,
  * charge half up, earning the floor after the fee; a charge above
  * reserved (or one that overflows, which can only be above it) is
- * reserved, split at the fee as well.
+ * reserved, split at the fee as well. A request served by the
+ * consumer's own node is free and earns nothing, and is neutral for the
+ * node's health: otherwise it would turn credit (bought, granted or
+ * promotional) into payable earnings (docs/payouts.md).
  */
 static void
 price(const struct gateway_cfg *cfg, struct settle_req *r, struct bill *b)
@@ -234,6 +237,10 @@ price(const struct gateway_cfg *cfg, struct settle_req *r, struct bill *b)
 	b->tokens_in = billed(r->tokens_in, r->counted_in, r->prompt_tokens);
 	b->tokens_out = strcmp(r->endpoint, "embeddings") == 0 ? 0 :
 	    billed(r->tokens_out, r->counted_out, r->max_tokens);
+	if (b->supplier == b->lease->user_id) {
+		r->outcome = "neutral";
+		return;
+	}
 	if ((money_base(b->tokens_in, r->price_in, b->tokens_out, r->price_out,
 	    &base) == -1 || money_split_base(base, cfg->fee_bp, &m) == -1 ||
 	    m.charge > r->reserved) &&

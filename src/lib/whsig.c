@@ -71,3 +71,27 @@ whsig_stripe_verify(const char *header, const char *body, size_t len,
 	*why = !v1 ? "no v1 signature" : ok ? NULL : "no signature matches";
 	return ok ? 0 : -1;
 }
+
+int
+whsig_tremendous_verify(const char *header, const char *body, size_t len,
+    const char *secret, const char **why)
+{
+	char	want[SIG_HEX + 1];
+
+	*why = "no header";
+	if (header == NULL || *header == '\0')
+		return -1;
+	*why = "malformed header";
+	if (strncmp(header, "sha256=", 7) != 0 || strlen(header + 7) !=
+	    SIG_HEX || secret == NULL || *secret == '\0')
+		return -1;
+	*why = "hmac failed";
+	if (crypto_hmac_sha256_hex(secret, strlen(secret), body, len, want) ==
+	    -1)
+		return -1;
+	*why = "signature does not match";
+	if (!crypto_equal(header + 7, want, SIG_HEX))
+		return -1;
+	*why = NULL;
+	return 0;
+}

@@ -16,4 +16,12 @@
 int	whsig_stripe_verify(const char *header, const char *body, size_t len,
 	    const char *secret, time_t now, long tolerance, const char **why);
 
+/*
+ * Verify Tremendous' "Tremendous-Webhook-Signature: sha256=<hex>": the
+ * HMAC-SHA256 of the raw body under secret, compared in constant time.
+ * 0 genuine, else -1 with *why.
+ */
+int	whsig_tremendous_verify(const char *header, const char *body,
+	    size_t len, const char *secret, const char **why);
+
 #endif
