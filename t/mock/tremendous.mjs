@@ -33,7 +33,7 @@
 //   source {id, method, usage_permissions, status, meta.available_cents};
 //   campaign {id, name, description, products}. Fraud reviews: GET
 //   /fraud_reviews (?status=flagged|blocked|released), GET
-//   /fraud_reviews/{id}, POST /fraud_reviews/{id}/release and .../block,
+//   /fraud_reviews/{id}, PUT /fraud_reviews/{id}/release and .../block,
 //   where id is the reward's; block "cancels the reward and refunds the
 //   amount". POST /rewards/{id}/cancel takes "only non-expired rewards with
 //   a delivery failure"; POST /rewards/{id}/resend only rewards whose

@@ -29,8 +29,8 @@ export class Api {
 			['GET', /^\/products\/([^/]+)$/, (q, b, id) => ({ product: s.products.get(id) ?? nf('Product') })],
 			['GET', /^\/fraud_reviews$/, (q) => this.listReviews(q)],
 			['GET', /^\/fraud_reviews\/([^/]+)$/, (q, b, id) => ({ fraud_review: s.reviewOut(s.reviewed(id), true) })],
-			['POST', /^\/fraud_reviews\/([^/]+)\/release$/, (q, b, id) => ({ fraud_review: s.release(s.reviewed(id)) })],
-			['POST', /^\/fraud_reviews\/([^/]+)\/block$/, (q, b, id) => ({ fraud_review: s.block(s.reviewed(id)) })],
+			['PUT', /^\/fraud_reviews\/([^/]+)\/release$/, (q, b, id) => ({ fraud_review: s.release(s.reviewed(id)) })],
+			['PUT', /^\/fraud_reviews\/([^/]+)\/block$/, (q, b, id) => ({ fraud_review: s.block(s.reviewed(id)) })],
 			['GET', /^\/webhooks$/, () => ({ webhooks: this.o.webhookUrl ? [this.webhook()] : [] })],
 			['GET', /^\/webhooks\/([^/]+)$/, (q, b, id) => ({ webhook: id === this.o.webhookId && this.o.webhookUrl ? this.webhook() : nf('Webhook') })],
 			['POST', /^\/webhooks$/, (q, b) => this.setWebhook(b)],
@@ -47,7 +47,7 @@ export class Api {
 			for (const [method, re, fn] of this.routes) {
 				const m = re.exec(path);
 				if (!m || method !== req.method) continue;
-				const body = method === 'POST' ? json(req.raw) : undefined;
+				const body = method === 'GET' ? undefined : json(req.raw);
 				const out = fn(req.query, body, m[1] && decodeURIComponent(m[1]));
 				if (out?.replayed) return { status: 201, body: out.body, replayed: true };
 				return { status: 200, body: out };
