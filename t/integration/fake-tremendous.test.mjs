@@ -197,6 +197,10 @@ test('bad requests: Tremendous\'s error object, 400 for wrong values, 422 for mi
 	assert.equal(e.status, 422);
 	assert.ok(e.errors.message && e.errors.payload.payment.funding_source_id);
 	assert.equal((await post('/orders', '{"external_id":')).status, 400);
+	const form = await fetch(`${fake.apiBase}/orders`, { method: 'POST', body: JSON.stringify(order(5)),
+		headers: { Authorization: `Bearer ${fake.apiKey}`, 'Content-Type': 'application/x-www-form-urlencoded' } });
+	assert.deepEqual([form.status, (await form.json()).errors.message],
+		[400, 'The request body must be sent as Content-Type: application/json']);
 	assert.equal((await post('/orders', order(5), null)).status, 401);
 	assert.equal((await post('/orders', order(5), 'TEST_wrong')).status, 401);
 	const t = (await import('../lib/peers.mjs')).requirePeer('tremendous');
@@ -337,7 +341,8 @@ test('faults on POST /orders: a timeout after the order is recorded, then a retr
 	const n = fake.orders().length;
 	fake.fault({ mode: 'timeout', when: 'after', ms: 5000 });
 	await assert.rejects(fetch(`${fake.apiBase}/orders`, { method: 'POST', body: JSON.stringify(req),
-		headers: { Authorization: `Bearer ${fake.apiKey}` }, signal: AbortSignal.timeout(300) }), /TimeoutError|aborted/);
+		headers: { Authorization: `Bearer ${fake.apiKey}`, 'Content-Type': 'application/json' },
+		signal: AbortSignal.timeout(300) }), /TimeoutError|aborted/);
 	assert.equal(fake.orders().length, n + 1, 'the order was made though no answer came');
 	const retry = await post('/orders', req);
 	assert.deepEqual([retry.status, retry.body.order.external_id], [201, req.external_id]);

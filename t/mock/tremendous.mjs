@@ -69,7 +69,8 @@
 // Assumed (no doc found): the wording of messages; 400 for a present but
 // wrong value and 422 for a missing one or an unknown id; 409's payload;
 // the webhook retry schedule (here 1 s, 2 s, 5 s, 10 s, 30 s, 60 s) and
-// User-Agent; created_utc in UTC ("+00:00"); fees 0; a canceled reward
+// User-Agent; a JSON body sent as another Content-Type is refused (400);
+// created_utc in UTC ("+00:00"); fees 0; a canceled reward
 // keeps its delivery status while its order becomes CANCELED with a
 // payment.refund; release of a review before delivery delivers the reward
 // (REWARDS.DELIVERY.SUCCEEDED), after delivery sends nothing; block sends

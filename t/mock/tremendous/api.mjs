@@ -47,7 +47,7 @@ export class Api {
 			for (const [method, re, fn] of this.routes) {
 				const m = re.exec(path);
 				if (!m || method !== req.method) continue;
-				const body = method === 'GET' ? undefined : json(req.raw);
+				const body = method === 'GET' ? undefined : json(req.raw, req.headers['content-type']);
 				const out = fn(req.query, body, m[1] && decodeURIComponent(m[1]));
 				if (out?.replayed) return { status: 201, body: out.body, replayed: true };
 				return { status: 200, body: out };
@@ -186,9 +186,12 @@ export class Api {
 	}
 }
 
-// JSON body raw as an object (an empty body is {}); 400 if it is not JSON.
-function json(raw) {
+// JSON body raw as an object (an empty body is {}); 400 if it is not JSON
+// or not sent as JSON (type: its Content-Type).
+function json(raw, type) {
 	if (!raw) return {};
+	if (!/^application\/json\s*(;|$)/i.test(type ?? ''))
+		throw new ApiError(400, 'The request body must be sent as Content-Type: application/json');
 	try { return JSON.parse(raw); } catch { throw new ApiError(400, 'The request body is not valid JSON'); }
 }
 

@@ -59,7 +59,7 @@ export class Store {
 			custom_fields: [], delivery: { method: 'EMAIL', status: 'SCHEDULED' } };
 		if (p.reward.products) reward.products = p.reward.products;
 		this.orders.set(id, { obj, rewardId: rid, fingerprint });
-		if (p.external_id !== undefined) this.byExternal.set(p.external_id, id);
+		if (typeof p.external_id === 'string') this.byExternal.set(p.external_id, id);
 		const r = { obj: reward, orderId: id, cents: c, review: null, canceled: false };
 		this.rewards.set(rid, r);
 		this.onScheduled(r);
