@@ -283,6 +283,54 @@ payout_finish(struct db *db, struct arena *a, struct cfg *c,
 	return 0;
 }
 
+static const struct db_stmt q_reverse = {
+	"payout_reverse",
+	"UPDATE payouts SET status = 'cancelled', reason = $2 WHERE id = $1"
+	" AND status = 'delivered'",
+	2, 0
+};
+
+/*
+ * Undo delivered payout x (Tremendous blocked it at redemption and
+ * refunded the operator): its value and fee back to the earnings. 0, 1
+ * not delivered, -1 error.
+ */
+int
+payout_reverse(struct db *db, struct arena *a, struct cfg *c,
+    const struct payout_row *x, const char *reason)
+{
+	const char	*p[2] = { db_i64(a, x->id), reason };
+	PGresult	*res;
+	int64_t		 trem, fees, earnings;
+	int		 rc;
+
+	if ((res = db_exec(db, a, &q_reverse, p)) == NULL)
+		return -1;
+	if (atoi(PQcmdTuples(res)) != 1)
+		return 1;
+	if (ledger_account_id(db, a, LEDGER_TREMENDOUS, 0, &trem) != LEDGER_OK ||
+	    ledger_account_id(db, a, LEDGER_PAYOUT_FEES, 0, &fees) !=
+	    LEDGER_OK || ledger_account_id(db, a, LEDGER_EARNINGS, x->user_id,
+	    &earnings) != LEDGER_OK)
+		return -1;
+	rc = ledger_transfer(db, a, trem, earnings, x->value_cents * CENT,
+	    "payout_return", arena_printf(a, "payout:%" PRId64 ":reverse",
+	    x->id), 0);
+	if (rc == LEDGER_OK && x->fee > 0)
+		rc = ledger_transfer(db, a, fees, earnings, x->fee,
+		    "payout_return", arena_printf(a, "payout:%" PRId64
+		    ":reverse_fee", x->id), 0);
+	if (rc == LEDGER_OK)
+		rc = ledger_event(db, a, x->user_id, "payout_returned",
+		    x->amount, arena_printf(a, "payout:%" PRId64 ":reverse",
+		    x->id), arena_printf(a, "{\"payout_id\": %" PRId64 "}", x->id));
+	if (rc != LEDGER_OK || payout_mail(db, a, c, x, "payout_failed",
+	    reason) == -1)
+		return -1;
+	log_warn("payout %" PRId64 " undone after delivery", x->id);
+	return 0;
+}
+
 /* Hold payout x for the operator (Tremendous flagged it, or it is unclear). */
 int
 payout_hold(struct db *db, struct arena *a, struct cfg *c,

@@ -127,11 +127,24 @@ apply(struct db *db, struct arena *a, struct cfg *c, const char *event,
 	} else if (strcmp(event, "REWARDS.CANCELED") == 0) {
 		rc = payout_finish(db, a, c, &x, "cancelled",
 		    "Tremendous cancelled it.");
-		*outcome = rc == 1 ? "already_finished" : "cancelled";
+		*outcome = "cancelled";
+		if (rc == 1) {
+			/* Blocked at redemption, after delivery: undone. */
+			rc = payout_reverse(db, a, c, &x, "Tremendous "
+			    "cancelled it after delivery.");
+			*outcome = rc == 1 ? "already_finished" :
+			    "cancelled_after_delivery";
+		}
 	} else if (strcmp(event, "REWARDS.FLAGGED") == 0) {
 		rc = payout_hold(db, a, c, &x, "Tremendous flagged it for "
 		    "review; the operator decides.");
-		*outcome = rc == 1 ? "not_in_flight" : "flagged";
+		*outcome = "flagged";
+		if (rc == 1) {
+			/* Flagged at redemption: Tremendous' review decides. */
+			rc = payout_mail(db, a, c, &x, "payout_held",
+			    "Tremendous is reviewing it at redemption.");
+			*outcome = "flagged_after_delivery";
+		}
 	} else {
 		rc = 0;
 		*outcome = "ignored";
@@ -224,7 +237,7 @@ payout_review(struct db *db, struct arena *a, struct cfg *c, int64_t admin,
 		return rc == -1 ? -1 : 1;
 	if (*x.reward_id != '\0') {
 		/* Tremendous' fraud review of the reward decides delivery. */
-		if (payout_call(&pc, "POST", arena_printf(a, "/fraud_reviews/"
+		if (payout_call(&pc, "PUT", arena_printf(a, "/fraud_reviews/"
 		    "%s/%s", x.reward_id, approve ? "release" : "block"), "{}",
 		    &status, &ans, err, sizeof(err)) == -1) {
 			*why = arena_strdup(a, err);
@@ -326,9 +339,8 @@ payout_job_check(struct job_ctx *x)
 		}
 		st = json_string_value(json_object_get(json_object_get(
 		    json_object_get(ans, "reward"), "delivery"), "status"));
-		st = st == NULL ? "" : strcmp(st, "DELIVERED") == 0 ?
-		    "delivered" : strcmp(st, "FAILED") == 0 ? "failed" :
-		    strcmp(st, "CANCELED") == 0 ? "cancelled" : "";
+		st = st == NULL ? "" : strcmp(st, "SUCCEEDED") == 0 ?
+		    "delivered" : strcmp(st, "FAILED") == 0 ? "failed" : "";
 		st = arena_strdup(x->a, st);
 		json_decref(ans);
 		if (*st == '\0')

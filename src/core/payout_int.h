@@ -26,6 +26,10 @@ int	payout_load(struct db *, struct arena *, int64_t id, struct payout_row *);
 int	payout_finish(struct db *, struct arena *, struct cfg *,
 	    const struct payout_row *, const char *status, const char *reason);
 
+/* Undo a delivered one (value and fee back to the earnings): 0, 1 not delivered, -1. */
+int	payout_reverse(struct db *, struct arena *, struct cfg *,
+	    const struct payout_row *, const char *reason);
+
 /* Hold it for the operator: 0, 1 not in flight, -1. */
 int	payout_hold(struct db *, struct arena *, struct cfg *,
 	    const struct payout_row *, const char *reason);
