@@ -12,6 +12,7 @@ import { Client, uniqueEmail } from '../lib/client.mjs';
 import { startMock } from '../lib/mock.mjs';
 import { OpenAI } from '../lib/peers.mjs';
 import { startFakeTremendous } from '../lib/tremendous.mjs';
+import { assertValidHtml } from '../lib/html.mjs';
 
 const PW = 'correct horse battery', DAY = 86400e3;
 let s, fake, m, Cls;
@@ -151,6 +152,17 @@ test('delivered, failed, cancelled: the money goes on or comes back, and the sup
 	assert.equal(await earnings(u), start - 12340000);
 	assert.deepEqual(await mails(u), ['payout_sent', 'payout_delivered', 'payout_sent', 'payout_failed', 'payout_sent',
 		'payout_failed']);
+	const html = (await u.c.get('/payouts')).text_;
+	await assertValidHtml(html, 'payouts');
+	assert.match(html, new RegExp(`id="payable">\\$${((Math.floor((start - 12340000) / 10000)) / 100).toFixed(2)}<`));
+	assert.match(html, /Every month on the 1st: the next is \d{4}-\d\d-01/);
+	// The form asks too, and says why it refuses.
+	let form = await u.c.submit('/payouts', '/payouts/request', { amount_usd: '0.10' });
+	assert.equal(form.status, 400);
+	assert.match(form.text_, /A payout is whole cents, at least \$1\.00/);
+	form = await u.c.submit('/payouts', '/payouts/settings', { mode: 'monthly', recipient_email: 'not an email' });
+	assert.equal(form.status, 400);
+	assert.match(form.text_, /recipient_email: an email address/);
 	const list = JSON.parse((await u.c.get('/v1/me/payouts')).text_);
 	assert.deepEqual(list.data.map((p) => [p.id, p.status]), [[p3.id, 'cancelled'], [p2.id, 'failed'], [p1.id, 'delivered']]);
 	assert.equal(list.payable_usd, ((Math.floor((start - 12340000) / 10000)) / 100).toFixed(2));
@@ -171,6 +183,7 @@ test('flagged: held for the operator, who approves one and cancels another', asy
 	await waitFor(async () => (await payout(p1.id)).status === 'flagged', 5000, 'flagged');
 	const page = (await op.c.get('/admin/payouts')).text_;
 	assert.match(page, new RegExp(`action="/admin/payouts/${p1.id}/approve"`));
+	await assertValidHtml(page, 'admin payouts');
 	let res = await op.c.submit('/admin/payouts', `/admin/payouts/${p1.id}/approve`, {});
 	assert.equal(res.status, 303, res.text_);
 	// Released, Tremendous delivers it.
