@@ -4,6 +4,7 @@
 //
 //   node t/mock/smtp.mjs --listen 127.0.0.1:2525 --dir run/mail [--pidfile F]
 import { mkdirSync, readdirSync, writeFileSync, unlinkSync } from 'node:fs';
+import { writeAtomic } from './atomic.mjs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { requirePeer } from '../lib/peers.mjs';
@@ -32,7 +33,7 @@ const server = new SMTPServer({
 	},
 });
 server.listen(Number(m[2]), m[1], () => {
-	if (o.pidfile) writeFileSync(o.pidfile, `${process.pid}\n`);
+	if (o.pidfile) writeAtomic(o.pidfile, `${process.pid}\n`);
 	console.log(`listening on ${o.listen}, messages in ${o.dir}`);
 });
 const stop = () => server.close(() => {

@@ -11,7 +11,8 @@
 // The secret key and the webhook secret come from FAKE_STRIPE_SECRET_KEY
 // and FAKE_STRIPE_WEBHOOK_SECRET (or --secret-key, --webhook-secret; the
 // environment keeps them off ps); absent, they are made up and printed.
-import { writeFileSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
+import { writeAtomic } from './atomic.mjs';
 import { parseArgs } from 'node:util';
 import { createFakeStripe } from './stripe/server.mjs';
 
@@ -38,8 +39,8 @@ const fake = await createFakeStripe({
 	webhookUrl: o['webhook-url'], secretKey, webhookSecret, autoSettleMs: settle * 1000,
 	retryDelays: delays, log,
 });
-if (o['port-file']) writeFileSync(o['port-file'], `${fake.port}\n`);
-if (o.pidfile) writeFileSync(o.pidfile, `${process.pid}\n`);
+if (o['port-file']) writeAtomic(o['port-file'], `${fake.port}\n`);
+if (o.pidfile) writeAtomic(o.pidfile, `${process.pid}\n`);
 console.log(`listening on ${fake.url}, checkout pages at ${fake.o.publicUrl}/c/pay/…, ` +
 	`webhooks to ${fake.o.webhookUrl ?? '(nowhere)'}`);
 if (!secretKey) console.log(`secret key ${fake.o.secretKey}`);

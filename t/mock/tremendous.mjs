@@ -78,7 +78,8 @@
 // In the real service a reward is flagged when its recipient redeems it,
 // which is usually after REWARDS.DELIVERY.SUCCEEDED; the fake can flag
 // before delivery (delivery then waits) or after it.
-import { writeFileSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
+import { writeAtomic } from './atomic.mjs';
 import { parseArgs } from 'node:util';
 import { createFakeTremendous } from './tremendous/server.mjs';
 
@@ -109,8 +110,8 @@ const fake = await createFakeTremendous({
 	fundingSourceId: o['funding-source-id'], campaignId: o['campaign-id'], autoDeliverMs: deliver * 1000,
 	retryDelays: delays, log,
 });
-if (o['port-file']) writeFileSync(o['port-file'], `${fake.port}\n`);
-if (o.pidfile) writeFileSync(o.pidfile, `${process.pid}\n`);
+if (o['port-file']) writeAtomic(o['port-file'], `${fake.port}\n`);
+if (o.pidfile) writeAtomic(o.pidfile, `${process.pid}\n`);
 console.log(`listening on ${fake.url}, API at ${fake.url}/api/v2, webhooks to ${fake.o.webhookUrl ?? '(nowhere)'}`);
 console.log(`funding source ${fake.o.fundingSourceId}, campaign ${fake.o.campaignId}` +
 	`${deliver ? `, rewards delivered after ${deliver} s` : ''}`);
