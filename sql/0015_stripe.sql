@@ -80,13 +80,14 @@ CREATE INDEX stripe_events_deferred ON stripe_events (payment_intent)
 	WHERE outcome = 'deferred';
 CREATE INDEX stripe_events_received ON stripe_events (received_at);
 
--- A dispute on a top-up's charge: its amount was taken when opened, and is
--- given back if the dispute is won or its funds are reinstated.
+-- A dispute on a top-up's charge: its amount is taken back when Stripe
+-- takes the funds (not for an inquiry), and given back once if they return.
 CREATE TABLE disputes (
 	id		text PRIMARY KEY CHECK (id ~ '^dp_[A-Za-z0-9_]{1,250}$'),
 	topup_id	bigint NOT NULL REFERENCES topups,
 	amount_minor	bigint NOT NULL CHECK (amount_minor > 0),
 	status		text NOT NULL,		-- Stripe's: needs_response, won, lost …
+	taken		boolean NOT NULL DEFAULT false,
 	returned	boolean NOT NULL DEFAULT false,
 	created_at	timestamptz NOT NULL DEFAULT now(),
 	updated_at	timestamptz NOT NULL DEFAULT now()

@@ -373,7 +373,7 @@ ledger_event(struct db *db, struct arena *a, int64_t user_id,
 		return LEDGER_INVALID;
 	p[0] = db_i64(a, user_id);
 	p[1] = kind;
-	p[2] = transfer_key != NULL ? db_i64(a, amount) : NULL;
+	p[2] = transfer_key != NULL || amount != 0 ? db_i64(a, amount) : NULL;
 	p[3] = transfer_key;
 	p[4] = detail;
 	return db_exec(db, a, &q_event, p) == NULL ? LEDGER_ERROR : LEDGER_OK;

@@ -84,9 +84,9 @@ int	ledger_grant_signup(struct db *, struct arena *, int64_t user_id,
 
 /*
  * Record a wallet event the user sees (kind [a-z_]{1,32}): with the
- * transfer under transfer_key and amount (signed, from the user's side),
- * or a notice when transfer_key is NULL; detail is a JSON object or
- * NULL. LEDGER_OK, LEDGER_INVALID or LEDGER_ERROR.
+ * transfer under transfer_key (or NULL) and amount (signed, from the
+ * user's side; 0 without a transfer is a notice, kept as no amount);
+ * detail is a JSON object or NULL. LEDGER_OK, LEDGER_INVALID or LEDGER_ERROR.
  */
 int	ledger_event(struct db *, struct arena *, int64_t user_id,
 	    const char *kind, int64_t amount, const char *transfer_key,

@@ -91,20 +91,24 @@ static const struct db_stmt q_disputed = {
 	" WHERE id = $1",
 	2, 0
 };
-/* A dispute seen first: 1 row when new. */
+/* A dispute, the first time one of its events comes. */
 static const struct db_stmt q_dispute_new = {
 	"stripe_dispute_new",
-	"INSERT INTO disputes (id, topup_id, amount_minor, status, returned)"
-	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING RETURNING id",
-	5, 0
+	"INSERT INTO disputes (id, topup_id, amount_minor, status)"
+	" VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+	4, 0
 };
-/* A known dispute's standing; returned (t/f) before this change. */
+static const struct db_stmt q_dispute_lock = {
+	"stripe_dispute_lock",
+	"SELECT taken, returned, amount_minor FROM disputes WHERE id = $1"
+	" FOR UPDATE",
+	1, 0
+};
 static const struct db_stmt q_dispute_set = {
 	"stripe_dispute_set",
-	"UPDATE disputes d SET status = $2, returned = d.returned OR $3,"
-	" updated_at = now() FROM disputes o WHERE d.id = $1 AND o.id = d.id"
-	" RETURNING o.returned, d.amount_minor",
-	3, 0
+	"UPDATE disputes SET status = $2, taken = $3, returned = $4,"
+	" updated_at = now() WHERE id = $1",
+	4, 0
 };
 static const struct db_stmt q_owed = {
 	"stripe_owed",
@@ -136,7 +140,10 @@ platform(struct ev *e, enum ledger_kind k)
 	return ledger_account_id(e->db, e->a, k, 0, &id) == LEDGER_OK ? id : -1;
 }
 
-/* One transfer; a replay of its key is no error. 0 or -1. */
+/*
+ * One transfer: 0 made, 1 made before (its key; nothing to do, and what
+ * goes with it was done then too), -1 error.
+ */
 static int
 move(struct ev *e, int64_t from, int64_t to, int64_t amount, const char *kind,
     const char *key)
@@ -144,14 +151,36 @@ move(struct ev *e, int64_t from, int64_t to, int64_t amount, const char *kind,
 	int	rc;
 
 	if (amount <= 0)
-		return 0;
+		return 1;
 	rc = ledger_transfer(e->db, e->a, from, to, amount, kind, key, 0);
-	if (rc != LEDGER_OK && rc != LEDGER_DUPLICATE) {
+	if (rc == LEDGER_DUPLICATE)
+		return 1;
+	if (rc != LEDGER_OK) {
 		log_error("stripe event %s: transfer %s failed (%d)", e->id, key,
 		    rc);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Serialize the events about one payment: a refund that comes while its
+ * checkout's completion is being applied waits for it, instead of not
+ * seeing the payment yet and waiting for ever as deferred.
+ */
+static const struct db_stmt q_payment_lock = {
+	"stripe_payment_lock",
+	"SELECT pg_advisory_xact_lock(hashtextextended($1, 1785688692))",
+	1, 0
+};
+
+static int
+lock_payment(struct ev *e, const char *pi)
+{
+	const char	*p[1] = { pi };
+
+	return pi == NULL || db_exec(e->db, e->a, &q_payment_lock, p) != NULL ?
+	    0 : -1;
 }
 
 /*
@@ -161,10 +190,10 @@ move(struct ev *e, int64_t from, int64_t to, int64_t amount, const char *kind,
 static int
 repay(struct ev *e, int64_t user_id, const char *base)
 {
-	const char	*p[2] = { db_i64(e->a, user_id), NULL };
+	const char	*p[2] = { db_i64(e->a, user_id), NULL }, *key;
 	PGresult	*res, *acc;
 	int64_t		 owed, recv, x;
-	int		 r;
+	int		 r, rc;
 
 	if ((res = db_exec(e->db, e->a, &q_owed, p)) == NULL ||
 	    PQntuples(res) != 1)
@@ -178,13 +207,18 @@ repay(struct ev *e, int64_t user_id, const char *base)
 		x = db_int64(acc, r, 2) < owed ? db_int64(acc, r, 2) : owed;
 		if (x <= 0)
 			continue;
-		if (move(e, db_int64(acc, r, 1), recv, x, "debt_repaid",
-		    arena_printf(e->a, "%s:repay:%s", base,
-		    PQgetvalue(acc, r, 0))) == -1)
+		key = arena_printf(e->a, "%s:repay:%s", base,
+		    PQgetvalue(acc, r, 0));
+		if ((rc = move(e, db_int64(acc, r, 1), recv, x, "debt_repaid",
+		    key)) == -1)
 			return -1;
 		owed -= x;
+		if (rc == 1)
+			continue;
 		p[1] = db_i64(e->a, -x);
-		if (db_exec(e->db, e->a, &q_owed_add, p) == NULL)
+		if (db_exec(e->db, e->a, &q_owed_add, p) == NULL ||
+		    ledger_event(e->db, e->a, user_id, "debt_repaid", -x, key,
+		    NULL) != LEDGER_OK)
 			return -1;
 	}
 	return 0;
@@ -220,9 +254,9 @@ take_back(struct ev *e, int64_t user_id, int64_t amount, const char *kind,
 		amount -= x;
 	}
 	if (amount > 0) {
-		if (move(e, recv, stripe, amount, kind, arena_printf(e->a,
-		    "%s:owed", base)) == -1)
-			return -1;
+		if ((r = move(e, recv, stripe, amount, kind, arena_printf(e->a,
+		    "%s:owed", base))) != 0)
+			return r == -1 ? -1 : 0;
 		p[1] = db_i64(e->a, amount);
 		if (db_exec(e->db, e->a, &q_owed_add, p) == NULL)
 			return -1;
@@ -239,6 +273,7 @@ give_back(struct ev *e, int64_t user_id, int64_t amount, const char *base)
 	const char	*p[2] = { db_i64(e->a, user_id), NULL };
 	PGresult	*res;
 	int64_t		 stripe, recv, owed, x, credit;
+	int		 rc;
 
 	if ((stripe = platform(e, LEDGER_STRIPE)) == -1 ||
 	    (recv = platform(e, LEDGER_RECEIVABLE)) == -1 ||
@@ -249,15 +284,15 @@ give_back(struct ev *e, int64_t user_id, int64_t amount, const char *base)
 	owed = db_int64(res, 0, 0);
 	x = owed < amount ? owed : amount;
 	if (x > 0) {
-		if (move(e, stripe, recv, x, "dispute_won", arena_printf(e->a,
-		    "%s:owed", base)) == -1)
+		if ((rc = move(e, stripe, recv, x, "dispute_won",
+		    arena_printf(e->a, "%s:owed", base))) == -1)
 			return -1;
 		p[1] = db_i64(e->a, -x);
-		if (db_exec(e->db, e->a, &q_owed_add, p) == NULL)
+		if (rc == 0 && db_exec(e->db, e->a, &q_owed_add, p) == NULL)
 			return -1;
 	}
 	return move(e, stripe, credit, amount - x, "dispute_won",
-	    arena_printf(e->a, "%s:credit", base));
+	    arena_printf(e->a, "%s:credit", base)) == -1 ? -1 : 0;
 }
 
 /* Fill t from row 0 of res. */
@@ -283,7 +318,8 @@ topup_of_payment(struct ev *e, struct topup *t)
 
 	if (e->pi == NULL)
 		return 0;
-	if ((res = db_exec(e->db, e->a, &q_topup_pi, p)) == NULL)
+	if (lock_payment(e, e->pi) == -1 ||
+	    (res = db_exec(e->db, e->a, &q_topup_pi, p)) == NULL)
 		return -1;
 	if (PQntuples(res) == 0)
 		return 0;
@@ -300,13 +336,16 @@ credit_topup(struct ev *e, struct topup *t)
 {
 	const char	*p[2] = { db_i64(e->a, t->id), e->pi };
 	const char	*base = arena_printf(e->a, "stripe:topup:%" PRId64, t->id);
+	const char	*u[1] = { db_i64(e->a, t->user_id) };
 	int64_t		 stripe, credit;
 
 	if (strcmp(t->status, "paid") == 0) {
 		e->outcome = "already_credited";
 		return 0;
 	}
-	if ((stripe = platform(e, LEDGER_STRIPE)) == -1 ||
+	/* The account's row first, as refunds lock it: no two wait in a cycle. */
+	if (db_exec(e->db, e->a, &q_owed, u) == NULL ||
+	    (stripe = platform(e, LEDGER_STRIPE)) == -1 ||
 	    ledger_open_user(e->db, e->a, t->user_id) != LEDGER_OK ||
 	    ledger_account_id(e->db, e->a, LEDGER_CREDIT, t->user_id,
 	    &credit) != LEDGER_OK ||
@@ -343,7 +382,8 @@ on_session(struct ev *e)
 	}
 	p[0] = ref;
 	p[1] = sid;
-	if ((res = db_exec(e->db, e->a, &q_topup_session, p)) == NULL)
+	if (lock_payment(e, e->pi) == -1 ||
+	    (res = db_exec(e->db, e->a, &q_topup_session, p)) == NULL)
 		return -1;
 	if (PQntuples(res) == 0) {
 		e->outcome = "unknown_topup";
@@ -453,9 +493,12 @@ on_refund(struct ev *e)
 }
 
 /*
- * charge.dispute.*: created (or closed lost, seen first) takes the amount
- * back; won or funds_reinstated gives it back once. A dispute first seen
- * as won never took anything, so gives nothing.
+ * charge.dispute.*: the disputed amount is taken back when Stripe takes the
+ * funds (created, unless it is an inquiry, whose status starts with
+ * "warning_" and takes nothing; funds_withdrawn; closed as lost) and given
+ * back once when they come back (funds_reinstated; closed as won). Each
+ * once, in whatever order the events come: a dispute given back before it
+ * was taken is never taken.
  */
 static int
 on_dispute(struct ev *e)
@@ -468,7 +511,7 @@ on_dispute(struct ev *e)
 	const char	*p[5], *base;
 	struct topup	 t;
 	PGresult	*res;
-	int		 rc, won, created;
+	int		 rc, give, take, taken, returned;
 
 	if ((rc = topup_of_payment(e, &t)) != 1)
 		return rc == -1 ? -1 : defer(e);
@@ -480,56 +523,58 @@ on_dispute(struct ev *e)
 		e->outcome = "mismatch";
 		return 0;
 	}
-	won = strcmp(e->type, "charge.dispute.funds_reinstated") == 0 ||
+	give = strcmp(e->type, "charge.dispute.funds_reinstated") == 0 ||
 	    (strcmp(e->type, "charge.dispute.closed") == 0 &&
 	    strcmp(st, "won") == 0);
+	take = !give && (strcmp(e->type, "charge.dispute.funds_withdrawn") ==
+	    0 || (strcmp(e->type, "charge.dispute.created") == 0 &&
+	    strncmp(st, "warning_", 8) != 0) ||
+	    (strcmp(e->type, "charge.dispute.closed") == 0 &&
+	    strcmp(st, "lost") == 0));
 	base = arena_printf(e->a, "stripe:dispute:%s", dp);
 	p[0] = dp;
 	p[1] = db_i64(e->a, t.id);
 	p[2] = db_i64(e->a, amount);
 	p[3] = st;
-	p[4] = won ? "t" : "f";
-	if ((res = db_exec(e->db, e->a, &q_dispute_new, p)) == NULL)
+	if (db_exec(e->db, e->a, &q_dispute_new, p) == NULL ||
+	    (res = db_exec(e->db, e->a, &q_dispute_lock, p)) == NULL ||
+	    PQntuples(res) != 1)
 		return -1;
-	created = PQntuples(res) == 1;
-	if (created && won) {
-		e->outcome = "dispute_won";	/* nothing was taken */
-		return 0;
-	}
-	if (created) {
-		p[1] = db_i64(e->a, amount);
-		p[0] = db_i64(e->a, t.id);
+	taken = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	returned = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	amount = db_int64(res, 0, 2);
+	e->outcome = "dispute_updated";
+	if (take && !taken && !returned) {
 		if (take_back(e, t.user_id, amount * MINOR, "dispute",
 		    arena_printf(e->a, "%s:taken", base)) == -1 ||
 		    ledger_event(e->db, e->a, t.user_id, "dispute",
 		    -amount * MINOR, NULL, arena_printf(e->a,
-		    "{\"topup_id\": %" PRId64 "}", t.id)) != LEDGER_OK ||
-		    db_exec(e->db, e->a, &q_disputed, p) == NULL)
+		    "{\"topup_id\": %" PRId64 "}", t.id)) != LEDGER_OK)
 			return -1;
+		taken = 1;
+		p[1] = db_i64(e->a, amount);
 		e->outcome = "dispute_taken";
-		return 0;
-	}
-	p[0] = dp;
-	p[1] = st;
-	p[2] = won ? "t" : "f";
-	if ((res = db_exec(e->db, e->a, &q_dispute_set, p)) == NULL ||
-	    PQntuples(res) != 1)
-		return -1;
-	if (!won || strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
-		e->outcome = "dispute_updated";
-		return 0;
-	}
-	amount = db_int64(res, 0, 1);
+	} else if (give && !returned) {
+		if (taken && (give_back(e, t.user_id, amount * MINOR,
+		    arena_printf(e->a, "%s:returned", base)) == -1 ||
+		    ledger_event(e->db, e->a, t.user_id, "dispute_won",
+		    amount * MINOR, NULL, arena_printf(e->a,
+		    "{\"topup_id\": %" PRId64 "}", t.id)) != LEDGER_OK))
+			return -1;
+		p[1] = db_i64(e->a, taken ? -amount : 0);
+		returned = 1;
+		e->outcome = "dispute_won";
+	} else
+		p[1] = "0";
 	p[0] = db_i64(e->a, t.id);
-	p[1] = db_i64(e->a, -amount);
-	if (give_back(e, t.user_id, amount * MINOR, arena_printf(e->a,
-	    "%s:returned", base)) == -1 || ledger_event(e->db, e->a,
-	    t.user_id, "dispute_won", amount * MINOR, NULL, arena_printf(e->a,
-	    "{\"topup_id\": %" PRId64 "}", t.id)) != LEDGER_OK ||
+	if (strcmp(p[1], "0") != 0 &&
 	    db_exec(e->db, e->a, &q_disputed, p) == NULL)
 		return -1;
-	e->outcome = "dispute_won";
-	return 0;
+	p[0] = dp;
+	p[1] = st;
+	p[2] = taken ? "t" : "f";
+	p[3] = returned ? "t" : "f";
+	return db_exec(e->db, e->a, &q_dispute_set, p) == NULL ? -1 : 0;
 }
 
 /* Apply e by its type. */
@@ -543,6 +588,7 @@ apply(struct ev *e)
 		return on_refund(e);
 	if (strcmp(e->type, "charge.dispute.created") == 0 ||
 	    strcmp(e->type, "charge.dispute.closed") == 0 ||
+	    strcmp(e->type, "charge.dispute.funds_withdrawn") == 0 ||
 	    strcmp(e->type, "charge.dispute.funds_reinstated") == 0)
 		return on_dispute(e);
 	e->outcome = "ignored";

@@ -214,6 +214,17 @@ test('refunds: partial then full, and one delivered before its completion', asyn
 	assert.equal(await s.sql(`SELECT outcome FROM stripe_events WHERE id = '${early.id}'`), 'refunded');
 	assert.equal(await credit(u), before);
 	assert.equal(await owed(u), 0);
+	// A refund delivered at the same moment as its completion is never left waiting.
+	for (let i = 0; i < 5; i++) {
+		const t3 = await started(u, '5.00'), pi3 = rid('pi_');
+		const [a, b] = await Promise.all([deliver('checkout.session.completed', session(t3, 500, { pi: pi3 })),
+			deliver('charge.refunded', charge(pi3, 500, 500))]);
+		assert.equal(a.status + b.status, 400);
+		assert.equal(await s.sql(`SELECT count(*) FROM stripe_events WHERE outcome = 'deferred'
+			AND payment_intent = '${pi3}'`), '0', `round ${i}`);
+		assert.equal(await s.sql(`SELECT refunded FROM topups WHERE id = ${t3.id}`), '500');
+	}
+	assert.equal(await credit(u), before);
 });
 
 test('disputes: one lost takes the money, one won gives it back', async () => {
@@ -239,6 +250,21 @@ test('disputes: one lost takes the money, one won gives it back', async () => {
 	const admin = await s.sql(`SELECT string_agg(id || ' ' || status || ' ' || returned, ', ' ORDER BY created_at)
 		FROM disputes WHERE id IN ('${lost}', '${won}')`);
 	assert.equal(admin, `${lost} lost false, ${won} won true`);
+	// An inquiry takes nothing (Stripe takes nothing for it), and ends taking nothing.
+	const t3 = await started(u, '9.00'), pi3 = rid('pi_');
+	await deliver('checkout.session.completed', session(t3, 900, { pi: pi3 }));
+	const inq = rid('dp_'), withInquiry = await credit(u);
+	assert.equal((await deliver('charge.dispute.created', dispute(pi3, 900, 'warning_needs_response', inq))).body.outcome,
+		'dispute_updated');
+	assert.equal((await deliver('charge.dispute.closed', dispute(pi3, 900, 'warning_closed', inq))).body.outcome,
+		'dispute_updated');
+	assert.equal(await credit(u), withInquiry);
+	// Funds withdrawn after an inquiry turned into a dispute: taken once, whichever event says it.
+	const dp4 = rid('dp_');
+	await deliver('charge.dispute.created', dispute(pi3, 900, 'needs_response', dp4));
+	assert.equal((await deliver('charge.dispute.funds_withdrawn', dispute(pi3, 900, 'needs_response', dp4))).body.outcome,
+		'dispute_updated');
+	assert.equal(await credit(u), withInquiry - 9000000);
 });
 
 test('a refund after the credit was spent: owed, inference refused with 402 until a top-up pays it', async () => {
