@@ -31,6 +31,11 @@ hook_tremendous(struct req *r)
 	}
 	if (rc == -1)
 		return 500;
+	if (rc == 2) {
+		log_info("tremendous webhook: %s", outcome);
+		return resp_api_error(r, 503, "api_error", "retry_later", NULL,
+		    "That reward is not known yet; send it again later.");
+	}
 	log_info("tremendous webhook: %s", outcome);
 	return resp_json(r, 200, json_arena(r->arena, json_pack("{s:b, s:s}",
 	    "received", 1, "outcome", outcome)));

@@ -418,8 +418,10 @@ ledger_sweep(struct db *db, struct arena *a, int64_t user_id,
 	}
 	rc = LEDGER_OK;
 out:
-	if (rc != LEDGER_OK)
+	if (rc != LEDGER_OK) {
 		*moved = 0;
+		rc = LEDGER_ERROR;	/* rolled back: the caller's transaction too */
+	}
 	return db_finish(db, rc, rc == LEDGER_OK, LEDGER_ERROR);	/* all or nothing */
 }
 

@@ -98,7 +98,8 @@ int	ledger_event(struct db *, struct arena *, int64_t user_id,
  * under "<kind>:<account id>:<the account's newest transfer id>", so a
  * repeat of the same sweep is a no-op, and a wallet event of that kind for
  * each. *moved is the total moved. Money still held stays; sweep again
- * once the holds are resolved. LEDGER_OK, LEDGER_INVALID or LEDGER_ERROR.
+ * once the holds are resolved. LEDGER_OK, or LEDGER_INVALID (bad arguments,
+ * nothing done), or LEDGER_ERROR (anything else: rolled back).
  */
 int	ledger_sweep(struct db *, struct arena *, int64_t user_id,
 	    const char *kind, int64_t *moved);

@@ -51,7 +51,7 @@ static const struct db_stmt q_due = {
 static const struct db_stmt q_lock_due = {
 	"deletion_lock_due",
 	"SELECT id FROM users WHERE id = $1 AND deletion_due_at <= $2::timestamptz"
-	" AND status <> 'deleted' FOR UPDATE",
+	" AND status <> 'deleted' FOR NO KEY UPDATE",
 	2, 0
 };
 /*
@@ -68,7 +68,8 @@ static const struct db_stmt q_anonymize = {
 	" e AS (DELETE FROM exports WHERE user_id = $1),"
 	" ps AS (DELETE FROM payout_settings WHERE user_id = $1),"
 	" po AS (UPDATE payouts SET recipient_name = 'deleted',"
-	"  recipient_email = 'deleted@deleted.invalid' WHERE user_id = $1),"
+	"  recipient_email = 'deleted@deleted.invalid' WHERE user_id = $1"
+	"  AND status IN ('delivered', 'failed', 'cancelled')),"
 	" o AS (DELETE FROM outbox WHERE user_id = $1),"
 	" n AS (UPDATE nodes SET status = 'deleted',"
 	"  deleted_at = coalesce(deleted_at, now()), name = 'node ' || id,"
@@ -84,6 +85,16 @@ static const struct db_stmt q_anonymize = {
 	" status_at = $2::timestamptz, anonymized_at = $2::timestamptz"
 	" WHERE id = $1",
 	2, 0
+};
+/* A deleted account's payouts that were in flight at its deletion, now ended. */
+static const struct db_stmt q_payouts_ended = {
+	"deletion_payouts_ended",
+	"UPDATE payouts p SET recipient_name = 'deleted',"
+	" recipient_email = 'deleted@deleted.invalid' FROM users u"
+	" WHERE u.id = p.user_id AND u.status = 'deleted'"
+	" AND p.status IN ('delivered', 'failed', 'cancelled')"
+	" AND p.recipient_email <> 'deleted@deleted.invalid'",
+	0, 0
 };
 /* Deleted accounts with money left (a hold resolved after anonymization). */
 static const struct db_stmt q_leftover = {
@@ -125,6 +136,13 @@ static const struct db_stmt q_expiring = {
 	"   ORDER BY e.id DESC LIMIT 1)"
 	" FROM x, cut WHERE x.last <= cut.t ORDER BY x.id",
 	3, 0
+};
+/* The account, locked, if its last activity is still the one warned about. */
+static const struct db_stmt q_still_idle = {
+	"wallet_still_idle",
+	"SELECT id FROM users WHERE id = $1 AND " DB_TS("user_last_activity(id)")
+	" = $2 FOR NO KEY UPDATE",
+	2, 0
 };
 /* The expiry date the dashboard shows: see wallet_expiry_date(). */
 static const struct db_stmt q_expiry_date = {
@@ -291,8 +309,13 @@ lifecycle_delete_due(struct job_ctx *x)
 		done += rc;
 		forfeited += moved;
 	}
-	/* Money that reached a deleted account after its deletion. */
-	if ((res = db_exec(x->db, x->a, &q_leftover, NULL)) == NULL)
+	/*
+	 * Money that reached a deleted account after its deletion (a hold
+	 * settled, a payout that failed); the recipients of payouts that
+	 * were in flight then, and have ended since.
+	 */
+	if (db_exec(x->db, x->a, &q_payouts_ended, NULL) == NULL ||
+	    (res = db_exec(x->db, x->a, &q_leftover, NULL)) == NULL)
 		return -1;
 	for (r = 0; r < PQntuples(res); r++) {
 		if (ledger_sweep(x->db, x->a, db_int64(res, r, 0), "forfeit",
@@ -326,14 +349,28 @@ lifecycle_events_prune(struct job_ctx *x)
 	return 0;
 }
 
-/* Expire what the account holds beyond its holds, and say so. */
+/*
+ * Expire what the account holds beyond its holds, and say so, unless it
+ * was active since the warning's last activity (last): the account is
+ * locked and its activity read again first.
+ */
 static int
-expire(struct job_ctx *x, int64_t user_id, const char *email, int64_t *moved)
+expire(struct job_ctx *x, int64_t user_id, const char *email, const char *last,
+    int64_t *moved)
 {
-	int	rc = -1;
+	const char	*p[2] = { db_i64(x->a, user_id), last };
+	PGresult	*res;
+	int		 rc = -1;
 
+	*moved = 0;
 	if (db_begin(x->db) == -1)
 		return -1;
+	if ((res = db_exec(x->db, x->a, &q_still_idle, p)) == NULL)
+		goto out;
+	if (PQntuples(res) == 0) {
+		rc = 0;			/* active since: a new year began */
+		goto out;
+	}
 	if (ledger_sweep(x->db, x->a, user_id, "expiry", moved) != LEDGER_OK)
 		goto out;
 	if (*moved > 0 && mail_notify(x->db, x->a, x->cfg, user_id, email,
@@ -406,7 +443,7 @@ lifecycle_wallet_expiry(struct job_ctx *x)
 				return -1;
 			if (t_until > x->now)
 				continue;	/* warned; not yet */
-			if (expire(x, uid, email, &moved) == -1)
+			if (expire(x, uid, email, last, &moved) == -1)
 				return -1;
 			expired += moved > 0;
 			amount += moved;

@@ -24,7 +24,11 @@
 #define CENT		10000LL		/* micro-USD */
 #define DAY		86400LL
 
-/* The account, locked, with what decides whether it may be paid out. */
+/*
+ * The account, locked, with what decides whether it may be paid out. The
+ * lock (NO KEY UPDATE) serializes an account's payout requests but not the
+ * rows that only refer to the account (an email being queued for it).
+ */
 static const struct db_stmt q_account = {
 	"payout_account",
 	"SELECT u.status, u.owed, extract(epoch FROM now() - u.created_at)::bigint,"
@@ -32,7 +36,7 @@ static const struct db_stmt q_account = {
 	" coalesce(nullif(s.recipient_email, ''), u.email),"
 	" coalesce(s.product, ''), u.email"
 	" FROM users u LEFT JOIN payout_settings s ON s.user_id = u.id"
-	" WHERE u.id = $1 FOR UPDATE OF u",
+	" WHERE u.id = $1 FOR NO KEY UPDATE OF u",
 	1, 0
 };
 static const struct db_stmt q_payable = {
@@ -411,6 +415,34 @@ payout_error_text(struct arena *a, json_t *answer, long status)
 }
 
 int
+payout_lookup(const struct payout_cfg *pc, const char *external_id,
+    struct arena *a, const char **order, const char **reward)
+{
+	char		 err[256];
+	long		 status;
+	json_t		*ans, *o;
+	int		 rc = 0;
+
+	*order = *reward = NULL;
+	if (payout_call(pc, "GET", arena_printf(a, "/orders/%s", external_id),
+	    NULL, &status, &ans, err, sizeof(err)) == -1)
+		return -1;
+	o = json_object_get(ans, "order");
+	if (status == 200 && json_string_value(json_object_get(o, "id")) !=
+	    NULL && json_string_value(json_object_get(json_array_get(
+	    json_object_get(o, "rewards"), 0), "id")) != NULL) {
+		*order = arena_strdup(a, json_string_value(json_object_get(o,
+		    "id")));
+		*reward = arena_strdup(a, json_string_value(json_object_get(
+		    json_array_get(json_object_get(o, "rewards"), 0), "id")));
+		rc = 1;
+	} else if (status != 404)
+		rc = -1;
+	json_decref(ans);
+	return rc;
+}
+
+int
 payout_send(struct db *db, struct arena *a, struct cfg *c,
     const struct payout_cfg *pc, int64_t id)
 {
@@ -444,6 +476,19 @@ payout_send(struct db *db, struct arena *a, struct cfg *c,
 			    ans, status));
 	}
 	free(body);
+	o = json_object_get(ans, "order");
+	order = json_string_value(json_object_get(o, "id"));
+	reward = json_string_value(json_object_get(json_array_get(
+	    json_object_get(o, "rewards"), 0), "id"));
+	if (status == 409 || (status / 100 == 2 && (order == NULL ||
+	    reward == NULL))) {
+		/* An order is there under our id: ask for it by that id. */
+		json_decref(ans);
+		ans = NULL;
+		if (payout_lookup(pc, x.external_id, a, &order, &reward) == 1)
+			status = 200;
+	}
+	rc = -1;
 	if (db_begin(db) == -1)
 		goto out;
 	if (payout_load(db, a, id, &x) != 0 || strcmp(x.status, "pending") !=
@@ -451,12 +496,7 @@ payout_send(struct db *db, struct arena *a, struct cfg *c,
 		rc = 0;			/* finished meanwhile (a webhook, the job) */
 		goto done;
 	}
-	o = json_object_get(ans, "order");
-	order = json_string_value(json_object_get(o, "id"));
-	reward = json_string_value(json_object_get(json_array_get(
-	    json_object_get(o, "rewards"), 0), "id"));
-	if ((status == 200 || status == 201) && order != NULL &&
-	    reward != NULL) {
+	if (status / 100 == 2 && order != NULL && reward != NULL) {
 		p[0] = db_i64(a, id);
 		p[1] = order;
 		p[2] = reward;
@@ -464,14 +504,15 @@ payout_send(struct db *db, struct arena *a, struct cfg *c,
 		    payout_mail(db, a, c, &x, "payout_sent", NULL) == -1 ? -1 :
 		    0;
 		log_info("payout %" PRId64 " ordered (%s)", id, order);
-	} else if (status == 0 || status >= 500) {
+	} else if (status == 0 || status >= 500 || status == 429) {
 		/* No answer, or not now: tried again by payouts-retry. */
 		p[0] = db_i64(a, id);
 		p[1] = status == 0 ? err : payout_error_text(a, ans, status);
 		log_warn("payout %" PRId64 ": %s; it is tried again", id, p[1]);
 		rc = db_exec(db, a, &q_tried, p) == NULL ? -1 : 0;
-	} else if (status == 409) {
-		why = "Tremendous has another order under this payout's id";
+	} else if (status / 100 == 2 || status == 409) {
+		why = "Tremendous answered, but its order could not be read or "
+		    "found by this payout's id";
 		rc = payout_hold(db, a, c, &x, why) == -1 ? -1 : 0;
 	} else {
 		why = payout_error_text(a, ans, status);
@@ -563,9 +604,20 @@ payout_request(struct db *db, struct arena *a, struct cfg *c,
 	*id = db_int64(res, 0, 0);
 	if (ledger_account_id(db, a, LEDGER_EARNINGS, user_id, &earnings) !=
 	    LEDGER_OK || ledger_account_id(db, a, LEDGER_PAYOUTS, 0, &to) !=
-	    LEDGER_OK || ledger_transfer(db, a, earnings, to, amount, "payout",
-	    arena_printf(a, "payout:%" PRId64 ":out", *id), 0) != LEDGER_OK ||
-	    ledger_event(db, a, user_id, "payout", -amount, arena_printf(a,
+	    LEDGER_OK)
+		goto out;
+	switch (ledger_transfer(db, a, earnings, to, amount, "payout",
+	    arena_printf(a, "payout:%" PRId64 ":out", *id), 0)) {
+	case LEDGER_OK:
+		break;
+	case LEDGER_INSUFFICIENT:
+		rc = PAYOUT_INSUFFICIENT;	/* a hold took it meanwhile */
+		*why = "That is more than your payable earnings.";
+		goto out;
+	default:
+		goto out;
+	}
+	if (ledger_event(db, a, user_id, "payout", -amount, arena_printf(a,
 	    "payout:%" PRId64 ":out", *id), arena_printf(a, "{\"payout_id\": %"
 	    PRId64 "}", *id)) != LEDGER_OK)
 		goto out;

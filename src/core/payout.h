@@ -78,7 +78,8 @@ int	payout_settings_set(struct db *, struct arena *, struct cfg *,
 /*
  * A webhook delivery: verify Tremendous-Webhook-Signature over the raw
  * body, then apply the event once. 0 recorded (*outcome says what it did),
- * 1 refused (*outcome says why), -1 database error.
+ * 1 refused (*outcome says why), 2 not recorded, to come again (a reward
+ * we do not know while an order is on its way), -1 database error.
  */
 int	payout_webhook(struct db *, struct arena *, struct cfg *,
 	    const char *signature, const char *body, size_t len,

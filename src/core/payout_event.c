@@ -40,6 +40,18 @@ static const struct db_stmt q_resent = {
 	" AND status = 'flagged' AND reward_id IS NOT NULL",
 	1, 0
 };
+static const struct db_stmt q_set_reward = {
+	"payout_set_reward",
+	"UPDATE payouts SET order_id = $2, reward_id = $3 WHERE id = $1"
+	" AND reward_id IS NULL",
+	3, 0
+};
+static const struct db_stmt q_repend = {
+	"payout_repend",
+	"UPDATE payouts SET status = 'pending', reason = NULL WHERE id = $1"
+	" AND status = 'flagged' AND reward_id IS NULL",
+	1, 0
+};
 static const struct db_stmt q_action = {
 	"payout_admin_action",
 	"INSERT INTO admin_actions (admin_id, action, user_id, payout_id, reason)"
@@ -99,6 +111,30 @@ static const struct db_stmt q_overview = {
 	0, DB_RETRY
 };
 
+/* Cancel a reward at Tremendous (after its delivery failed); 0 or -1. */
+static int
+cancel_reward(struct cfg *c, struct arena *a, const char *reward)
+{
+	struct payout_cfg	 pc;
+	char			 err[256];
+	long			 status;
+	json_t			*ans = NULL;
+	int			 rc;
+
+	if (payout_config(c, &pc) == -1)
+		return -1;
+	rc = payout_call(&pc, "POST", arena_printf(a, "/rewards/%s/cancel",
+	    reward), "{}", &status, &ans, err, sizeof(err));
+	json_decref(ans);
+	return rc == 0 && status / 100 == 2 ? 0 : -1;
+}
+
+/* Any payout whose order Tremendous may have, but whose reward we do not know yet? */
+static const struct db_stmt q_any_pending = {
+	"payout_any_pending",
+	"SELECT 1 FROM payouts WHERE status = 'pending' LIMIT 1", 0, 0
+};
+
 /* Apply one event to the payout of its reward (locked by payout_load). */
 static int
 apply(struct db *db, struct arena *a, struct cfg *c, const char *event,
@@ -121,9 +157,25 @@ apply(struct db *db, struct arena *a, struct cfg *c, const char *event,
 		rc = payout_finish(db, a, c, &x, "delivered", NULL);
 		*outcome = rc == 1 ? "already_finished" : "delivered";
 	} else if (strcmp(event, "REWARDS.DELIVERY.FAILED") == 0) {
-		rc = payout_finish(db, a, c, &x, "failed",
-		    "Tremendous could not deliver it to the recipient.");
-		*outcome = rc == 1 ? "already_finished" : "failed";
+		/*
+		 * The reward is cancelled at Tremendous before the money
+		 * comes back, so no resend can deliver it as well.
+		 */
+		if (strcmp(x.status, "sent") != 0 &&
+		    strcmp(x.status, "flagged") != 0) {
+			*outcome = "already_finished";
+			return 0;
+		}
+		if (cancel_reward(c, a, reward) == 0) {
+			rc = payout_finish(db, a, c, &x, "failed", "Tremendous "
+			    "could not deliver it to the recipient.");
+			*outcome = "failed";
+		} else {
+			rc = payout_hold(db, a, c, &x, "Tremendous could not "
+			    "deliver it, and it could not be cancelled there "
+			    "yet: the operator decides.");
+			*outcome = "failed_held";
+		}
 	} else if (strcmp(event, "REWARDS.CANCELED") == 0) {
 		rc = payout_finish(db, a, c, &x, "cancelled",
 		    "Tremendous cancelled it.");
@@ -207,10 +259,26 @@ payout_webhook(struct db *db, struct arena *a, struct cfg *c,
 	}
 	if ((rc = apply(db, a, c, event, reward, &payout, outcome)) == -1)
 		goto out;
+	if (payout == 0 && reward != NULL) {
+		/* Its order may still be on its way to us: ask to be told again. */
+		if ((res = db_exec(db, a, &q_any_pending, NULL)) == NULL) {
+			rc = -1;
+			goto out;
+		}
+		if (PQntuples(res) > 0) {
+			*outcome = "unknown_reward_retry";
+			rc = 2;
+			goto out;
+		}
+	}
 	p[1] = *outcome;
 	p[2] = payout > 0 ? db_i64(a, payout) : NULL;
 	rc = db_exec(db, a, &q_done, p) == NULL ? -1 : 0;
 out:
+	if (rc == 2) {
+		db_rollback(db);	/* not recorded: it comes again */
+		return 2;
+	}
 	return db_finish(db, rc, rc == 0, -1);
 }
 
@@ -220,11 +288,11 @@ payout_review(struct db *db, struct arena *a, struct cfg *c, int64_t admin,
 {
 	struct payout_cfg	 pc;
 	struct payout_row	 x;
-	const char		*p[4];
+	const char		*p[4], *order, *reward;
 	char			 err[256];
 	long			 status;
 	json_t			*ans = NULL;
-	int			 rc;
+	int			 rc, send = 0;
 
 	*why = NULL;
 	if (payout_config(c, &pc) == -1)
@@ -235,6 +303,27 @@ payout_review(struct db *db, struct arena *a, struct cfg *c, int64_t admin,
 	db_rollback(db);
 	if (rc != 0 || strcmp(x.status, "flagged") != 0)
 		return rc == -1 ? -1 : 1;
+	if (*x.reward_id == '\0') {
+		/* Held before we knew its reward: does Tremendous have it? */
+		x.external_id = arena_printf(a, "payout-%" PRId64, x.id);
+		switch (payout_lookup(&pc, x.external_id, a, &order,
+		    &reward)) {
+		case 1:
+			p[0] = db_i64(a, payout_id);
+			p[1] = order;
+			p[2] = reward;
+			if (db_exec(db, a, &q_set_reward, p) == NULL)
+				return -1;
+			x.reward_id = reward;
+			break;
+		case 0:
+			break;		/* no order: nothing to release or block */
+		default:
+			*why = "Tremendous could not be asked about the order; "
+			    "try again";
+			return 2;
+		}
+	}
 	if (*x.reward_id != '\0') {
 		/* Tremendous' fraud review of the reward decides delivery. */
 		if (payout_call(&pc, "PUT", arena_printf(a, "/fraud_reviews/"
@@ -258,8 +347,10 @@ payout_review(struct db *db, struct arena *a, struct cfg *c, int64_t admin,
 		p[0] = db_i64(a, payout_id);
 		rc = db_exec(db, a, &q_resent, p) == NULL ? -1 : 0;
 	} else if (approve) {
-		/* Held before Tremendous had it: order it now. */
-		rc = 0;
+		/* Tremendous has no order for it: order it (again). */
+		p[0] = db_i64(a, payout_id);
+		rc = db_exec(db, a, &q_repend, p) == NULL ? -1 : 0;
+		send = 1;
 	} else
 		rc = payout_finish(db, a, c, &x, "cancelled", "The operator "
 		    "cancelled it after review.") == -1 ? -1 : 0;
@@ -271,7 +362,10 @@ payout_review(struct db *db, struct arena *a, struct cfg *c, int64_t admin,
 		rc = db_exec(db, a, &q_action, p) == NULL ? -1 : 0;
 	}
 out:
-	return db_finish(db, rc, rc == 0, -1);
+	rc = db_finish(db, rc, rc == 0, -1);
+	if (rc == 0 && send && payout_send(db, a, c, &pc, payout_id) == -1)
+		return -1;
+	return rc;
 }
 
 json_t *

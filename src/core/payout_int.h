@@ -47,6 +47,13 @@ int	payout_call(const struct payout_cfg *, const char *method,
 	    const char *path, const char *body, long *status, json_t **answer,
 	    char *err, size_t errlen);
 
+/*
+ * Find the order Tremendous has under external_id ("payout-<id>"): 1 with
+ * its order and reward ids (in the arena), 0 none (404), -1 not known.
+ */
+int	payout_lookup(const struct payout_cfg *, const char *external_id,
+	    struct arena *, const char **order, const char **reward);
+
 /* "Tremendous answered 400: <its message>", in the arena. */
 const char *payout_error_text(struct arena *, json_t *answer, long status);
 

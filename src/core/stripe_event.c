@@ -112,7 +112,7 @@ static const struct db_stmt q_dispute_set = {
 };
 static const struct db_stmt q_owed = {
 	"stripe_owed",
-	"SELECT owed FROM users WHERE id = $1 FOR UPDATE", 1, 0
+	"SELECT owed FROM users WHERE id = $1 FOR NO KEY UPDATE", 1, 0
 };
 static const struct db_stmt q_owed_add = {
 	"stripe_owed_add",
