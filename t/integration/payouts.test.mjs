@@ -224,11 +224,24 @@ test('a timeout on POST /orders, then the retry: one order at Tremendous', async
 	assert.equal(r.code, 0, r.stderr);
 	assert.equal((await payout(p2.id)).status, 'sent');
 	assert.equal(fake.orders().filter((o) => o.external_id === `payout-${p2.id}`).length, 1);
+	fake.deliver(`payout-${p2.id}`);
+	await waitFor(async () => (await payout(p2.id)).status === 'delivered', 5000, 'delivered');
+	// The order reached Tremendous but both answers were lost: its delivery is told before we know
+	// its reward, is asked to come again (503), and lands once the retry job has learned the reward.
+	fake.fault({ mode: '503', when: 'after', count: 2 });
+	res = await ask(u, '1.50');
+	const p4 = JSON.parse(res.text_);
+	assert.equal(p4.status, 'pending');
+	assert.equal(fake.orders().filter((o) => o.external_id === `payout-${p4.id}`).length, 1);
+	fake.deliver(`payout-${p4.id}`);
+	await waitFor(() => fake.events('REWARDS.DELIVERY.SUCCEEDED').some((e) => e.attempts.some((t) => t.status === 503)),
+		5000, 'the early delivery refused for now');
+	assert.equal((await ctl(['tick', '--now', iso(Date.now() + 10 * 60e3), 'payouts-retry'])).code, 0);
+	await waitFor(async () => (await payout(p4.id)).status === 'delivered', 10000, 'delivered on a later try');
+	assert.equal(fake.orders().filter((o) => o.external_id === `payout-${p4.id}`).length, 1);
 	// A definite refusal (not enough on the operator's balance) brings the money back at once.
 	const before = await earnings(u);
 	fake.setBalance(0);
-	fake.deliver(`payout-${p2.id}`);
-	await waitFor(async () => (await payout(p2.id)).status === 'delivered', 5000, 'delivered');
 	res = await ask(u, '2.00');
 	const p3 = JSON.parse(res.text_);
 	assert.equal(p3.status, 'failed');
