@@ -42,6 +42,7 @@ emit(struct tok *t, int32_t id)
 static void
 emit_unk(struct tok *t)
 {
+	t->nunk++;
 	if (t->fuse_unk && t->last_unk)
 		return;
 	emit(t, t->unk);
@@ -212,7 +213,7 @@ bpe_word(struct tok *t, const char *w, size_t n)
 {
 	struct tok_cslot	*slot;
 	uint64_t		 h = 0;
-	size_t			 before = t->count, nsyms;
+	size_t			 before = t->count, nunk = t->nunk, nsyms;
 	int32_t			 id, i;
 
 	if (t->ignore_merges && (id = strmap_get(&t->vocab, w, n)) >= 0) {
@@ -235,7 +236,9 @@ bpe_word(struct tok *t, const char *w, size_t n)
 		else
 			emit_unknown_span(t, (const unsigned char *)w +
 			    t->syms[i].start, t->syms[i].len);
-	if (slot != NULL && !t->last_unk) {
+	/* A word with an unknown token is not kept: with fuse_unk its
+	 * count depends on the word before. */
+	if (slot != NULL && t->nunk == nunk) {
 		slot->hash = h;
 		slot->len = (uint8_t)n;
 		slot->count = (uint32_t)(t->count - before);

@@ -145,6 +145,7 @@ struct tok {
 	/* Output of one call: the count, the ids when encoding. */
 	size_t		 count;
 	int		 last_unk, encoding;
+	size_t		 nunk;		/* unknown tokens so far (fused or not) */
 	unsigned long	 match_errors;	/* PCRE2 errors (limits), logged once */
 	int32_t		*out;
 	size_t		 nout, outcap;
