@@ -263,3 +263,12 @@ export function corpus(seed, count) {
 	while (texts.length < count) texts.push(all[texts.length % all.length](r));
 	return texts;
 }
+
+// count texts of one kind ('prose', 'cjk', 'code', ...) for seed.
+export function ofKind(seed, kind, count) {
+	const gen = { prose, cjk, rtl, otherScripts, unnormalized, emoji, code, whitespace, numbers,
+		specials, longWord, controls, mixed }[kind];
+	if (!gen) throw new Error(`no kind ${kind}`);
+	const r = rng(seed);
+	return Array.from({ length: count }, () => gen(r));
+}
