@@ -139,16 +139,14 @@ u64map_init(struct u64map *m, size_t expect)
 {
 	m->mask = table_size(expect) - 1;
 	m->n = 0;
-	if ((m->keys = calloc(m->mask + 1, sizeof(*m->keys))) == NULL ||
-	    (m->vals = calloc(m->mask + 1, sizeof(*m->vals))) == NULL)
+	if ((m->ents = calloc(m->mask + 1, sizeof(*m->ents))) == NULL)
 		abort();
 }
 
 void
 u64map_free(struct u64map *m)
 {
-	free(m->keys);
-	free(m->vals);
+	free(m->ents);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -156,10 +154,14 @@ u64map_free(struct u64map *m)
 static size_t
 u64map_slot(const struct u64map *m, uint64_t key)
 {
-	uint64_t	h = key * 0x9e3779b97f4a7c15ULL;
-	size_t		i = (h ^ (h >> 31)) & m->mask;
+	uint64_t	h = key;
+	size_t		i;
 
-	while (m->keys[i] != 0 && m->keys[i] != key)
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;	/* splitmix64's mix */
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+	i = (h ^ (h >> 31)) & m->mask;
+
+	while (m->ents[i].key != 0 && m->ents[i].key != key)
 		i = (i + 1) & m->mask;
 	return i;
 }
@@ -167,27 +169,25 @@ u64map_slot(const struct u64map *m, uint64_t key)
 void
 u64map_put(struct u64map *m, uint64_t key, uint64_t val)
 {
-	uint64_t	*ok, *ov;
+	struct u64ent	*old;
 	size_t		 i, oldsize;
 
 	i = u64map_slot(m, key);
-	if (m->keys[i] == key) {
-		m->vals[i] = val;
+	if (m->ents[i].key == key) {
+		m->ents[i].val = val;
 		return;
 	}
-	m->keys[i] = key;
-	m->vals[i] = val;
+	m->ents[i].key = key;
+	m->ents[i].val = val;
 	if (++m->n * 2 <= m->mask)
 		return;
-	ok = m->keys;
-	ov = m->vals;
+	old = m->ents;
 	oldsize = m->mask + 1;
 	u64map_init(m, oldsize);
 	for (i = 0; i < oldsize; i++)
-		if (ok[i] != 0)
-			u64map_put(m, ok[i], ov[i]);
-	free(ok);
-	free(ov);
+		if (old[i].key != 0)
+			u64map_put(m, old[i].key, old[i].val);
+	free(old);
 }
 
 int
@@ -195,11 +195,11 @@ u64map_get(const struct u64map *m, uint64_t key, uint64_t *val)
 {
 	size_t	i;
 
-	if (m->keys == NULL)
+	if (m->ents == NULL)
 		return 0;
 	i = u64map_slot(m, key);
-	if (m->keys[i] != key)
+	if (m->ents[i].key != key)
 		return 0;
-	*val = m->vals[i];
+	*val = m->ents[i].val;
 	return 1;
 }
