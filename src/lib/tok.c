@@ -248,6 +248,22 @@ bpe_word(struct tok *t, const char *w, size_t n)
 
 /* --- pre-tokenizers --------------------------------------------------- */
 
+/* BPE on each word of s, cut before every "▁" that follows another
+ * character (t->mark_words says this changes no count). */
+static void
+mark_words(struct tok *t, const char *s, size_t n)
+{
+	size_t	i, start = 0;
+
+	for (i = 1; i + 3 <= n; i++)
+		if (memcmp(s + i, "\xe2\x96\x81", 3) == 0 &&
+		    (i < 3 || memcmp(s + i - 3, "\xe2\x96\x81", 3) != 0)) {
+			bpe_word(t, s + start, i - start);
+			start = i;
+		}
+	bpe_word(t, s + start, n - start);
+}
+
 static void pre_step(struct tok *, size_t, const char *, size_t, int);
 
 /* The length of the UTF-8 character at s (valid UTF-8). */
@@ -344,7 +360,10 @@ pre_step(struct tok *t, size_t k, const char *s, size_t n, int first)
 	if (n == 0)
 		return;
 	if (k == t->npre) {
-		bpe_word(t, s, n);
+		if (t->mark_words)
+			mark_words(t, s, n);
+		else
+			bpe_word(t, s, n);
 		return;
 	}
 	p = &t->pre[k];

@@ -106,6 +106,8 @@ struct tok {
 	char		*path;
 	int		 bytelevel;	/* ByteLevel: symbols start as bytes */
 	int		 ignore_merges, byte_fallback, fuse_unk;
+	size_t		 mark_merges;	/* merges of x with a "▁..." after it */
+	int		 mark_words;	/* so cut words before each inner "▁" */
 	int32_t		 unk;		/* unk_token id or -1 */
 	int32_t		 byte_id[256];	/* byte-level: the id of each byte */
 	int32_t		 fallback[256];	/* the id of <0xNN>, or -1 */

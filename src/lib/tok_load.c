@@ -399,6 +399,15 @@ load_vocab(struct tok *t, json_t *vocab, char *err, size_t errlen)
 	return 0;
 }
 
+#define SPM_MARK	"\xe2\x96\x81"	/* U+2581, SentencePiece's space */
+
+/* Does s (n bytes) end with SPM_MARK? */
+static int
+ends_with_mark(const char *s, size_t n)
+{
+	return n >= 3 && memcmp(s + n - 3, SPM_MARK, 3) == 0;
+}
+
 /* The two sides of merge m ("a b" or ["a", "b"]) into a, b. */
 static int
 merge_sides(json_t *m, const char **a, size_t *alen, const char **b,
@@ -460,6 +469,9 @@ load_merges(struct tok *t, json_t *merges, char *err, size_t errlen)
 		id = strmap_get(&t->vocab, buf, (size_t)(na + nb));
 		if (l < 0 || r < 0 || id < 0)
 			continue;
+		if (na >= 1 && nb >= 3 && !ends_with_mark(buf, (size_t)na) &&
+		    memcmp(buf + na, SPM_MARK, 3) == 0)
+			t->mark_merges++;
 		u64map_put(&t->merges, (uint64_t)(l + 1) << 32 | (uint32_t)(r + 1),
 		    (uint64_t)i << 32 | (uint32_t)id);
 	}
@@ -494,6 +506,14 @@ load_model(struct tok *t, json_t *m, char *err, size_t errlen)
 	if (load_vocab(t, json_object_get(m, "vocab"), err, errlen) == -1 ||
 	    load_merges(t, json_object_get(m, "merges"), err, errlen) == -1)
 		return -1;
+	/*
+	 * When no merge joins a symbol to a following "▁" (SentencePiece
+	 * vocabularies have none), BPE never crosses the place before a
+	 * "▁" that follows another character: words can be cut there and
+	 * counted one by one (and cached) with the same result.
+	 */
+	t->mark_words = !t->bytelevel && !t->ignore_merges &&
+	    t->mark_merges == 0;
 	s = jstr(m, "unk_token", NULL);
 	t->unk = s == NULL ? -1 : tok_token_id(t, s);
 	for (b = 0; b < 256; b++) {
