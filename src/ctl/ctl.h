@@ -20,5 +20,6 @@ int	ctl_ipkey(struct ctl *, int argc, char **argv);		/* ctl_ipkey.c */
 int	ctl_tick(struct ctl *, int argc, char **argv);		/* ctl_jobs.c */
 int	ctl_jobs(struct ctl *, int argc, char **argv);		/* ctl_jobs.c */
 int	ctl_notify(struct ctl *, int argc, char **argv);	/* ctl_notify.c */
+int	ctl_tokens(struct ctl *, int argc, char **argv);	/* ctl_tokens.c */
 
 #endif
