@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, statSync, readFileSync } from 'node:fs';
+import { mkdirSync, openSync, statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStack, bin, builddir, waitFor } from '../lib/stack.mjs';
 import { uniqueEmail } from '../lib/client.mjs';
@@ -102,7 +102,9 @@ test('sign up, key, call, usage, earning, suspension: the whole loop in Chromium
 	await sup.locator('button.copy').first().waitFor();	// the script ran under the CSP
 	const t0 = Date.now() - 1000;
 	worker = spawn(bin('infrpool-worker'), ['--platform', s.url, '--upstream', m.base, '--concurrency', '8'],
-		{ env: { ...process.env, INFRPOOL_WORKER_TOKEN: token, INFRPOOL_CONFIG: '' }, stdio: 'ignore' });
+		{ env: { ...process.env, INFRPOOL_WORKER_TOKEN: token, INFRPOOL_CONFIG: '' },
+			// Its log beside the stack's, which a failing test prints.
+			stdio: ['ignore', 'ignore', openSync(join(s.dir, 'worker.log'), 'a')] });
 	worker.exited = new Promise((r) => worker.on('exit', r));
 	await waitFor(async () => {
 		const res = await sup.request.get('/v1/supplier/nodes');
