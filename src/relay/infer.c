@@ -704,6 +704,9 @@ infer_handle(struct evhttp_request *req, void *arg)
 	    (in->client_ip = strdup(client_ip(req))) == NULL)
 		abort();
 	memcpy(in->id, "t_", 2);
+	/* On every answer, whole, streamed or refused: the receipt's key. */
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "x-request-id", in->id);
 	admit_start(in);
 }
 
