@@ -81,9 +81,10 @@ typedef int (*handler_fn)(struct req *);
 /*
  * One route. In a pattern "{}" matches one segment and "{*}" the rest
  * (into r->params); "{id}" matches one segment that the dispatcher turns
- * into r->path_id, a positive integer, before the handler runs, and
- * answers 404 (with the message none, or the standard one) when it is
- * not one.
+ * into r->path_id, a positive integer, and "{task}" one that becomes
+ * r->path_task, a task id ("t_" and 24 base62), before the handler runs;
+ * either answers 404 (with the message none, or the standard one) when
+ * it is not one.
  */
 struct route {
 	const char	*method;
@@ -114,6 +115,8 @@ struct req {
 	size_t			 nparams;
 	int			 id_param;	/* which param is {id}, or -1 */
 	int64_t			 path_id;	/* the {id} segment, validated */
+	int			 task_param;	/* which param is {task}, or -1 */
+	const char		*path_task;	/* the {task} segment, validated */
 	json_t			*json;		/* R_JSON: the body, arena's */
 	char			*body;		/* NUL-terminated */
 	size_t			 body_len;
@@ -363,6 +366,10 @@ int		 api_models_get(struct req *);	/* GET /v1/models/{*} */
 int		 api_me_usage(struct req *);	/* GET /v1/me/usage */
 /* GET /v1/supplier/usage */
 int		 api_supplier_usage(struct req *);
+/* GET /v1/receipts/{task} */
+int		 api_receipt(struct req *);
+/* GET /.well-known/infrpool-receipt-keys */
+int		 api_receipt_keys(struct req *);
 /* POST /internal/settle {"requests": […], "close": […], "trim": […]} */
 int		 api_internal_settle(struct req *);
 /* The 401 invalid_api_key for key ("" when none was sent). */

@@ -15,6 +15,7 @@
 #define NO_TOPUP	"No such top-up."
 #define NO_PAYOUT	"No such payout."
 #define NO_USER		"No such user."
+#define NO_RECEIPT	"No such request, or not one of yours."	/* a malformed task id */
 
 static const struct route routes[] = {
 	{ "GET",    "/",		R_PUBLIC,		page_home,		0, NULL },
@@ -91,6 +92,8 @@ static const struct route routes[] = {
 	{ "DELETE", "/v1/supplier/nodes/{id}", R_SESSION | R_CSRF, api_supplier_node_delete, 0, NO_NODE },
 	{ "POST",   "/v1/supplier/nodes/{id}/token", R_SESSION | R_CSRF, api_supplier_node_token, 0, NO_NODE },
 	{ "GET",    "/v1/supplier/usage", R_EITHER,		api_supplier_usage,	0, NULL },
+	{ "GET",    "/v1/receipts/{task}", R_EITHER,		api_receipt,		0, NO_RECEIPT },
+	{ "GET",    "/.well-known/infrpool-receipt-keys", R_PUBLIC, api_receipt_keys, 0, NULL },
 	{ "GET",    "/internal/ping",	R_INTERNAL,		api_internal_ping,	0, NULL },
 	{ "POST",   "/internal/settle",	R_INTERNAL | R_JSON,	api_internal_settle,	0, NULL },
 	{ "POST",   "/internal/lease",	R_INTERNAL | R_JSON,	api_internal_lease,	0, NULL },
@@ -101,12 +104,14 @@ static const struct route routes[] = {
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 
-/* The length of the placeholder ("{}", "{id}", "{*}") at p, or 0. */
+/* The length of the placeholder ("{}", "{id}", "{task}", "{*}") at p, or 0. */
 static size_t
 placeholder(const char *p)
 {
 	if (strncmp(p, "{}", 2) == 0)
 		return 2;
+	if (strncmp(p, "{task}", 6) == 0)
+		return 6;
 	if (strncmp(p, "{*}", 3) == 0)
 		return 3;
 	return strncmp(p, "{id}", 4) == 0 ? 4 : 0;
@@ -125,6 +130,7 @@ match(const char *pattern, const char *path, struct req *r)
 
 	r->nparams = 0;
 	r->id_param = -1;
+	r->task_param = -1;
 	while (*pattern != '\0') {
 		if ((ph = placeholder(pattern)) > 0) {
 			n = ph == 3 ? strlen(path) : strcspn(path, "/");
@@ -134,6 +140,8 @@ match(const char *pattern, const char *path, struct req *r)
 				return 0;
 			if (ph == 4)
 				r->id_param = (int)r->nparams;
+			else if (ph == 6)
+				r->task_param = (int)r->nparams;
 			r->nparams++;
 			path += n;
 			pattern += ph;
@@ -157,10 +165,19 @@ parse_id(const char *s)
 	return v;
 }
 
+/* 1 when s is a task id: "t_" and 24 base62 characters. */
+static int
+task_id_ok(const char *s)
+{
+	return strlen(s) == 26 && strncmp(s, "t_", 2) == 0 &&
+	    strspn(s + 2, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz") == 24;
+}
+
 /*
  * Turn the inputs the route declares into validated values before its
- * handler runs: the {id} segment into r->path_id (404, with the route's
- * message, when it is not an id) and, with R_JSON, the body into r->json
+ * handler runs: the {id} segment into r->path_id and the {task} one into
+ * r->path_task (404, with the route's message, when it is not one) and, with R_JSON, the body into r->json
  * (400 invalid_json in the API's shape). Returns 0, or the status it
  * answered with.
  */
@@ -172,6 +189,11 @@ check_inputs(struct req *r, const struct route *rt)
 	if (r->id_param >= 0 &&
 	    (r->path_id = parse_id(r->params[r->id_param])) == 0)
 		return resp_error(r, 404, rt->none);
+	if (r->task_param >= 0) {
+		if (!task_id_ok(r->params[r->task_param]))
+			return resp_error(r, 404, rt->none);
+		r->path_task = r->params[r->task_param];
+	}
 	if ((rt->flags & R_JSON) &&
 	    (r->json = req_json(r, err, sizeof(err))) == NULL)
 		return resp_api_error(r, 400, "invalid_request_error",

@@ -21,5 +21,6 @@ int	ctl_tick(struct ctl *, int argc, char **argv);		/* ctl_jobs.c */
 int	ctl_jobs(struct ctl *, int argc, char **argv);		/* ctl_jobs.c */
 int	ctl_notify(struct ctl *, int argc, char **argv);	/* ctl_notify.c */
 int	ctl_tokens(struct ctl *, int argc, char **argv);	/* ctl_tokens.c */
+int	ctl_receipts(struct ctl *, int argc, char **argv);	/* ctl_receipts.c */
 
 #endif

@@ -25,6 +25,7 @@ static const struct command {
 	{ "jobs", ctl_jobs, "jobs [--now 2027-03-01T04:00:00Z]" },
 	{ "notify", ctl_notify, "notify terms --effective YYYY-MM-DD [--url URL]" },
 	{ "ipkey", ctl_ipkey, "ipkey new | ipkey list" },
+	{ "receipts", ctl_receipts, "receipts rotate-key | receipts keys" },
 	{ "tokens", ctl_tokens, "tokens count --family NAME [--dir DIR]   "
 	    "(counts standard input)" },
 };
