@@ -14,6 +14,11 @@ export async function OpenAI() {
 	return (await import(pathToFileURL(pkg).href)).default;
 }
 
+// The jose package (JWS and JWKS), for verifying signed receipts.
+export async function jose() {
+	return import(pathToFileURL(join(modules, 'jose', 'dist', 'webapi', 'index.js')).href);
+}
+
 // A CommonJS package from the same node_modules: html-validate,
 // playwright-core.
 export function requirePeer(name) {
