@@ -267,3 +267,37 @@ test('a request still in flight has no receipt yet; once settled it has', async 
 		await m.reset();
 	}
 });
+
+test('without [crypto] keys receipts are off: 503, an empty JWKS, no rotation', async () => {
+	// An empty [crypto] section keeps ./dev from adding a key of its own.
+	const t = await startStack({ conf: '[crypto]\nkeys =\n' });
+	try {
+		const c = new Client(t.url);
+		await c.signup(uniqueEmail('nokeys'), PW);
+		const csrf = await c.csrf();
+		const key = JSON.parse((await c.post('/v1/keys', { json: { name: 'k' },
+			headers: { 'x-csrf-token': csrf } })).text_).key;
+		const res = await c.post('/v1/supplier/nodes', { headers: { 'x-csrf-token': csrf }, json: {
+			name: 'nk', supply_type: 'cloud', connection: 'endpoint', max_concurrency: 4,
+			context_length: 4096, base_url: m.base, api_token: '',
+			models: [{ model, upstream_model: 'mock', price_in: 100000, price_out: 300000 }] } });
+		assert.equal(res.status, 201, res.text_);
+		const Cls = await OpenAI();
+		const cl = new Cls({ apiKey: key, baseURL: `${t.url}/v1`, maxRetries: 0 });
+		const { response } = await cl.chat.completions.create({ model,
+			messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 }).withResponse();
+		const task = response.headers.get('x-request-id');
+		const r = await waitFor(async () => {
+			const x = await fetch(`${t.url}/v1/receipts/${task}`, { headers: { authorization: `Bearer ${key}` } });
+			return x.status !== 404 && x;
+		}, 10000, 'settlement');
+		assert.equal(r.status, 503);
+		assertApiError(await r.json(), 'receipts_disabled');
+		assert.deepEqual(await (await fetch(`${t.url}/.well-known/infrpool-receipt-keys`)).json(), { keys: [] });
+		await assert.rejects(t.ctl('receipts', 'rotate-key'), (e) => e.code === 1 &&
+			/\[crypto\] keys is empty/.test(e.stderr));
+		assert.equal(await t.sql('SELECT count(*) FROM receipt_keys'), '0');
+	} finally {
+		await t.stop();
+	}
+});
