@@ -542,6 +542,37 @@ one_or_absent(json_t *v)
 	return !given(v) || (json_is_integer(v) && json_integer_value(v) == 1);
 }
 
+/* Is v one prompt: a string, or an array of token ids? */
+static int
+one_prompt(json_t *v)
+{
+	json_t	*e;
+	size_t	 i;
+
+	if (json_is_string(v))
+		return 1;
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return 0;
+	json_array_foreach(v, i, e)
+		if (!json_is_integer(e))
+			return 0;
+	return 1;
+}
+
+/*
+ * Is the completions prompt v one prompt: a string or token ids, or an
+ * array of exactly one of those? A node answers each prompt of an array
+ * with its own completion, each up to max_tokens, which one request's
+ * hold does not cover.
+ */
+static int
+single_prompt(json_t *v)
+{
+	if (one_prompt(v))
+		return 1;
+	return json_array_size(v) == 1 && one_prompt(json_array_get(v, 0));
+}
+
 /*
  * Check the body's fields the relay needs. Returns NULL when fine, else
  * the message (and *param names the field).
@@ -573,6 +604,10 @@ check_body(struct infer *in, const char **param)
 	if (!given(v) || (chat && json_array_size(v) == 0))
 		return chat ? "'messages' must be a non-empty array." :
 		    "This field is required.";
+	if (strcmp(in->endpoint, "completions") == 0 && !single_prompt(v))
+		return "'prompt' must be one prompt: a string, an array of "
+		    "token ids, or an array of one of those. Send one request "
+		    "per prompt.";
 	*param = "stream";
 	if (in->stream && strcmp(in->endpoint, "embeddings") == 0)
 		return "Embeddings cannot be streamed.";
