@@ -130,6 +130,7 @@ parse_result(struct elem *e, struct settle_req *q)
 	long long	 node = 0;
 
 	q->tokens_in = q->tokens_out = q->ttft_ms = q->duration_ms = -1;
+	q->bytes_out = -1;
 	if (e_int(e, "node_id", 0, 1, INT64_MAX, &node) == -1 ||
 	    e_int(e, "price_in", node > 0, 0, PRICE_MAX, &q->price_in) == -1 ||
 	    e_int(e, "price_out", node > 0, 0, PRICE_MAX, &q->price_out) ==
@@ -140,6 +141,7 @@ parse_result(struct elem *e, struct settle_req *q)
 	    e_int(e, "tokens_out", 0, 0, INT64_MAX, &q->tokens_out) == -1 ||
 	    e_int(e, "counted_in", 0, 0, INT64_MAX, &q->counted_in) == -1 ||
 	    e_int(e, "counted_out", 0, 0, INT64_MAX, &q->counted_out) == -1 ||
+	    e_int(e, "bytes_out", 0, 0, INT64_MAX / 2, &q->bytes_out) == -1 ||
 	    e_int(e, "ttft_ms", 0, 0, INT64_MAX, &q->ttft_ms) == -1 ||
 	    e_int(e, "duration_ms", 0, 0, INT64_MAX, &q->duration_ms) == -1 ||
 	    e_str(e, "client_ip", 0, &q->client_ip) == -1)

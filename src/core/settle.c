@@ -198,12 +198,27 @@ load_nodes(struct db *db, struct arena *a, struct batch *bt,
 	return GW_OK;
 }
 
-/* Billed tokens: the reported count, else the relay's, at most cap. */
-static int64_t
-billed(long long reported, long long counted, long long cap)
-{
-	long long	n = reported >= 0 ? reported : counted;
+/*
+ * Tokens an answer's text bytes may hold beyond one a byte: the end of
+ * turn and other special tokens that print nothing.
+ */
+#define SILENT_TOKENS	16
 
+/*
+ * Billed tokens: the node's reported count when it is a count that could
+ * be true, else the relay's; at most cap. A report above cap (the input's
+ * cap is the request's bytes, the output's the max_tokens sent) or above
+ * most (the most tokens the text forwarded could hold; -1: no bound) is
+ * not one: billed as if the node had reported nothing, so inflating a
+ * report can never raise the bill past our own count.
+ */
+static int64_t
+billed(long long reported, long long counted, long long cap, long long most)
+{
+	long long	n = counted;
+
+	if (reported >= 0 && reported <= cap && (most < 0 || reported <= most))
+		n = reported;
 	return n < cap ? n : cap;
 }
 
@@ -234,9 +249,11 @@ price(const struct gateway_cfg *cfg, struct settle_req *r, struct bill *b)
 	b->tokens_in = b->tokens_out = 0;
 	if (!served(r->status))
 		return;
-	b->tokens_in = billed(r->tokens_in, r->counted_in, r->prompt_tokens);
+	b->tokens_in = billed(r->tokens_in, r->counted_in, r->prompt_tokens,
+	    -1);
 	b->tokens_out = strcmp(r->endpoint, "embeddings") == 0 ? 0 :
-	    billed(r->tokens_out, r->counted_out, r->max_tokens);
+	    billed(r->tokens_out, r->counted_out, r->max_tokens,
+	    r->bytes_out < 0 ? -1 : r->bytes_out + SILENT_TOKENS);
 	if (b->supplier == b->lease->user_id) {
 		r->outcome = "neutral";
 		return;

@@ -28,6 +28,7 @@ struct settle_req {
 	long long	 tokens_out;
 	long long	 counted_in;
 	long long	 counted_out;
+	long long	 bytes_out;	/* text bytes forwarded; -1: not sent */
 	long long	 ttft_ms;	/* -1: none */
 	long long	 duration_ms;	/* -1: none */
 	const char	*client_ip;	/* NULL or "": unknown */

@@ -138,6 +138,14 @@ attempt_done(struct infer *in, CURLcode rc, long status)
 		finish(in, "rejected", OUTCOME_NEUTRAL);
 		return;
 	}
+	if (in->cut && in->stream) {	/* we stopped it at max_tokens */
+		log_warn("node %lld: streamed past max_tokens %lld; cut",
+		    (long long)in->cur->node_id, in->max_tokens);
+		consumer_stream_end(in);
+		node_end(in->cur->node_id, OUTCOME_NEUTRAL);
+		finish(in, "ok", OUTCOME_NEUTRAL);
+		return;
+	}
 	ok = rc == CURLE_OK && in->up_status >= 200 && in->up_status < 300 &&
 	    !in->malformed;
 	if (ok && in->stream)
@@ -223,7 +231,7 @@ job_done(void *arg, const char *error, json_t *usage)
 
 	if (json_is_object(usage) && in->usage == NULL)
 		in->usage = json_incref(usage);
-	if (error != NULL)
+	if (error != NULL && !in->cut)
 		log_warn("node %lld: the worker reports an error",
 		    (long long)in->cur->node_id);
 	else
@@ -485,9 +493,11 @@ price_of(struct infer *in, const char *which)
 static void
 finish(struct infer *in, const char *status, enum outcome o)
 {
-	json_t	*s;
-	json_t	*tin = json_object_get(in->usage, "prompt_tokens");
-	json_t	*tout = json_object_get(in->usage, "completion_tokens");
+	json_t		*s;
+	long long	 tin = upstream_usage_count(json_object_get(in->usage,
+			    "prompt_tokens"));
+	long long	 tout = upstream_usage_count(json_object_get(in->usage,
+			    "completion_tokens"));
 
 	log_info("task %s %s node %lld attempts %d out %lld %lldms", in->id,
 	    status, in->cur ? (long long)in->cur->node_id : 0LL, in->attempts,
@@ -497,7 +507,7 @@ finish(struct infer *in, const char *status, enum outcome o)
 		return;
 	}
 	s = json_pack("{s:s, s:I, s:s, s:s, s:b, s:I, s:I, s:I, s:o, s:I, s:I,"
-	    " s:s, s:o, s:o, s:I, s:I, s:o, s:I, s:s, s:s}",
+	    " s:s, s:o, s:o, s:I, s:I, s:I, s:o, s:I, s:s, s:s}",
 	    "request_id", in->id,
 	    "lease_id", (json_int_t)in->lease->id,
 	    "model", in->model,
@@ -510,15 +520,14 @@ finish(struct infer *in, const char *status, enum outcome o)
 	    "price_in", price_of(in, "price_in"),
 	    "price_out", price_of(in, "price_out"),
 	    "status", status,
-	    /* A count the node made up (negative) is no count at all. */
-	    "tokens_in", json_is_integer(tin) && json_integer_value(tin) >= 0 ?
-	    json_incref(tin) : json_null(),
-	    "tokens_out", json_is_integer(tout) &&
-	    json_integer_value(tout) >= 0 ? json_incref(tout) : json_null(),
+	    /* A count the node made up (negative, absurd) is no count. */
+	    "tokens_in", tin >= 0 ? json_integer(tin) : json_null(),
+	    "tokens_out", tout >= 0 ? json_integer(tout) : json_null(),
 	    /* Nothing served and nothing reported: nothing to bill. */
 	    "counted_in", (json_int_t)(in->forwarded || in->usage ?
 	    upstream_prompt_estimate(in) : 0),
 	    "counted_out", (json_int_t)in->counted_out,
+	    "bytes_out", (json_int_t)in->bytes_out,
 	    "ttft_ms", in->ttft_ms >= 0 ? json_integer(in->ttft_ms) :
 	    json_null(),
 	    "duration_ms", (json_int_t)(util_now_ms() - in->t0_ms),
@@ -540,6 +549,37 @@ static int
 one_or_absent(json_t *v)
 {
 	return !given(v) || (json_is_integer(v) && json_integer_value(v) == 1);
+}
+
+/* Is v one prompt: a string, or an array of token ids? */
+static int
+one_prompt(json_t *v)
+{
+	json_t	*e;
+	size_t	 i;
+
+	if (json_is_string(v))
+		return 1;
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return 0;
+	json_array_foreach(v, i, e)
+		if (!json_is_integer(e))
+			return 0;
+	return 1;
+}
+
+/*
+ * Is the completions prompt v one prompt: a string or token ids, or an
+ * array of exactly one of those? A node answers each prompt of an array
+ * with its own completion, each up to max_tokens, which one request's
+ * hold does not cover.
+ */
+static int
+single_prompt(json_t *v)
+{
+	if (one_prompt(v))
+		return 1;
+	return json_array_size(v) == 1 && one_prompt(json_array_get(v, 0));
 }
 
 /*
@@ -573,6 +613,10 @@ check_body(struct infer *in, const char **param)
 	if (!given(v) || (chat && json_array_size(v) == 0))
 		return chat ? "'messages' must be a non-empty array." :
 		    "This field is required.";
+	if (strcmp(in->endpoint, "completions") == 0 && !single_prompt(v))
+		return "'prompt' must be one prompt: a string, an array of "
+		    "token ids, or an array of one of those. Send one request "
+		    "per prompt.";
 	*param = "stream";
 	if (in->stream && strcmp(in->endpoint, "embeddings") == 0)
 		return "Embeddings cannot be streamed.";

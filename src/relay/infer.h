@@ -53,9 +53,11 @@ struct infer {
 	struct sse		 sse;
 	int			 malformed;
 	int			 done_seen, finished;
+	int			 cut;		/* past max_tokens: cut there */
 	/* what reached the consumer */
 	int			 started, forwarded;
 	long long		 counted_out;
+	long long		 bytes_out;	/* text bytes forwarded */
 	json_t			*usage;
 	int64_t			 t0_ms, ttft_ms, last_out_ms;
 	struct event		*keepalive, *first_byte, *stall;
@@ -160,5 +162,11 @@ int	upstream_consumer_fault(long status);
 json_t	*upstream_json(struct infer *);
 /* The relay's own estimate of the prompt's tokens: text bytes / 4. */
 long long upstream_prompt_estimate(struct infer *);
+/*
+ * The node's reported count v (a usage member) when it is one: an integer
+ * from 0 to 2^53; -1 for anything else (absent, negative, not an integer,
+ * absurd), which is read as no report.
+ */
+long long upstream_usage_count(json_t *v);
 
 #endif

@@ -8,12 +8,14 @@
 
 #include "infer.h"
 #include "json.h"
+#include "log.h"
 #include "relay.h"
 #include "util.h"
 
 #define ERROR_BODY_MAX	(64 * 1024)
 #define ANSWER_MAX	(32 * 1024 * 1024)
 #define EVENT_MAX	(4 * 1024 * 1024)
+#define USAGE_MAX	(1LL << 53)	/* a larger reported count is absurd */
 
 /* Replace the upstream's model name with the public id the consumer used. */
 static void
@@ -25,13 +27,14 @@ public_model(struct infer *in, json_t *obj)
 
 /* Words in s: the relay's estimate of a whole answer's tokens. */
 static long long
-words(const char *s)
+words(const char *s, size_t len)
 {
 	long long	n = 0;
+	size_t		i;
 	int		in = 0;
 
-	for (; *s != '\0'; s++) {
-		if (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
+	for (i = 0; i < len; i++) {
+		if (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r')
 			in = 0;
 		else if (!in) {
 			in = 1;
@@ -42,33 +45,134 @@ words(const char *s)
 }
 
 /*
- * The relay's own count of what it forwarded: one per content-bearing
- * chunk of a stream, or the words of a whole answer (chat message or
- * completion text). The upstream's reported usage is billed when it
- * gives one; this is the check on it and the fallback.
+ * The relay's own count of the tokens of answer text s (len bytes): one
+ * for a streamed chunk's text, the words of a whole answer's. The one
+ * place the relay counts output; a model's tokenizer goes here.
+ */
+static long long
+count_tokens(const struct infer *in, const char *s, size_t len)
+{
+	if (len == 0)
+		return 0;
+	return in->stream ? 1 : words(s, len);
+}
+
+/*
+ * The length of the longest prefix of s (len bytes) that count_tokens
+ * counts as at most k tokens: the whole of a streamed chunk or nothing;
+ * a whole answer's first k words (cut at a word's start, so never inside
+ * a UTF-8 sequence). One pass: a cut answer may be large.
+ */
+static size_t
+prefix_tokens(const struct infer *in, const char *s, size_t len, long long k)
+{
+	long long	n = 0;
+	size_t		i;
+	int		inw = 0;
+
+	if (in->stream)
+		return k >= 1 ? len : 0;
+	for (i = 0; i < len; i++) {
+		if (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r')
+			inw = 0;
+		else if (!inw) {
+			inw = 1;
+			if (++n > k)
+				return i;
+		}
+	}
+	return len;
+}
+
+/* Bytes of the text in v (a choice's delta or message), its role aside. */
+static long long
+text_bytes_out(json_t *v)
+{
+	const char	*key;
+	json_t		*e;
+	size_t		 i;
+	long long	 n = 0;
+
+	if (json_is_string(v))
+		return (long long)json_string_length(v);
+	if (json_is_array(v))
+		json_array_foreach(v, i, e)
+			n += text_bytes_out(e);
+	if (json_is_object(v))
+		json_object_foreach(v, key, e)
+			if (strcmp(key, "role") != 0)
+				n += text_bytes_out(e);
+	return n;
+}
+
+/*
+ * Cut choice c's text (the string member key of parent) to what is left
+ * of max_tokens, and end the choice with finish_reason "length".
+ */
+static void
+cut_choice(struct infer *in, json_t *c, json_t *parent, const char *key)
+{
+	json_t		*v = json_object_get(parent, key);
+	const char	*s = json_string_value(v);
+	size_t		 keep = prefix_tokens(in, s, json_string_length(v),
+			    in->max_tokens - in->counted_out);
+
+	json_object_set_new(parent, key, json_stringn(s, keep));
+	json_object_set_new(c, "finish_reason", json_string("length"));
+	in->cut = 1;
+}
+
+/*
+ * Count choice c of an answer or chunk: its text in the relay's count,
+ * cut at max_tokens (a node that answers past it is not passed on), and
+ * its bytes, the most tokens it could hold.
+ */
+static void
+count_choice(struct infer *in, json_t *c)
+{
+	json_t		*parent = json_object_get(c, "delta"), *v;
+	const char	*key = "content";
+	long long	 n;
+
+	if (parent == NULL && json_is_string(json_object_get(c, "text"))) {
+		parent = c;
+		key = "text";
+	} else if (parent == NULL)
+		parent = json_object_get(c, "message");
+	if (json_is_string(v = json_object_get(parent, key))) {
+		n = count_tokens(in, json_string_value(v),
+		    json_string_length(v));
+		if (strcmp(in->endpoint, "embeddings") != 0 &&
+		    in->counted_out + n > in->max_tokens) {
+			cut_choice(in, c, parent, key);
+			v = json_object_get(parent, key);
+			n = count_tokens(in, json_string_value(v),
+			    json_string_length(v));
+		}
+		in->counted_out += n;
+		if (n > 0 && in->ttft_ms < 0)
+			in->ttft_ms = util_now_ms() - in->t0_ms;
+	}
+	in->bytes_out += text_bytes_out(parent == c ? json_object_get(c,
+	    "text") : parent);
+	if (json_is_string(json_object_get(c, "finish_reason")))
+		in->finished = 1;
+}
+
+/*
+ * The relay's own count of what it forwarded (count_tokens) and its
+ * bytes. The upstream's reported usage is billed when it gives one that
+ * could be true; this is the check on it and the fallback.
  */
 static void
 count_chunk(struct infer *in, json_t *obj)
 {
-	json_t		*c, *delta;
-	const char	*s;
-	size_t		 i;
+	json_t	*c;
+	size_t	 i;
 
-	json_array_foreach(json_object_get(obj, "choices"), i, c) {
-		if ((delta = json_object_get(c, "delta")) != NULL)
-			s = json_string_value(json_object_get(delta, "content"));
-		else if ((s = json_string_value(json_object_get(c, "text"))) ==
-		    NULL)
-			s = json_string_value(json_object_get(json_object_get(c,
-			    "message"), "content"));
-		if (s != NULL && *s != '\0') {
-			in->counted_out += in->stream ? 1 : words(s);
-			if (in->ttft_ms < 0)
-				in->ttft_ms = util_now_ms() - in->t0_ms;
-		}
-		if (json_is_string(json_object_get(c, "finish_reason")))
-			in->finished = 1;
-	}
+	json_array_foreach(json_object_get(obj, "choices"), i, c)
+		if (json_is_object(c))
+			count_choice(in, c);
 }
 
 /* Keep the usage object a node reported in obj, if any; returns it. */
@@ -90,6 +194,8 @@ upstream_event(struct infer *in, const char *data, size_t len)
 	json_t		*obj, *usage;
 	struct str	 out = STR_INIT;
 
+	if (in->cut)
+		return -1;	/* cut at max_tokens: the rest is not ours */
 	if (strcmp(data, "[DONE]") == 0) {
 		in->done_seen = 1;
 		return 0;
@@ -118,7 +224,7 @@ upstream_event(struct infer *in, const char *data, size_t len)
 	in->forwarded = 1;
 	str_free(&out);
 	json_decref(obj);
-	return 0;
+	return in->cut ? -1 : 0;	/* past max_tokens: stop the node */
 }
 
 /* The SSE parser's callback: one event of an endpoint's stream. */
@@ -133,7 +239,8 @@ upstream_reset(struct infer *in)
 {
 	in->up_status = 0;
 	in->malformed = in->done_seen = in->finished = 0;
-	in->counted_out = 0;
+	in->counted_out = in->bytes_out = 0;
+	in->cut = 0;
 	in->ttft_ms = -1;
 	json_decref(in->usage);
 	in->usage = NULL;
@@ -180,6 +287,9 @@ upstream_answer(struct infer *in)
 	}
 	keep_usage(in, obj);	/* a worker's last batch may have brought one */
 	count_chunk(in, obj);
+	if (in->cut)
+		log_warn("node %lld: answered past max_tokens %lld; cut",
+		    (long long)in->cur->node_id, in->max_tokens);
 	in->ttft_ms = util_now_ms() - in->t0_ms;
 	public_model(in, obj);
 	json_to_str(obj, &out);
@@ -301,4 +411,15 @@ upstream_prompt_estimate(struct infer *in)
 	n += text_bytes(json_object_get(in->body, "prompt"));
 	n += text_bytes(json_object_get(in->body, "input"));
 	return (long long)((n + 3) / 4);
+}
+
+long long
+upstream_usage_count(json_t *v)
+{
+	json_int_t	n;
+
+	if (!json_is_integer(v))
+		return -1;
+	n = json_integer_value(v);
+	return n >= 0 && n <= USAGE_MAX ? (long long)n : -1;
 }

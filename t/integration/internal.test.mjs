@@ -161,16 +161,23 @@ test('settle bills exactly: 1,234 in and 567 out at 100,000/300,000 → 294 char
 	assert.equal((await balances(consumer)).held.micro_usd, c0.held.micro_usd - 800);
 });
 
-test('settle caps input at the prompt estimate and output at max_tokens; counts stand in for usage', async () => {
+test('settle bills a report above the caps or the bytes forwarded at the relay\'s counts; counts stand in for usage, capped', async () => {
 	const m = modelId('caps');
 	const node = await addNode(supplier, { models: [[m, 100000, 300000]] });
 	const l = await lease(consumer, 1000);
-	// Reported 9,999 in and 9,999 out are billed as 1,000 and 100 (the caps): 1000 × 100,000 + 100 × 300,000 = 130,000,000 → 130;
-	// that is the worst case the relay reserved, so nothing is cut at reserved.
-	let q = req(l, node, m, { prompt_tokens: 1000, max_tokens: 100, reserved: 130, tokens_in: 9999, tokens_out: 9999 });
-	assert.deepEqual(await settleOne(q), { request_id: q.request_id, charged: 130, earning: 123, replayed: false });
+	// Reported 9,999 in and 9,999 out are above the caps (1,000 and 100): no count that could be true, so the
+	// relay's are billed: 300 × 100,000 + 20 × 300,000 = 36,000,000 → 36; 34.2 → 34. The reports stay on the row.
+	let q = req(l, node, m, { prompt_tokens: 1000, max_tokens: 100, reserved: 130, tokens_in: 9999, tokens_out: 9999,
+		counted_in: 300, counted_out: 20 });
+	assert.deepEqual(await settleOne(q), { request_id: q.request_id, charged: 36, earning: 34, replayed: false });
 	assert.equal(await s.sql(`SELECT tokens_in || ' ' || tokens_out || ' ' || reported_in || ' ' || reported_out FROM requests
-		WHERE task_id = '${q.request_id}'`), '1000 100 9999 9999');
+		WHERE task_id = '${q.request_id}'`), '300 20 9999 9999');
+	// 50 out reported for 10 bytes forwarded (at most 10 + 16 tokens): 5 × 100,000 + 20 × 300,000 = 6,500,000 → 6.5 → 7;
+	// 26 reported is billed as reported: 0.5 + 7.8 = 8.3 → 8.
+	q = req(l, node, m, { tokens_in: 5, tokens_out: 50, counted_out: 20, bytes_out: 10 });
+	assert.equal((await settleOne(q)).charged, 7);
+	q = req(l, node, m, { tokens_in: 5, tokens_out: 26, counted_out: 20, bytes_out: 10 });
+	assert.equal((await settleOne(q)).charged, 8);
 	// No reported usage: the relay's counts are billed: 300 × 100,000 + 20 × 300,000 = 36,000,000 → 36; 34.2 → 34.
 	q = req(l, node, m, { status: 'cancelled', outcome: 'neutral', counted_in: 300, counted_out: 20 });
 	assert.deepEqual(await settleOne(q), { request_id: q.request_id, charged: 36, earning: 34, replayed: false });
@@ -183,7 +190,7 @@ test('settle caps input at the prompt estimate and output at max_tokens; counts 
 	// 5 × 100,000 + 1 × 300,000 = 800,000 → 0.8 → 1 charged, floor(0.76) = 0 earned.
 	q = req(l, node, m, { status: 'failed', outcome: 'failure', tokens_in: 5, tokens_out: 1 });
 	assert.deepEqual(await settleOne(q), { request_id: q.request_id, charged: 1, earning: 0, replayed: false });
-	assert.equal(await s.sql(`SELECT drawn FROM holds WHERE id = ${l.hold_id}`), String(130 + 36 + 130 + 1));
+	assert.equal(await s.sql(`SELECT drawn FROM holds WHERE id = ${l.hold_id}`), String(36 + 7 + 8 + 36 + 130 + 1));
 	await settle([], [l.lease_id]);
 });
 

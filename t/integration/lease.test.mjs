@@ -184,8 +184,10 @@ test('batch settle: each request its own row and exact split, drawn on its lease
 		req(l.lease_id, node, m, { status: 'cancelled', outcome: 'neutral', counted_in: 300, counted_out: 20, max_tokens: 100 }),
 		req(l.lease_id, { id: null }, m, { status: 'unserved', outcome: null, ttft_ms: null, price_in: undefined, price_out: undefined }),
 		req(l.lease_id, node, m, { status: 'rejected', outcome: 'neutral', tokens_in: 10, tokens_out: 10 }),
-		// Capped at the prompt and max_tokens (1,000 and 100 → 130), then at reserved: 100, split at the fee: 95.
-		req(l.lease_id, node, m, { tokens_in: 9999, tokens_out: 9999, prompt_tokens: 1000, max_tokens: 100, reserved: 100, outcome: 'failure', status: 'failed' }),
+		// A report above the prompt and max_tokens is no count: the relay's (1,000 and 100 → 130) are billed,
+		// capped at reserved: 100, split at the fee: 95.
+		req(l.lease_id, node, m, { tokens_in: 9999, tokens_out: 9999, counted_in: 1000, counted_out: 100, prompt_tokens: 1000,
+			max_tokens: 100, reserved: 100, outcome: 'failure', status: 'failed' }),
 		// The relay's prices of admission are billed: embeddings at 3 per 1M in: 999,999 → 1, and no output.
 		req(l.lease_id, node, m, { endpoint: 'embeddings', max_tokens: 0, prompt_tokens: 333333, tokens_in: 333333, tokens_out: 50, price_in: 3, price_out: 7 }),
 	];

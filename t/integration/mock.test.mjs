@@ -452,19 +452,71 @@ test('a client that gives up is counted as cancelled: hang, slow first token, mi
 	await waitFor(async () => (await m.stats()).active === 1, 5000, 'the last hanging request');
 }));
 
-test('--usage inflated reports ten times the completion tokens; control switches it', () => withMock(['--usage', 'inflated'], async (m) => {
+test('--usage inflated reports ten times the tokens by default; control switches it', () => withMock(['--usage', 'inflated'], async (m) => {
 	let r = (await m.json(CHAT, chat('a b c'))).body;
 	assert.equal(r.choices[0].message.content.split(' ').length - 1, 16);
-	assert.deepEqual(r.usage, { prompt_tokens: 3, completion_tokens: 160, total_tokens: 163 });
+	assert.deepEqual(r.usage, { prompt_tokens: 30, completion_tokens: 160, total_tokens: 190 });
 	const ev = events(await (await m.post(CHAT, chat('a b c', { stream: true, max_tokens: 4,
 		stream_options: { include_usage: true } }))).text());
-	assert.deepEqual(JSON.parse(ev.at(-2)).usage, { prompt_tokens: 3, completion_tokens: 40, total_tokens: 43 });
+	assert.deepEqual(JSON.parse(ev.at(-2)).usage, { prompt_tokens: 30, completion_tokens: 40, total_tokens: 70 });
 	assert.equal((await m.control({ usage: 'honest' })).usage, 'honest');
 	r = (await m.json(CHAT, chat('a b c'))).body;
 	assert.deepEqual(r.usage, { prompt_tokens: 3, completion_tokens: 16, total_tokens: 19 });
 	await fetch(`${m.url}/mock/reset`, { method: 'POST' });
 	r = (await m.json('/v1/completions', { model: 'c', prompt: 'a', max_tokens: 2 })).body;
 	assert.equal(r.usage.completion_tokens, 20, 'reset returns to the command line\'s setting');
+}));
+
+// The usage of a whole answer and of a stream's usage chunk (null: none sent).
+async function reportedUsage(m, path, body) {
+	const whole = (await m.json(path, body)).body.usage ?? null;
+	const ev = events(await (await m.post(path, { ...body, stream: true,
+		stream_options: { include_usage: true } })).text());
+	assert.equal(ev.at(-1), '[DONE]');
+	const last = JSON.parse(ev.at(-2));
+	return { whole, streamed: last.choices.length === 0 ? last.usage : null };
+}
+
+test('usage modes: inflated by a percentage, missing, negative and huge, whole and streamed', () => withMock(['--tokens', '20'], async (m) => {
+	const body = chat('a b c d', { max_tokens: 10 });
+	const honest = { prompt_tokens: 4, completion_tokens: 10, total_tokens: 14 };
+	assert.deepEqual(await reportedUsage(m, CHAT, body), { whole: honest, streamed: honest });
+	assert.equal((await m.control({ usage: 'inflated', inflate_pct: 15 })).inflate_pct, 15);
+	const up = { prompt_tokens: 4, completion_tokens: 11, total_tokens: 15 };	// +15%, rounded down
+	assert.deepEqual(await reportedUsage(m, CHAT, body), { whole: up, streamed: up });
+	const big = chat('a b c d e f g h i j k l m n o p q r s t', { max_tokens: 20 });
+	const up20 = { prompt_tokens: 23, completion_tokens: 23, total_tokens: 46 };
+	assert.deepEqual(await reportedUsage(m, CHAT, big), { whole: up20, streamed: up20 });
+	await m.control({ usage: 'missing' });
+	assert.deepEqual(await reportedUsage(m, CHAT, body), { whole: null, streamed: null });
+	assert.equal((await m.json('/v1/embeddings', { model: 'e', input: 'a b' })).body.usage, undefined);
+	await m.control({ usage: 'negative' });
+	const neg = { prompt_tokens: -4, completion_tokens: -10, total_tokens: -14 };
+	assert.deepEqual(await reportedUsage(m, '/v1/completions', { model: 'c', prompt: 'a b c d', max_tokens: 10 }),
+		{ whole: neg, streamed: neg });
+	await m.control({ usage: 'huge' });
+	const text = await (await m.post(CHAT, body)).text();
+	assert.match(text, /"completion_tokens":9223372036854775807,/, 'exactly 2^63 - 1, not a rounded double');
+	const hv = (await reportedUsage(m, CHAT, body)).streamed;
+	assert.ok(hv.prompt_tokens >= 2 ** 63 - 1024 && hv.completion_tokens >= 2 ** 63 - 1024);
+	for (const [b, param] of [[{ usage: 'huge', inflate_pct: -1 }, 'inflate_pct'], [{ overrun: 'x' }, 'overrun']]) {
+		const r = await m.json('/mock/control', b);
+		assert.equal(r.status, 400, JSON.stringify(b));
+		assert.equal(r.body.error.param, param);
+	}
+}));
+
+test('overrun: a server that sends N tokens past max_tokens, whole and streamed', () => withMock(['--overrun', '5'], async (m) => {
+	const r = (await m.json(CHAT, chat('a', { max_tokens: 3 }))).body;
+	assert.equal(r.choices[0].message.content.trim().split(' ').length, 8);
+	assert.equal(r.usage.completion_tokens, 8, 'it reports what it sent');
+	const ev = events(await (await m.post('/v1/completions', { model: 'c', prompt: 'a', max_tokens: 3,
+		stream: true })).text());
+	assert.equal(ev.filter((e) => e !== '[DONE]' && JSON.parse(e).choices[0]?.text).length, 8);
+	const n = (await m.json(CHAT, chat('a', { max_tokens: 100 }))).body;
+	assert.equal(n.usage.completion_tokens, 16, 'no cap reached: nothing past it');
+	assert.equal((await m.control({ overrun: 0 })).overrun, 0);
+	assert.equal((await m.json(CHAT, chat('a', { max_tokens: 3 }))).body.usage.completion_tokens, 3);
 }));
 
 test('latency: first token, interval and tokens per second are respected', () => withMock(['--first-token-ms', '300'], async (m) => {
@@ -491,7 +543,7 @@ test('latency: first token, interval and tokens per second are respected', () =>
 	assert.ok(Date.now() - t0 >= 200, `5 tokens at 20/s in ${Date.now() - t0} ms`);
 	const st = await m.control({});
 	assert.deepEqual(st, { fault: 'none', count: 0, after_tokens: 2, tokens: 5, first_token_ms: 0,
-		interval_ms: 0, tokens_per_second: 20, usage: 'honest' });
+		interval_ms: 0, tokens_per_second: 20, usage: 'honest', inflate_pct: 900, overrun: 0 });
 }));
 
 test('stats.last: the API token, model, stream_options and caps, never the prompt', () => withMock([], async (m) => {
@@ -537,7 +589,7 @@ test('/mock/control refuses bad settings; /mock/reset restores the start', () =>
 		assert.equal(r.body.error.param, param, JSON.stringify(body));
 	}
 	const def = { fault: 'none', count: 0, after_tokens: 2, tokens: 6, first_token_ms: 0, interval_ms: 0,
-		tokens_per_second: 0, usage: 'honest' };
+		tokens_per_second: 0, usage: 'honest', inflate_pct: 900, overrun: 0 };
 	assert.deepEqual(await (await fetch(`${m.url}/mock/control`)).json(), def, 'nothing changed');
 	const first = (await m.json(CHAT, chat('x'), { headers: { authorization: 'Bearer k' } })).body;
 	await m.control({ fault: '500', count: -1, tokens: 2, usage: 'inflated' });

@@ -264,15 +264,37 @@ put_head(struct evbuffer *b, const struct call *c, const char *object)
 	    "cmpl", c->id, object, c->created, c->model);
 }
 
-/* The usage object for n completion tokens (10x when inflated). */
-static void
-put_usage(struct evbuffer *b, const struct call *c, long long n)
+/* What the usage mode makes of an honest count n. */
+static long long
+reported(const struct call *c, long long n)
 {
-	if (c->inflated)
-		n *= 10;
-	evbuffer_add_printf(b, "\"usage\":{\"prompt_tokens\":%lld,"
+	switch (c->usage) {
+	case U_INFLATED:
+		return n + n * c->inflate_pct / 100;
+	case U_NEGATIVE:
+		return n > 0 ? -n : -1;
+	case U_HUGE:
+		return LLONG_MAX;
+	default:
+		return n;
+	}
+}
+
+/*
+ * The usage member for n completion tokens, as the usage mode reports it,
+ * with a leading comma unless first; nothing when usage is missing.
+ */
+static void
+put_usage(struct evbuffer *b, const struct call *c, long long n, int first)
+{
+	long long	in = reported(c, c->prompt_tokens), out = reported(c, n);
+
+	if (c->usage == U_MISSING)
+		return;
+	evbuffer_add_printf(b, "%s\"usage\":{\"prompt_tokens\":%lld,"
 	    "\"completion_tokens\":%lld,\"total_tokens\":%lld}",
-	    c->prompt_tokens, n, c->prompt_tokens + n);
+	    first ? "" : ",", in, out, c->usage == U_HUGE ? LLONG_MAX :
+	    in + out);
 }
 
 /* "length" when max_tokens cut the answer, else "stop". */
@@ -300,8 +322,8 @@ render_completion(struct call *c)
 	for (i = 0; i < c->ntokens; i++)
 		evbuffer_add_printf(b, "%s ", word_at(c->seed, i));
 	evbuffer_add_printf(b, "\"%s,\"logprobs\":null,\"finish_reason\":"
-	    "\"%s\"}],", c->kind == K_CHAT ? "}" : "", finish_reason(c));
-	put_usage(b, c, c->ntokens);
+	    "\"%s\"}]", c->kind == K_CHAT ? "}" : "", finish_reason(c));
+	put_usage(b, c, c->ntokens, 0);
 	evbuffer_add(b, "}\n", 2);
 }
 
@@ -363,9 +385,12 @@ render_embeddings(struct call *c, json_t *input)
 		    json_array_get(input, i) : input, c->base64);
 		evbuffer_add(b, "}", 1);
 	}
-	evbuffer_add_printf(b, "],\"model\":%s,\"usage\":{\"prompt_tokens\":"
-	    "%lld,\"total_tokens\":%lld}}\n", c->model, c->prompt_tokens,
-	    c->prompt_tokens);
+	evbuffer_add_printf(b, "],\"model\":%s", c->model);
+	if (c->usage != U_MISSING)
+		evbuffer_add_printf(b, ",\"usage\":{\"prompt_tokens\":%lld,"
+		    "\"total_tokens\":%lld}", reported(c, c->prompt_tokens),
+		    reported(c, c->prompt_tokens));
+	evbuffer_add(b, "}\n", 2);
 }
 
 /* Open one SSE chunk, up to the inside of choices[0]. */
@@ -421,12 +446,12 @@ put_finish(struct evbuffer *b, const struct call *c)
 	evbuffer_add_printf(b, c->kind == K_CHAT ? "\"delta\":{}" :
 	    "\"text\":\"\"");
 	chunk_close(b, finish_reason(c));
-	if (c->include_usage) {
+	if (c->include_usage && c->usage != U_MISSING) {
 		evbuffer_add(b, "data: ", 6);
 		put_head(b, c, c->kind == K_CHAT ? "chat.completion.chunk" :
 		    "text_completion");
 		evbuffer_add_printf(b, "\"choices\":[],");
-		put_usage(b, c, c->sent);
+		put_usage(b, c, c->sent, 1);
 		evbuffer_add(b, "}\n\n", 3);
 	}
 	evbuffer_add_printf(b, "data: [DONE]\n\n");

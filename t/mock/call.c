@@ -157,10 +157,12 @@ call_new(struct mock *m, struct evhttp_request *req, const struct route *rt,
 	c->seed = a->seed;
 	c->include_usage = a->include_usage;
 	c->base64 = a->base64;
-	c->inflated = m->cur.inflated;
+	c->usage = m->cur.usage;
+	c->inflate_pct = m->cur.inflate_pct;
 	c->ntokens = m->cur.tokens;
 	if (a->max_tokens > 0 && a->max_tokens <= c->ntokens) {
-		c->ntokens = a->max_tokens;
+		/* overrun: a server that ignores the cap by that much */
+		c->ntokens = a->max_tokens + m->cur.overrun;
 		c->length = 1;
 	}
 	c->stop_at = c->ntokens;

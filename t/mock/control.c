@@ -33,6 +33,25 @@ const struct fault_def fault_defs[F__MAX] = {
 	[F_REFUSE] = { "refuse-body", 0, NULL, NULL, NULL },
 };
 
+const char *const usage_names[U__MAX] = {
+	[U_HONEST] = "honest",
+	[U_INFLATED] = "inflated",
+	[U_MISSING] = "missing",
+	[U_NEGATIVE] = "negative",
+	[U_HUGE] = "huge",
+};
+
+enum usage_mode
+usage_parse(const char *s)
+{
+	int	i;
+
+	for (i = 0; i < U__MAX; i++)
+		if (strcmp(s, usage_names[i]) == 0)
+			return (enum usage_mode)i;
+	return U__MAX;
+}
+
 /* Take the next request's fault (counting it); F_NONE when none. */
 enum fault
 fault_take(struct mock *m)
@@ -104,7 +123,7 @@ last_empty(void)
 static json_t *
 control_state(struct mock *m)
 {
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I}",
 	    "fault", fault_defs[m->fault].name,
 	    "count", (json_int_t)m->fault_left,
 	    "after_tokens", (json_int_t)m->after_tokens,
@@ -112,7 +131,9 @@ control_state(struct mock *m)
 	    "first_token_ms", (json_int_t)m->cur.first_token_ms,
 	    "interval_ms", (json_int_t)m->cur.interval_ms,
 	    "tokens_per_second", (json_int_t)m->cur.tps,
-	    "usage", m->cur.inflated ? "inflated" : "honest");
+	    "usage", usage_names[m->cur.usage],
+	    "inflate_pct", (json_int_t)m->cur.inflate_pct,
+	    "overrun", (json_int_t)m->cur.overrun);
 }
 
 /* GET /mock/stats: counters, the open calls and the last request. */
@@ -229,7 +250,7 @@ control_apply(struct mock *m, json_t *body, struct apierr *e)
 {
 	static const char *const known[] = { "fault", "count", "after_tokens",
 		"first_token_ms", "interval_ms", "tokens_per_second", "tokens",
-		"usage" };
+		"usage", "inflate_pct", "overrun" };
 	struct settings	 s = m->cur;
 	enum fault	 f = m->fault;
 	long long	 left, after;
@@ -254,17 +275,22 @@ control_apply(struct mock *m, json_t *body, struct apierr *e)
 	    control_int(body, "tokens_per_second", 0, 1000000, &s.tps, NULL,
 	    e) == -1 ||
 	    control_int(body, "tokens", 0, MOCK_MAX_TOKENS, &s.tokens, NULL,
+	    e) == -1 ||
+	    control_int(body, "inflate_pct", 0, MOCK_MAX_PCT, &s.inflate_pct,
+	    NULL, e) == -1 ||
+	    control_int(body, "overrun", 0, MOCK_MAX_TOKENS, &s.overrun, NULL,
 	    e) == -1)
 		return -1;
 	if (json_get_str(body, "usage", 0, &usage, e->message,
 	    sizeof(e->message)) == JSON_GET_OK) {
-		if (strcmp(usage, "honest") && strcmp(usage, "inflated"))
+		if ((s.usage = usage_parse(usage)) == U__MAX)
 			return apierr_fail(e, "usage", "invalid_value",
-			    "'usage' must be honest or inflated");
-		s.inflated = strcmp(usage, "inflated") == 0;
+			    "'usage' must be honest, inflated, missing, "
+			    "negative or huge");
 	} else if (json_object_get(body, "usage") != NULL)
 		return apierr_fail(e, "usage", "invalid_type",
-		    "'usage' must be honest or inflated");
+		    "'usage' must be honest, inflated, missing, negative or "
+		    "huge");
 	m->cur = s;
 	if (rc == 0) {
 		m->fault = f;
@@ -301,12 +327,14 @@ page_control(struct mock *m, struct evhttp_request *req,
 		if (!m->quiet)
 			log_info("control: fault=%s count=%lld "
 			    "after_tokens=%lld tokens=%lld first_token_ms=%lld "
-			    "interval_ms=%lld tokens_per_second=%lld usage=%s",
+			    "interval_ms=%lld tokens_per_second=%lld usage=%s "
+			    "inflate_pct=%lld overrun=%lld",
 			    fault_defs[m->fault].name, m->fault_left,
 			    m->after_tokens, m->cur.tokens,
 			    m->cur.first_token_ms, m->cur.interval_ms,
 			    m->cur.tps,
-			    m->cur.inflated ? "inflated" : "honest");
+			    usage_names[m->cur.usage], m->cur.inflate_pct,
+			    m->cur.overrun);
 	}
 	send_json(req, 200, control_state(m));
 }

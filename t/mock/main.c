@@ -187,8 +187,9 @@ usage(void)
 	fprintf(stderr, "usage: infrpool-mock --listen host:port [--tokens N] "
 	    "[--first-token-ms N]\n"
 	    "\t[--interval-ms N] [--tokens-per-second N] "
-	    "[--usage honest|inflated]\n"
-	    "\t[--model name]... [--pidfile path] [--quiet]\n");
+	    "[--usage MODE] [--inflate-pct N]\n"
+	    "\t[--overrun N] [--model name]... [--pidfile path] [--quiet]\n"
+	    "MODE: honest, inflated, missing, negative or huge\n");
 }
 
 /* Parse the number s within [lo, hi] into *out; 0 or -1 with a message. */
@@ -221,6 +222,8 @@ parse_args(int argc, char **argv, struct mock *m, const char **addr,
 		{ "interval-ms", required_argument, NULL, 'i' },
 		{ "tokens-per-second", required_argument, NULL, 's' },
 		{ "usage", required_argument, NULL, 'u' },
+		{ "inflate-pct", required_argument, NULL, 'I' },
+		{ "overrun", required_argument, NULL, 'o' },
 		{ "model", required_argument, NULL, 'm' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -244,11 +247,13 @@ parse_args(int argc, char **argv, struct mock *m, const char **addr,
 		case 's': bad |= parse_num("tokens-per-second", optarg, 0,
 		    1000000, &s->tps); break;
 		case 'u':
-			if (strcmp(optarg, "honest") && strcmp(optarg,
-			    "inflated"))
+			if ((s->usage = usage_parse(optarg)) == U__MAX)
 				return -1;
-			s->inflated = strcmp(optarg, "inflated") == 0;
 			break;
+		case 'I': bad |= parse_num("inflate-pct", optarg, 0,
+		    MOCK_MAX_PCT, &s->inflate_pct); break;
+		case 'o': bad |= parse_num("overrun", optarg, 0,
+		    MOCK_MAX_TOKENS, &s->overrun); break;
 		case 'm':
 			if (m->nmodels == MOCK_MODELS)
 				return -1;
@@ -275,6 +280,7 @@ main(int argc, char **argv)
 	m.routes = routes;
 	m.nroutes = nitems(routes);
 	m.defaults.tokens = 16;
+	m.defaults.inflate_pct = 900;
 	if (parse_args(argc, argv, &m, &addr, &pidfile) == -1) {
 		usage();
 		return 2;

@@ -95,13 +95,29 @@ struct route {
 	route_fn	*fn;
 };
 
+/* What an answer reports as its usage (--usage, "usage"). */
+enum usage_mode {
+	U_HONEST,		/* the tokens it sent */
+	U_INFLATED,		/* both counts up by inflate_pct percent */
+	U_MISSING,		/* no usage object, no usage chunk */
+	U_NEGATIVE,		/* both counts negated (-1 at least) */
+	U_HUGE,			/* both counts 2^63 - 1 */
+	U__MAX
+};
+
+extern const char *const usage_names[U__MAX];
+
+#define MOCK_MAX_PCT	100000LL	/* inflate_pct */
+
 /* Behaviour that /mock/control changes and /mock/reset restores. */
 struct settings {
 	long long	tokens;		/* answer length without max_tokens */
 	long long	first_token_ms;
 	long long	interval_ms;
 	long long	tps;		/* tokens per second; 0: interval_ms */
-	int		inflated;	/* report 10x the completion tokens */
+	enum usage_mode	usage;
+	long long	inflate_pct;	/* U_INFLATED: 900 is ten times */
+	long long	overrun;	/* tokens sent past max_tokens */
 };
 
 struct counters {
@@ -198,7 +214,8 @@ struct call {
 	int			 status;	/* sent; 0: nothing yet */
 	int			 length;	/* finish_reason "length" */
 	int			 include_usage;
-	int			 inflated;
+	enum usage_mode		 usage;
+	long long		 inflate_pct;
 	int			 base64;	/* embeddings as base64 */
 	unsigned long long	 id;
 	long long		 created;
@@ -231,6 +248,9 @@ route_fn	page_control;
 route_fn	page_stats;
 /* control.c: POST /mock/reset: command-line settings, no fault, zeroes. */
 route_fn	page_reset;
+
+/* The usage mode named s; U__MAX when unknown. */
+enum usage_mode	 usage_parse(const char *s);
 
 /* Take the next request's fault (counting it); F_NONE when none. */
 enum fault	 fault_take(struct mock *);
