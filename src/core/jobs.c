@@ -12,6 +12,7 @@
 #include "jobs.h"
 #include "lifecycle.h"
 #include "payout.h"
+#include "stripe.h"
 #include "log.h"
 #include "mail.h"
 #include "retention.h"
@@ -168,6 +169,8 @@ const struct job jobs[] = {
 	{ "outbox-prune", "daily at 03:30 UTC", DAY, 3 * HOUR + 30 * MINUTE,
 	    run_outbox_prune },
 	{ "account-delete", "every minute", MINUTE, 0, lifecycle_delete_due },
+	{ "topups-expire", "hourly at :35", HOUR, 35 * MINUTE,
+	    topup_job_expire },
 	{ "payouts-retry", "every 5 minutes", 5 * MINUTE, 0, payout_job_retry },
 	{ "payouts-check", "daily at 06:00 UTC", DAY, 6 * HOUR,
 	    payout_job_check },

@@ -10,6 +10,7 @@
 #include "cfg.h"
 #include "crypto.h"
 #include "db.h"
+#include "jobs.h"
 #include "json.h"
 #include "log.h"
 #include "money.h"
@@ -81,6 +82,13 @@ static const struct db_stmt q_by_session = {
 static const struct db_stmt q_owed = {
 	"stripe_user_owed",
 	"SELECT owed FROM users WHERE id = $1", 1, DB_RETRY
+};
+static const struct db_stmt q_expire = {
+	"topup_expire",
+	"UPDATE topups SET status = 'expired', updated_at = now()"
+	" WHERE status IN ('creating', 'open')"
+	" AND created_at < $1::timestamptz - interval '25 hours'",
+	1, 0
 };
 static const struct db_stmt q_get = {
 	"topup_get",
@@ -358,6 +366,19 @@ topup_get(struct db *db, struct arena *a, int64_t user_id, int64_t id)
 	if ((res = db_exec(db, a, &q_get, p)) == NULL || PQntuples(res) != 1)
 		return NULL;
 	return json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+}
+
+int
+topup_job_expire(struct job_ctx *x)
+{
+	const char	*p[1] = { x->now_ts };
+	PGresult	*res;
+
+	if ((res = db_exec(x->db, x->a, &q_expire, p)) == NULL)
+		return -1;
+	json_object_set_new(x->counts, "expired",
+	    json_integer(atoll(PQcmdTuples(res))));
+	return 0;
 }
 
 int

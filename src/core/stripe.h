@@ -68,6 +68,15 @@ int	stripe_webhook(struct db *, struct arena *, const struct stripe_cfg *,
 /* What the account owes after refunds and disputes (micro-USD); 0 or -1. */
 int	stripe_owed(struct db *, struct arena *, int64_t user_id, int64_t *owed);
 
+/*
+ * topups-expire: top-ups still creating or open 25 hours after they began
+ * are expired (Stripe's Checkout Sessions can be paid for 24 hours; one
+ * left "creating" by a crash never reached the consumer). A payment that
+ * comes for one later is still credited.
+ */
+struct job_ctx;
+int	topup_job_expire(struct job_ctx *);
+
 /* The operator's view: totals, accounts that owe, events that need a look. */
 json_t	*stripe_overview(struct db *, struct arena *);
 

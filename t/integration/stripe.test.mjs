@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { startStack, waitFor } from '../lib/stack.mjs';
+import { startStack, waitFor, bin, runProgram } from '../lib/stack.mjs';
 import { Client, uniqueEmail } from '../lib/client.mjs';
 import { startMock } from '../lib/mock.mjs';
 import { assertValidHtml } from '../lib/html.mjs';
@@ -329,6 +329,16 @@ test('top-ups outside the limits, or malformed, are refused before Stripe hears 
 	const res = await u.c.post('/v1/me/topups', { headers: { 'x-csrf-token': u.csrf }, json: { amount_usd: 10 } });
 	assert.equal(res.status, 400);
 	assert.equal(await s.sql('SELECT count(*) FROM topups'), sessions, 'nothing recorded');
+	// A top-up left open expires 25 hours after it began; a paid one stays paid.
+	const open = await started(u, '6.00'), paid = await started(u, '7.00');
+	await deliver('checkout.session.completed', session(paid, 700));
+	const began = Number(await s.sql(`SELECT extract(epoch FROM created_at) * 1000 FROM topups WHERE id = ${open.id}`));
+	const tick = (at) => runProgram(bin('infrpoolctl'), ['-c', s.env.INFRPOOL_CONFIG, 'tick', '--now',
+		new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z'), 'topups-expire']);
+	assert.equal((await tick(began + 24 * 3600e3)).code, 0);
+	assert.equal(await status(open), 'open');
+	assert.equal((await tick(began + 26 * 3600e3)).code, 0);
+	assert.deepEqual([await status(open), await status(paid)], ['expired', 'paid']);
 	const page = await u.c.submit('/billing', '/billing/topup', { amount_usd: '1.00' });
 	assert.equal(page.status, 400);
 	assert.match(page.text_, /Enter whole cents from \$5\.00 to \$500\.00/);
