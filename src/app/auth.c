@@ -64,7 +64,8 @@ from_apikey(struct req *r)
 		return 1;
 	for (h += 7; *h == ' '; h++)
 		;
-	switch (apikey_lookup(r->app->db, r->arena, h, &uid, &kid, NULL)) {
+	switch (apikey_lookup(r->app->db, r->arena, h, &uid, &kid, NULL,
+	    NULL)) {
 	case APIKEY_OK:
 	case APIKEY_SUSPENDED:
 	case APIKEY_BANNED:

@@ -24,7 +24,7 @@ static const struct db_stmt q_lookup = {
 	" k.last_used_at < now() - interval '60 seconds',"
 	" CASE WHEN k.expires_at IS NULL THEN -1 ELSE greatest(1,"
 	" ceil(extract(epoch FROM k.expires_at - now()) * 1000))::bigint END,"
-	" u.status FROM api_keys k JOIN users u ON u.id = k.user_id"
+	" u.status, u.owed FROM api_keys k JOIN users u ON u.id = k.user_id"
 	" WHERE k.key_hash = decode($1, 'hex') AND k.revoked_at IS NULL"
 	" AND (k.expires_at IS NULL OR k.expires_at > now())",
 	1, DB_RETRY
@@ -72,7 +72,7 @@ apikey_create(struct db *db, struct arena *a, int64_t user_id,
 
 int
 apikey_lookup(struct db *db, struct arena *a, const char *key,
-    int64_t *user_id, int64_t *key_id, int64_t *ms_left)
+    int64_t *user_id, int64_t *key_id, int64_t *ms_left, int64_t *owed)
 {
 	char		 hash[65];
 	const char	*p[1] = { hash };
@@ -89,6 +89,8 @@ apikey_lookup(struct db *db, struct arena *a, const char *key,
 	*user_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	if (ms_left != NULL)
 		*ms_left = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+	if (owed != NULL)
+		*owed = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
 	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
 		const char *q[1] = { PQgetvalue(res, 0, 0) };
 

@@ -33,13 +33,15 @@ int	 apikey_create(struct db *, struct arena *, int64_t user_id,
 /*
  * The live key for a bearer token: one indexed lookup by its SHA-256,
  * with its account's standing. APIKEY_OK, APIKEY_SUSPENDED or
- * APIKEY_BANNED with *user_id, *key_id and *ms_left (unless NULL:
- * milliseconds until it expires, at least 1, or -1 for never) set;
+ * APIKEY_BANNED with *user_id, *key_id, *ms_left (unless NULL:
+ * milliseconds until it expires, at least 1, or -1 for never) and *owed
+ * (unless NULL: what the account owes after a refund or dispute) set;
  * APIKEY_NONE; -1 on error. Only APIKEY_OK may spend. The last-used time
  * moves at most once a minute.
  */
 int	 apikey_lookup(struct db *, struct arena *, const char *key,
-	    int64_t *user_id, int64_t *key_id, int64_t *ms_left);
+	    int64_t *user_id, int64_t *key_id, int64_t *ms_left,
+	    int64_t *owed);
 
 /*
  * Every key of user_id, newest first, as a JSON array of {id, name,

@@ -12,11 +12,6 @@
 #include "lease.h"
 #include "log.h"
 
-/* An account that owes (a refund or dispute took back spent credit) may not spend. */
-static const struct db_stmt q_owes = {
-	"lease_owes",
-	"SELECT owed FROM users WHERE id = $1", 1, 0
-};
 static const struct db_stmt q_insert = {
 	"lease_insert",
 	"INSERT INTO leases (hold_id, user_id, api_key_id, admit_until)"
@@ -83,18 +78,13 @@ lease_grant(struct db *db, struct arena *a, const struct gateway_cfg *cfg,
 	if (db_begin(db) == -1)
 		return GW_ERROR;
 	if ((rc = apikey_lookup(db, a, key, &out->user_id, &out->key_id,
-	    &out->ttl_ms)) != APIKEY_OK) {
+	    &out->ttl_ms, &out->owed)) != APIKEY_OK) {
 		rc = rc == APIKEY_NONE ? GW_BAD_KEY : rc == APIKEY_SUSPENDED ?
 		    GW_SUSPENDED : rc == APIKEY_BANNED ? GW_BANNED : GW_ERROR;
 		goto out;
 	}
-	p[0] = db_i64(a, out->user_id);
-	if ((res = db_exec(db, a, &q_owes, p)) == NULL) {
-		rc = GW_ERROR;
-		goto out;
-	}
-	if (PQntuples(res) == 1 && db_int64(res, 0, 0) > 0) {
-		out->owed = db_int64(res, 0, 0);
+	/* An account that owes (a refund or dispute took back spent credit). */
+	if (out->owed > 0) {
 		rc = GW_OWES;
 		goto out;
 	}
