@@ -1,4 +1,4 @@
-/* infer.h: one inference request, shared by infer.c, upstream.c, consumer.c */
+/* infer.h: one inference request, shared by the relay's files */
 #ifndef IP_INFER_H
 #define IP_INFER_H
 
@@ -84,6 +84,13 @@ struct consumer_hooks {
 };
 
 /* Remember the owner's hooks; once, before any request. */
+/*
+ * body.c: check the body's fields the relay needs (in->body, in->endpoint)
+ * and set in->model, in->stream and in->want_usage. NULL when fine, else
+ * the message, with *param naming the field.
+ */
+const char *infer_check_body(struct infer *, const char **param);
+
 void	consumer_init(const struct consumer_hooks *);
 /*
  * Watch in's connection for the consumer leaving and set up its
